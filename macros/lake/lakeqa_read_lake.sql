@@ -1,0 +1,156 @@
+{#
+    The lake is read through these macros only: the root comes from env var LAKE_ROOT (default `lake`,
+    relative to where dbt runs) and is quoted like every other user value before it reaches SQL.
+
+    lakeqa_read_lake(dataset_relation, days) -> a FROM-able SQL expression over exactly the files of the
+    given date partitions, e.g. read_parquet(['<root>/trades/symbol=BTCUSDT/date=2024-08-09/x.parquet', ...]).
+
+      dataset_relation  the source() of the dataset (its identifier names the lake folder: trades, quotes, ...)
+      days              list of 'YYYY-MM-DD' partitions to read (checked strings, see lakeqa_window)
+
+    Before anything is read, every file's Parquet schema (metadata only, cheap) is checked against the
+    contract in lakeqa_lake_contract(): a missing or retyped column stops the run with the file and column
+    named; an extra column is logged as a warning. DuckDB's read_parquet over a glob would otherwise take the
+    schema of the first file and silently turn a later file's string `price` into VARCHAR for everyone.
+
+    A dataset with no files for the window (a lake without quotes, say) yields an empty relation with the
+    contract's columns, and one log line says so: downstream columns come out NULL.
+
+    Example (in a staging model, the only place source() appears):
+      select * from {{ lakeqa_read_lake(source('lake', 'trades'), lakeqa_window().days) }}
+#}
+{% macro lakeqa_read_lake(dataset_relation, days) %}
+    {% if not execute %}
+        {# parsing: source() is not resolved yet and the lake is not read #}
+        {{ return('(select 1)') }}
+    {% endif %}
+    {% set dataset = dataset_relation.identifier %}
+    {% set contract = lakeqa_lake_contract() %}
+    {% if dataset not in contract %}
+        {{ exceptions.raise_compiler_error("lakeqa_read_lake: no contract for lake dataset '" ~ dataset ~ "'") }}
+    {% endif %}
+    {% set columns = contract[dataset] %}
+
+    {% set root = lakeqa_lake_root() %}
+    {% set globs = [] %}
+    {% for day in days %}
+        {% do globs.append("select file from glob(" ~ lakeqa_quote(root ~ '/' ~ dataset ~ '/symbol=*/date=' ~ day ~ '/*.parquet') ~ ")") %}
+    {% endfor %}
+    {% set files = run_query(globs | join(' union all ') ~ ' order by file').columns[0].values() | list %}
+
+    {% if files | length == 0 %}
+        {{ log("lakeqa: no '" ~ dataset ~ "' files under " ~ root ~ " for " ~ days | join(', ')
+               ~ "; its columns come out NULL", info=True) }}
+        {{ return(lakeqa_empty_dataset(columns)) }}
+    {% endif %}
+
+    {% set file_list = [] %}
+    {% for f in files %}{% do file_list.append(lakeqa_quote(f)) %}{% endfor %}
+    {% set file_list_sql = '[' ~ file_list | join(', ') ~ ']' %}
+    {% do lakeqa_check_lake_schema(dataset, columns, file_list_sql) %}
+
+    {{ return("read_parquet(" ~ file_list_sql ~ ", hive_partitioning = true, union_by_name = true, "
+              ~ "hive_types = {'symbol': 'VARCHAR', 'date': 'DATE'})") }}
+{% endmacro %}
+
+
+{# The lake's root folder, from LAKE_ROOT, without a trailing slash. #}
+{% macro lakeqa_lake_root() %}
+    {{ return(env_var('LAKE_ROOT', 'lake').rstrip('/')) }}
+{% endmacro %}
+
+
+{# A SQL string literal: single quotes doubled, so no user value can end the literal early. #}
+{% macro lakeqa_quote(value) %}
+    {{ return("'" ~ (value | string).replace("'", "''") ~ "'") }}
+{% endmacro %}
+
+
+{#
+    The lake contract of DESIGN.md, column -> kind. Kinds: integer, number (integer or floating point,
+    read as DOUBLE), timestamp, boolean.
+#}
+{% macro lakeqa_lake_contract() %}
+    {{ return({
+        'trades': {'trade_id': 'integer', 'price': 'number', 'qty': 'number', 'quote_qty': 'number',
+                   'ts': 'timestamp', 'is_buyer_maker': 'boolean'},
+        'quotes': {'update_id': 'integer', 'bid_price': 'number', 'bid_qty': 'number', 'ask_price': 'number',
+                   'ask_qty': 'number', 'ts': 'timestamp'},
+        'klines_1m': {'open_time': 'timestamp', 'open': 'number', 'high': 'number', 'low': 'number',
+                      'close': 'number', 'volume': 'number', 'quote_volume': 'number', 'trade_count': 'integer',
+                      'taker_buy_base': 'number', 'taker_buy_quote': 'number'},
+        'bars_1s': {'ts': 'timestamp', 'open': 'number', 'high': 'number', 'low': 'number', 'close': 'number',
+                    'volume_base': 'number', 'volume_quote': 'number', 'trade_count': 'integer', 'vwap': 'number',
+                    'bid': 'number', 'ask': 'number', 'spread': 'number', 'spread_bps': 'number'},
+    }) }}
+{% endmacro %}
+
+
+{# An empty relation with the contract's columns (plus the hive columns), for a dataset with no files. #}
+{% macro lakeqa_empty_dataset(columns) %}
+    {% set sql_types = {'integer': 'bigint', 'number': 'double', 'timestamp': 'timestamp', 'boolean': 'boolean'} %}
+    {% set selects = [] %}
+    {% for name, kind in columns.items() %}
+        {% do selects.append('cast(null as ' ~ sql_types[kind] ~ ') as ' ~ adapter.quote(name)) %}
+    {% endfor %}
+    {{ return("(select " ~ selects | join(', ') ~ ", cast(null as varchar) as symbol, cast(null as date) as date "
+              ~ "where false)") }}
+{% endmacro %}
+
+
+{#
+    Checks every file's Parquet schema against the contract before any row is read.
+    Removed or retyped columns raise an error naming the file and column; added columns warn.
+#}
+{% macro lakeqa_check_lake_schema(dataset, columns, file_list_sql) %}
+    {% set schema_sql %}
+        select
+            file_name,
+            name,
+            case
+                when type = 'BOOLEAN' then 'boolean'
+                when type = 'INT96' or coalesce(logical_type, '') ilike '%timestamp%'
+                    or coalesce(converted_type, '') ilike 'timestamp%' then 'timestamp'
+                when type in ('INT32', 'INT64') then 'integer'
+                when type in ('FLOAT', 'DOUBLE') then 'number'
+                else lower(coalesce(logical_type, converted_type, type))
+            end as kind,
+            coalesce(logical_type, type) as parquet_type
+        from parquet_schema({{ file_list_sql }})
+        where num_children is null or num_children = 0
+        order by file_name, name
+    {% endset %}
+    {% set rows = run_query(schema_sql).rows %}
+    {% set seen = {} %}
+    {% set problems = [] %}
+    {% set extras = [] %}
+    {% for row in rows %}
+        {% set file, name, kind, parquet_type = row[0], row[1], row[2], row[3] %}
+        {% do seen.setdefault(file, []).append(name) %}
+        {% if name in columns %}
+            {% set expected = columns[name] %}
+            {% set compatible = kind == expected or (expected == 'number' and kind == 'integer') %}
+            {% if not compatible %}
+                {% do problems.append("file " ~ file ~ ": column '" ~ name ~ "' is " ~ parquet_type
+                                      ~ ", the lake contract wants " ~ expected) %}
+            {% endif %}
+        {% elif name not in ('symbol', 'date') %}
+            {% do extras.append("file " ~ file ~ ": extra column '" ~ name ~ "' (ignored)") %}
+        {% endif %}
+    {% endfor %}
+    {% for file, names in seen.items() %}
+        {% for name in columns %}
+            {% if name not in names %}
+                {% do problems.append("file " ~ file ~ ": column '" ~ name ~ "' is missing") %}
+            {% endif %}
+        {% endfor %}
+    {% endfor %}
+    {% if extras %}
+        {{ log("lakeqa: WARNING schema drift in lake dataset '" ~ dataset ~ "': " ~ extras[:5] | join('; ')
+               ~ (' (and ' ~ (extras | length - 5) ~ ' more)' if extras | length > 5 else ''), info=True) }}
+    {% endif %}
+    {% if problems %}
+        {{ exceptions.raise_compiler_error("lakeqa: schema drift in lake dataset '" ~ dataset ~ "', nothing was replaced: "
+            ~ problems[:10] | join('; ') ~ (' (and ' ~ (problems | length - 10) ~ ' more)' if problems | length > 10 else '')) }}
+    {% endif %}
+{% endmacro %}

@@ -1,0 +1,49 @@
+{# grain: one row per symbol per second that has trades #}
+
+with
+
+trades as (
+
+    select * from {{ ref('stg_lake__trades') }}
+
+),
+
+trades_aggregated_to_seconds as (
+
+    select
+        symbol,
+        date_trunc('second', ts) as ts,
+        -- (ts, trade_id) orders trades that share a microsecond the way the exchange matched them
+        arg_min_null(price, (ts, trade_id)) as open,
+        arg_max_null(price, (ts, trade_id)) as close,
+        max(price) as max_price,
+        min(price) as min_price,
+        -- max()/min() skip NULL and min() skips NaN; R4 must still see a second with a bad price
+        bool_or(price is null or isnan(price)) as has_missing_price,
+        sum(qty) as volume_base,
+        sum(coalesce(quote_qty, price * qty)) as volume_quote,
+        sum(price * qty) as price_qty_sum,
+        count(*) as trade_count
+    from trades
+    group by symbol, date_trunc('second', ts)
+
+),
+
+final as (
+
+    select
+        symbol,
+        ts,
+        open,
+        case when has_missing_price then cast('nan' as double) else max_price end as high,
+        case when has_missing_price then cast('nan' as double) else min_price end as low,
+        close,
+        volume_base,
+        volume_quote,
+        trade_count,
+        price_qty_sum / nullif(volume_base, 0) as vwap
+    from trades_aggregated_to_seconds
+
+)
+
+select * from final

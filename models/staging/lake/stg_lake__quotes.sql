@@ -1,0 +1,56 @@
+{# grain: one row per symbol and update_id, quotes of the run's window plus the staleness lookback #}
+{% set window = lakeqa_window() %}
+{% set lookback_start_day = (modules.datetime.datetime.strptime(window.start_day, '%Y-%m-%d')
+                             - modules.datetime.timedelta(days=1)).strftime('%Y-%m-%d') %}
+
+with
+
+quotes as (
+
+    -- the previous day too: the first seconds of a day take their bid/ask from the last quote before it
+    select * from {{ lakeqa_read_lake(source('lake', 'quotes'), [lookback_start_day] + window.days) }}
+
+),
+
+quotes_in_window as (
+
+    select
+        cast(symbol as varchar) as symbol,
+        cast(update_id as bigint) as update_id,
+        cast(bid_price as double) as bid_price,
+        cast(bid_qty as double) as bid_qty,
+        cast(ask_price as double) as ask_price,
+        cast(ask_qty as double) as ask_qty,
+        cast(ts as timestamp) as ts
+    from quotes
+    where ts >= {{ window.start_ts }} - to_seconds({{ var('quote_staleness_s') | float }})
+      and ts < {{ window.end_ts }}
+
+),
+
+quotes_deduplicated as (
+
+    select
+        symbol,
+        update_id,
+        min((ts, bid_price, bid_qty, ask_price, ask_qty)) as quote
+    from quotes_in_window
+    group by symbol, update_id
+
+),
+
+final as (
+
+    select
+        symbol,
+        update_id,
+        quote[1] as ts,
+        quote[2] as bid_price,
+        quote[3] as bid_qty,
+        quote[4] as ask_price,
+        quote[5] as ask_qty
+    from quotes_deduplicated
+
+)
+
+select * from final

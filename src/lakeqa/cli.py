@@ -1,0 +1,46 @@
+"""The `lakeqa` command line. Each command lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lakeqa.lake import LakeError
+
+# (module, attribute) pairs: each module exposes register(subparsers) that adds one sub-command whose
+# parser sets `func` to a callable taking the parsed args and returning an exit code.
+COMMAND_MODULES = [
+    "lakeqa.importers.command",
+    "lakeqa.generate",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lakeqa",
+        description="QA sidecar for a crypto market-data lake (dbt + DuckDB).",
+        epilog="Run `lakeqa <command> --help` for each command's options and an example.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    import importlib
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except LakeError as exc:
+        print(f"lakeqa {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

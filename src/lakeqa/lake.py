@@ -1,0 +1,162 @@
+"""The lake contract: dataset schemas, partition paths and atomic, idempotent partition writes.
+
+Everything that writes the lake (importers, the generator) goes through `write_partitions`, so that the
+layout of ../shared/DESIGN.md is defined once: ``<root>/<dataset>/symbol=S/date=YYYY-MM-DD/<name>.parquet``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+# Naive microsecond timestamps holding UTC wall time: DuckDB reads them as TIMESTAMP (not TIMESTAMPTZ),
+# so no session time zone can shift them.
+TS = pa.timestamp("us")
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "trades": pa.schema(
+        [
+            ("trade_id", pa.int64()),
+            ("price", pa.float64()),
+            ("qty", pa.float64()),
+            ("quote_qty", pa.float64()),
+            ("ts", TS),
+            ("is_buyer_maker", pa.bool_()),
+        ]
+    ),
+    "quotes": pa.schema(
+        [
+            ("update_id", pa.int64()),
+            ("bid_price", pa.float64()),
+            ("bid_qty", pa.float64()),
+            ("ask_price", pa.float64()),
+            ("ask_qty", pa.float64()),
+            ("ts", TS),
+        ]
+    ),
+    "klines_1m": pa.schema(
+        [
+            ("open_time", TS),
+            ("open", pa.float64()),
+            ("high", pa.float64()),
+            ("low", pa.float64()),
+            ("close", pa.float64()),
+            ("volume", pa.float64()),
+            ("quote_volume", pa.float64()),
+            ("trade_count", pa.int64()),
+            ("taker_buy_base", pa.float64()),
+            ("taker_buy_quote", pa.float64()),
+        ]
+    ),
+    "bars_1s": pa.schema(
+        [
+            ("ts", TS),
+            ("open", pa.float64()),
+            ("high", pa.float64()),
+            ("low", pa.float64()),
+            ("close", pa.float64()),
+            ("volume_base", pa.float64()),
+            ("volume_quote", pa.float64()),
+            ("trade_count", pa.int64()),
+            ("vwap", pa.float64()),
+            ("bid", pa.float64()),
+            ("ask", pa.float64()),
+            ("spread", pa.float64()),
+            ("spread_bps", pa.float64()),
+        ]
+    ),
+}
+
+# The column that decides which date partition a row lands in (exchange time, UTC).
+TIME_COLUMN = {"trades": "ts", "quotes": "ts", "klines_1m": "open_time", "bars_1s": "ts"}
+
+_SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
+_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,120}$")
+
+
+class LakeError(ValueError):
+    """A problem with data going into, or found in, the lake; the message names the file and column."""
+
+
+def check_symbol(symbol: str) -> str:
+    """Normalise a symbol to Binance's form (BTCUSDT) and refuse anything that could escape a path."""
+    norm = symbol.replace("/", "").replace("-", "").replace("_", "").upper()
+    if not _SYMBOL_RE.match(norm):
+        raise LakeError(f"symbol {symbol!r} is not a Binance symbol (letters and digits only, e.g. BTCUSDT)")
+    return norm
+
+
+def partition_dir(root: Path | str, dataset: str, symbol: str, date: str) -> Path:
+    if dataset not in SCHEMAS:
+        raise LakeError(f"unknown dataset {dataset!r}; expected one of {sorted(SCHEMAS)}")
+    return Path(root) / dataset / f"symbol={check_symbol(symbol)}" / f"date={date}"
+
+
+def conform(dataset: str, table: pa.Table) -> pa.Table:
+    """Cast a table to the dataset's schema (column order and types), UTC microsecond timestamps."""
+    schema = SCHEMAS[dataset]
+    missing = [f.name for f in schema if f.name not in table.column_names]
+    if missing:
+        raise LakeError(f"{dataset}: missing column(s) {missing}")
+    cols = []
+    for field in schema:
+        col = table.column(field.name)
+        if pa.types.is_timestamp(col.type) and col.type.tz is not None:
+            # aware -> UTC wall time, then drop the zone (arrow stores aware timestamps as UTC already)
+            col = col.cast(pa.timestamp(col.type.unit))
+        cols.append(col.cast(field.type))
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def write_atomic_parquet(table: pa.Table, path: Path) -> bool:
+    """Write ``table`` to ``path`` via a temp file and rename. Returns False if identical bytes were there."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp, compression="zstd", write_statistics=True)
+        if path.exists() and _same_bytes(Path(tmp), path):
+            os.unlink(tmp)
+            return False
+        os.replace(tmp, path)
+        return True
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    return a.read_bytes() == b.read_bytes()
+
+
+def write_partitions(root: Path | str, dataset: str, symbol: str, table: pa.Table, name: str) -> list[Path]:
+    """Split ``table`` by UTC date of its time column and write one file per date partition.
+
+    ``name`` identifies the source (e.g. the imported file's stem): writing the same source again
+    replaces the same files with the same bytes, so imports are idempotent.
+    Returns the paths that changed.
+    """
+    if not _NAME_RE.match(name):
+        raise LakeError(f"partition file name {name!r} may only hold letters, digits, '.', '_' and '-'")
+    table = conform(dataset, table)
+    if table.num_rows == 0:
+        return []
+    tcol = TIME_COLUMN[dataset]
+    dates = pc.strftime(table.column(tcol), format="%Y-%m-%d")
+    changed = []
+    for date in sorted(set(dates.to_pylist()) - {None}):
+        part = table.filter(pc.equal(dates, date))
+        part = part.sort_by([(tcol, "ascending"), (part.column_names[0], "ascending")])
+        path = partition_dir(root, dataset, symbol, date) / f"{name}.parquet"
+        if write_atomic_parquet(part, path):
+            changed.append(path)
+    return changed
