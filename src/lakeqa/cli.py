@@ -12,6 +12,7 @@ from lakeqa.lake import LakeError
 COMMAND_MODULES = [
     "lakeqa.importers.command",
     "lakeqa.generate",
+    "lakeqa.run",
 ]
 
 

@@ -1,0 +1,35 @@
+{# grain: one row per symbol per second in which the symbol traded or its quotes changed #}
+
+with
+
+trade_seconds as (
+
+    select * from {{ ref('int_trades_aggregated_to_seconds') }}
+
+),
+
+prebuilt_bar_seconds as (
+
+    select * from {{ ref('stg_lake__bars_1s') }}
+
+),
+
+quote_seconds as (
+
+    select * from {{ ref('int_quotes_last_per_second') }}
+
+),
+
+activity as (
+
+    {% if var('use_prebuilt_bars') %}
+    select symbol, ts from prebuilt_bar_seconds
+    {% else %}
+    select symbol, ts from trade_seconds
+    {% endif %}
+    union
+    select symbol, ts from quote_seconds
+
+)
+
+select * from activity

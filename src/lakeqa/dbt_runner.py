@@ -1,0 +1,80 @@
+"""Runs dbt through its Python entry point (dbtRunner), never through a shell string."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from lakeqa.settings import Paths
+
+
+class DbtError(RuntimeError):
+    """dbt could not finish; the message carries dbt's own error lines."""
+
+
+@dataclass
+class DbtOutcome:
+    success: bool
+    results: list  # dbt RunResult objects (node, status, message, ...)
+
+    def statuses(self) -> dict[str, str]:
+        return {r.node.name: str(r.status) for r in self.results}
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def run_dbt(args: list[str], paths: Paths, *, quiet: bool = False) -> DbtOutcome:
+    """Invoke dbt with ``args`` (e.g. ["build", "--select", "tag:daily"]) in the project, with the lake,
+    DuckDB file and output root of ``paths`` in the environment. Returns the outcome; raises DbtError when
+    dbt itself fails to start (bad project, bad vars)."""
+    from dbt.cli.main import dbtRunner
+
+    full_args = [
+        *args,
+        "--project-dir",
+        str(paths.project_dir),
+        "--profiles-dir",
+        str(paths.project_dir),
+    ]
+    if quiet:
+        full_args = ["--quiet", *full_args]
+    paths.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    with _environment(paths.env()):
+        try:
+            result = dbtRunner().invoke(full_args)
+        finally:
+            _release_duckdb()
+    if result.exception is not None:
+        raise DbtError(f"dbt {' '.join(args[:1])} failed: {result.exception}")
+    results = list(getattr(result.result, "results", None) or [])
+    return DbtOutcome(success=bool(result.success), results=results)
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its DuckDB database open in the process after dbtRunner returns (a class-level
+    environment), so the exports, GE and the report could not open the same file afterwards ("different
+    configuration than existing connections"). Close it: the next invocation opens it again."""
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        close = getattr(env, "close", None)
+        if close is not None:
+            close()
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
