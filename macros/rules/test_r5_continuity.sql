@@ -9,7 +9,8 @@
                       One violation per gap, at the last active second before it (floored to `grain`).
           'minutes'   (exchange klines) every minute must be there: one violation per run of missing minutes,
                       at the first missing minute.
-    Gaps are looked for inside the run's window only (the edges of a partial capture are not gaps).
+    Gaps are looked for inside each UTC day, between its first and last activity: a day is judged the same
+    whether it is built alone or in a range, and the edges of a partial capture are not gaps.
 
     Arguments:
       gap_kind        'activity' or 'minutes'
@@ -67,7 +68,7 @@
         select
             activity.symbol,
             activity.ts,
-            lead(activity.ts) over (partition by activity.symbol order by activity.ts) as next_ts,
+            lead(activity.ts) over (partition by activity.symbol, cast(activity.ts as date) order by activity.ts) as next_ts,
             coalesce(symbol_settings.max_gap_s, {{ var('default_max_gap_s') | float }}) as max_gap_s
         from activity
         left join symbol_settings on activity.symbol = symbol_settings.symbol
@@ -94,7 +95,7 @@
         select distinct
             symbol,
             ts,
-            lead(ts) over (partition by symbol order by ts) as next_ts
+            lead(ts) over (partition by symbol, cast(ts as date) order by ts) as next_ts
         from (select distinct symbol, ts from rows_in_window)
     ),
 

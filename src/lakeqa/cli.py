@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "lakeqa.importers.command",
     "lakeqa.generate",
     "lakeqa.run",
+    "lakeqa.demo",
 ]
 
 

@@ -12,22 +12,22 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 ISO_TS = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def _atomic_copy(con: duckdb.DuckDBPyConnection, query: str, params: list, path: Path, fmt: str) -> Path:
+def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` for a temp file beside ``path``, then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        options = "format parquet, compression zstd" if fmt == "parquet" else "format json"
-        # COPY cannot take parameters, so the filtered rows go through a temp view first.
-        con.execute(f"create or replace temp view lakeqa_export as {query}", params)
-        con.execute(f"copy (select * from lakeqa_export) to '{_escape(tmp)}' ({options})")
+        write(tmp)
         os.replace(tmp, path)
         return path
     finally:
@@ -35,15 +35,21 @@ def _atomic_copy(con: duckdb.DuckDBPyConnection, query: str, params: list, path:
             os.unlink(tmp)
 
 
-def _escape(text: str) -> str:
-    return str(text).replace("'", "''")
+def _write_json_lines(con: duckdb.DuckDBPyConnection, query: str, day: str, path: Path) -> Path:
+    """``query`` selects one JSON text column, one object per row, for the day bound to its parameter."""
+    lines = [row[0] for row in con.execute(query, [day]).fetchall()]
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+
+    return write_atomically(path, write)
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_name = ?", [name]
-        ).fetchone()[0]
+        con.execute("select count(*) from information_schema.tables where table_name = ?", [name]).fetchone()[0]
     )
 
 
@@ -51,29 +57,29 @@ def export_violations(con: duckdb.DuckDBPyConnection, day: str, output_root: Pat
     if not _has_table(con, "violations"):
         return None
     query = f"""
-        select
-            symbol,
-            strftime(ts, '{ISO_TS}') as ts,
-            rule,
-            severity,
-            detail,
-            json(row_sample) as row_sample,
-            source_table,
-            strftime(ts_end, '{ISO_TS}') as ts_end
+        select cast(to_json({{
+            'symbol': symbol,
+            'ts': strftime(ts, '{ISO_TS}'),
+            'rule': rule,
+            'severity': severity,
+            'detail': detail,
+            'row_sample': json(row_sample),
+            'source_table': source_table,
+            'ts_end': strftime(ts_end, '{ISO_TS}')
+        }}) as varchar)
         from violations
         where date = cast(? as date)
         order by symbol, violations.ts, source_table, rule, detail
     """
-    return _atomic_copy(con, query, [day], output_root / "qa" / "schema" / f"{day}_violations.jsonl", "json")
+    return _write_json_lines(con, query, day, output_root / "qa" / "schema" / f"{day}_violations.jsonl")
 
 
 def export_anomalies(con: duckdb.DuckDBPyConnection, day: str, output_root: Path) -> Path | None:
     if not _has_table(con, "anomalies"):
         return None
-    # `cluster` is only present on clustered records (DuckDB's JSON writer drops NULL keys? it does not,
-    # so unclustered rows are written without the key by building the object per row).
+    # `cluster` is present on clustered records only (DESIGN.md), so it is merged in per row.
     query = f"""
-        select json_merge_patch(
+        select cast(json_merge_patch(
             json_object(
                 'symbol', symbol,
                 'ts', strftime(ts, '{ISO_TS}'),
@@ -84,36 +90,22 @@ def export_anomalies(con: duckdb.DuckDBPyConnection, day: str, output_root: Path
                 'confidence', confidence
             ),
             case when cluster is not null then json_object('cluster', json(cluster)) else json('{{}}') end
-        ) as record
+        ) as varchar)
         from anomalies
         where date = cast(? as date)
         order by symbol, anomalies.ts, detector
     """
-    path = output_root / "qa" / "ai" / f"{day}_anomalies.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows = con.execute(query, [day]).fetchall()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for (record,) in rows:
-                fh.write(record + "\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return _write_json_lines(con, query, day, output_root / "qa" / "ai" / f"{day}_anomalies.jsonl")
 
 
 def export_fusion(con: duckdb.DuckDBPyConnection, day: str, output_root: Path) -> Path | None:
     if not _has_table(con, "fusion"):
         return None
-    query = """
-        select * exclude (date)
-        from fusion
-        where date = cast(? as date)
-        order by fusion.ts, symbol
-    """
-    return _atomic_copy(con, query, [day], output_root / "qa" / "fusion" / f"{day}_fusion.parquet", "parquet")
+    table = con.execute(
+        "select * exclude (date) from fusion where date = cast(? as date) order by fusion.ts, symbol", [day]
+    ).fetch_arrow_table()
+    path = output_root / "qa" / "fusion" / f"{day}_fusion.parquet"
+    return write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
 def export_day(duckdb_path: Path, day: str, output_root: Path) -> dict[str, Path | None]:

@@ -124,6 +124,8 @@ def write_atomic_parquet(table: pa.Table, path: Path) -> bool:
         if path.exists() and _same_bytes(Path(tmp), path):
             os.unlink(tmp)
             return False
+        # mkstemp makes the file private (0600); the lake is read by other users and tools
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
         return True
     except BaseException:
@@ -151,12 +153,14 @@ def write_partitions(root: Path | str, dataset: str, symbol: str, table: pa.Tabl
     if table.num_rows == 0:
         return []
     tcol = TIME_COLUMN[dataset]
-    dates = pc.strftime(table.column(tcol), format="%Y-%m-%d")
+    if table.column(tcol).null_count:
+        raise LakeError(f"{dataset} {name}: {table.column(tcol).null_count} row(s) without a time in '{tcol}'")
+    days = table.column(tcol).cast(pa.date32())  # the UTC day of each row
     changed = []
-    for date in sorted(set(dates.to_pylist()) - {None}):
-        part = table.filter(pc.equal(dates, date))
+    for day in sorted(pc.unique(days).to_pylist()):
+        part = table.filter(pc.equal(days, pa.scalar(day, pa.date32())))
         part = part.sort_by([(tcol, "ascending"), (part.column_names[0], "ascending")])
-        path = partition_dir(root, dataset, symbol, date) / f"{name}.parquet"
+        path = partition_dir(root, dataset, symbol, day.isoformat()) / f"{name}.parquet"
         if write_atomic_parquet(part, path):
             changed.append(path)
     return changed

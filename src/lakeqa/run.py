@@ -41,6 +41,15 @@ def register(subparsers) -> None:
     parser.set_defaults(func=_main)
 
 
+def main(argv: list[str]) -> int:
+    """`lakeqa run` from Python, e.g. run.main(["--day", "2024-08-09"])."""
+    parser = argparse.ArgumentParser(prog="lakeqa run")
+    sub = parser.add_subparsers()
+    register(sub)
+    args = parser.parse_args(["run", *argv])
+    return args.func(args)
+
+
 def window_vars(start: str, end: str) -> dict:
     return {"from": start, "to": end}
 

@@ -82,3 +82,17 @@ def _dbt_private_paths(tmp_path_factory):
 @pytest.fixture
 def dbt_project(tmp_path) -> DbtProject:
     return DbtProject(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def faulted_lake_build(tmp_path_factory, _dbt_private_paths):
+    """Two generated days (2024-08-08 clean, 2024-08-09 with every fault), built in one range run."""
+    from lakeqa.generate import generate_lake
+
+    project = DbtProject(tmp_path_factory.mktemp("faulted"))
+    report = generate_lake(
+        project.lake, date="2024-08-09", days=2, trades_per_day=200_000, faults="all", progress=False
+    )
+    project.ground_truth = report.ground_truth
+    project.build({"from": "2024-08-08", "to": "2024-08-09"})
+    return project

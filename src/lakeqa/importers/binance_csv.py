@@ -123,7 +123,9 @@ def sniff(head: bytes) -> str | None:
     fields = line.split(b",")
     if has_header(line):
         return _HEADER_FIRST.get(fields[0].strip().decode("ascii", "replace").lower())
-    kinds = ["int" if re.fullmatch(rb"[+-]?\d+", f) else "bool" if f.lower() in _BOOLS else "num" for f in fields]
+    kinds = [
+        "int" if re.fullmatch(rb"[+-]?\d+", f) else "bool" if f.lower() in _BOOLS else "num" for f in fields
+    ]
     n = len(fields)
     if n == 12:
         return "binance-klines"
@@ -192,7 +194,8 @@ def read_csv(
                 return "error"
             return "skip"
 
-        types = {c.name: (_ARROW[c.kind] if typed else pa.string()) for c in wanted}
+        # typed: only the wanted columns, typed; else every column as text
+        types = {c.name: (_ARROW[c.kind] if typed else pa.string()) for c in (wanted if typed else layout)}
         with member.open(upd) as f:
             return pcsv.read_csv(
                 f,
@@ -202,7 +205,7 @@ def read_csv(
                 parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
                 convert_options=pcsv.ConvertOptions(
                     column_types=types,
-                    include_columns=[c.name for c in wanted],
+                    include_columns=[c.name for c in wanted] if typed else names,
                     true_values=_TRUE,
                     false_values=_FALSE,
                     strings_can_be_null=False,
@@ -210,7 +213,9 @@ def read_csv(
                 ),
             )
 
+    wrong_columns = f"wrong number of columns (expected {ncols})"
     invalid: list[tuple[int | None, str]] = []
+    text_table = None  # the text of every column, when the file had to be read again as text
     try:
         table = read(True, True, invalid, update)
         if invalid:
@@ -221,15 +226,12 @@ def read_csv(
         # every value ourselves.
         invalid = []
         try:
-            table = read(False, False, invalid)
+            text_table = read(False, False, invalid)
         except pa.ArrowInvalid as exc:
-            if len(bad.report.bad_lines) + len(invalid) > bad.limit:
-                for number, text in invalid:
-                    bad.add(number or 0, "wrong number of columns", text)
+            for number, text in invalid:
+                bad.add(number or 0, wrong_columns, text)
             raise LakeError(f"{member.label}: cannot parse as {fmt} CSV ({exc})") from exc
-        for number, text in invalid:
-            bad.add(number or 0, f"wrong number of columns (expected {ncols})", text)
-        table, bad_mask = _convert_text(table, wanted)
+        table, bad_mask = _convert_text(text_table, wanted)
 
     # Missing required values and non-positive times are bad lines too.
     for c in wanted:
@@ -239,19 +241,34 @@ def read_csv(
         if c.is_time:
             bad_mask |= np.asarray(pc.fill_null(pc.less_equal(col, 0), False).to_numpy(zero_copy_only=False))
     report.records += table.num_rows + len(invalid) + (1 if header else 0)
-    if bad_mask.any():
-        rows = np.flatnonzero(bad_mask)
-        numbers = _line_numbers(table.num_rows, first_line_no, [n for n, _ in invalid if n])(rows)
-        for row, number in zip(rows.tolist(), numbers.tolist(), strict=True):
-            values = [table.column(c.name)[row].as_py() for c in wanted]
+
+    # Report bad lines in line order; past the limit only the first ones matter (the file stops).
+    room = max(bad.limit - len(bad.report.bad_lines), 0) + 1
+    pending = [(number or 0, wrong_columns, text) for number, text in invalid[:room]]
+    rows = np.flatnonzero(bad_mask)
+    numbers = _line_numbers(table.num_rows, first_line_no, [n for n, _ in invalid if n])(rows[:room])
+    for row, number in zip(rows[:room].tolist(), numbers.tolist(), strict=True):
+        values = [table.column(c.name)[row].as_py() for c in wanted]
+        if text_table is not None:
+            raw = [text_table.column(n)[row].as_py() for n in names]
             why = [
                 c.name
                 for c, v in zip(wanted, values, strict=True)
-                if (v is None and c.required) or (c.is_time and isinstance(v, int) and v <= 0)
+                if v is None and (c.required or raw[names.index(c.name)])
             ]
-            reason = f"bad or missing value in column(s) {', '.join(why) or '?'}"
+            text = ",".join(raw)
+        else:
+            why = [c.name for c, v in zip(wanted, values, strict=True) if v is None and c.required]
             text = ",".join("" if v is None else str(v) for v in values)
-            bad.add(number, reason, text)
+        why += [c.name for c, v in zip(wanted, values, strict=True) if c.is_time and v is not None and v <= 0]
+        if all(v is None for v in values):
+            reason = "empty line"
+        else:
+            reason = f"bad or missing value in column(s) {', '.join(why)}"
+        pending.append((number, reason, text))
+    for number, reason, text in sorted(pending, key=lambda item: item[0]):
+        bad.add(number, reason, text)
+    if bad_mask.any():
         table = table.filter(pa.array(~bad_mask))
     return table
 
@@ -268,7 +285,9 @@ def _convert_text(table: pa.Table, wanted: list[Col]) -> tuple[pa.Table, np.ndar
         clean = pc.if_else(ok, col, pa.scalar(None, pa.string()))
         clean = pc.if_else(empty, pa.scalar(None, pa.string()), clean)
         if c.kind == BOOL:
-            typed = pc.if_else(pc.is_null(clean), pa.scalar(None, pa.bool_()), pc.is_in(clean, pa.array(_TRUE)))
+            typed = pc.if_else(
+                pc.is_null(clean), pa.scalar(None, pa.bool_()), pc.is_in(clean, pa.array(_TRUE))
+            )
         else:
             typed = pc.cast(clean, _ARROW[c.kind])
         out[c.name] = typed
@@ -317,7 +336,7 @@ def to_lake(fmt: str, table: pa.Table, report: FileReport, label: str) -> tuple[
             # A 1m kline closes 59.999 s after it opens (close_time is the last ms / us of the minute).
             if not 59_000_000 <= longest < 60_000_000:
                 raise NotOneMinuteError(
-                    f"{label}: klines span {(longest + 1) / 1e6:g} s from open_time to close_time, not 1m; "
+                    f"{label}: klines span {round(longest / 1e6)} s from open_time to close_time, not 1m; "
                     "the lake holds 1m klines only"
                 )
         return "klines_1m", pa.table(

@@ -29,6 +29,8 @@ FORMATS = (
     "ccxt-ohlcv",
 )
 
+NOT_DATA = "not a data file (by its name)"
+
 # Files bigger than this show a progress bar (when progress is on and stderr is a terminal).
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 
@@ -45,6 +47,7 @@ class NotOneMinuteError(LakeError):
 # ns ~1.7e18). Each band spans three decades, so any date from 1973 to 5138 is told apart.
 _UNIT_BOUNDS = ((1e11, "s", 1_000_000), (1e14, "ms", 1_000), (1e17, "us", 1))
 UNITS = ("s", "ms", "us", "ns")
+_FACTOR = {"s": 1_000_000, "ms": 1_000, "us": 1}
 
 
 def unit_of(value: int) -> str:
@@ -66,6 +69,10 @@ def epochs_to_us(values: np.ndarray) -> tuple[np.ndarray, Counter]:
     """Vectorised `epoch_to_us`: each value is converted by its own magnitude, so a file that mixes
     milliseconds and microseconds still gets every value right. Returns (us, count of values per unit)."""
     v = values.astype(np.int64, copy=False)
+    if len(v):
+        lo, hi = unit_of(int(v.min())), unit_of(int(v.max()))
+        if lo == hi:  # the usual case, one unit: one pass
+            return (v // 1000 if lo == "ns" else v * _FACTOR[lo]), Counter({lo: len(v)})
     codes = np.searchsorted(np.array([1e11, 1e14, 1e17]), v, side="right")
     factors = np.array([1_000_000, 1_000, 1, 1], dtype=np.int64)
     out = np.where(codes == 3, v // 1000, v * factors[codes])
@@ -178,8 +185,12 @@ class ImportReport:
             f"imported {len(self.files)} file(s): {rows}; "
             f"{len(self.changed)} partition file(s) changed; {bad} bad line(s)"
         )
+        not_data = [p.name for p, why in self.skipped_files if why == NOT_DATA]
         for path, why in self.skipped_files:
-            text += f"\nskipped {path}: {why}"
+            if why != NOT_DATA:
+                text += f"\nskipped {path}: {why}"
+        if not_data:
+            text += f"\npassed over {len(not_data)} file(s) that are not data by their names: {', '.join(not_data)}"
         return text
 
 

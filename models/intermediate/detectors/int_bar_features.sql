@@ -1,0 +1,204 @@
+{# grain: one row per symbol per second of the run's window that has a 1-second bar #}
+{#
+    The detectors' features per 1-second bar and their trailing statistics (see _detectors__models.yml
+    for the exact definitions). The trailing window is the `lookback_minutes` whole minutes before the
+    bar's minute plus the bar's own minute up to (not including) the bar: between window_s and
+    window_s + 59 s. It is summed from per-minute partial sums instead of per-row RANGE frames (a 1-hour
+    RANGE frame over a million rows costs seconds per feature).
+
+    The partial sums are exact integers: each feature is put on a fixed-point grid (`scale` units per
+    feature unit) before summing, so the statistics do not depend on the order in which DuckDB's threads
+    add the rows up, and the same input gives byte-identical output.
+#}
+{%- set window = lakeqa_window() -%}
+{%- set window_s = var('zscore')['window_s'] | int -%}
+{%- set lookback_minutes = (window_s + 59) // 60 -%}
+{#- feature -> (fixed-point units per feature unit, clip applied before quantising) -#}
+{%- set features = {
+    'spread_bp': (1000000, 100000000),
+    'log_volume': (1000000, 100000000),
+    'vwap_drift_bp': (1000000, 100000000),
+    'return_1s': (10000000000, 1000),
+} -%}
+
+with
+
+bars_1s as (
+
+    select * from {{ ref('bars_1s') }}
+    where ts >= {{ window.start_ts }} - interval {{ lookback_minutes }} minute
+      and ts < {{ window.end_ts }}
+
+),
+
+bars_with_previous_bar as (
+
+    select
+        *,
+        lag(close) over bars_of_symbol as previous_close,
+        lag(ts) over bars_of_symbol as previous_ts
+    from bars_1s
+    window bars_of_symbol as (partition by symbol order by ts)
+
+),
+
+bar_features as (
+
+    select
+        symbol,
+        ts,
+        date,
+        date_trunc('minute', ts) as minute_ts,
+        close,
+        trade_count,
+        spread_bps as spread_bp,
+        -- NaN > 0 is true in DuckDB, so a NaN volume stays NaN (and is reported as non-finite) instead of NULL
+        case when volume_base > 0 then ln(volume_base) end as log_volume,
+        case when vwap <> 0 then (close - vwap) / vwap * 10000 end as vwap_drift_bp,
+        -- the return since the symbol's previous bar, if that bar is at most window_s old
+        case
+            when previous_ts >= ts - interval {{ window_s }} second and close > 0 and previous_close > 0
+                then ln(close / previous_close)
+        end as return_1s,
+        coalesce(
+            not isfinite(open) or not isfinite(high) or not isfinite(low) or not isfinite(close)
+            or not isfinite(volume_base) or not isfinite(vwap) or not isfinite(spread_bps),
+            false
+        ) as has_nonfinite_value
+    from bars_with_previous_bar
+
+),
+
+bar_features_quantised as (
+
+    select
+        *,
+        {%- for feature, (scale, clip) in features.items() %}
+        case
+            when isfinite({{ feature }})
+                then cast(round(greatest(least({{ feature }}, {{ clip }}), -{{ clip }}) * {{ scale }}) as bigint)
+        end as {{ feature }}_units,
+        {%- endfor %}
+        case when isfinite(spread_bp) and spread_bp > 1e-9 then spread_bp end as positive_spread_bp,
+        case
+            when isfinite(return_1s) and abs(return_1s) > 1e-13 then abs(return_1s) * 10000
+        end as positive_abs_return_bp
+    from bar_features
+
+),
+
+minute_partial_sums as (
+
+    select
+        symbol,
+        minute_ts,
+        {%- for feature in features %}
+        count({{ feature }}_units) as {{ feature }}_n,
+        sum({{ feature }}_units) as {{ feature }}_sum,
+        sum(cast({{ feature }}_units as hugeint) * {{ feature }}_units) as {{ feature }}_sum_sq,
+        {%- endfor %}
+        min(positive_spread_bp) as min_positive_spread_bp,
+        min(positive_abs_return_bp) as min_positive_abs_return_bp
+    from bar_features_quantised
+    group by symbol, minute_ts
+
+),
+
+minute_trailing_sums as (
+
+    select
+        symbol,
+        minute_ts,
+        {%- for feature in features %}
+        coalesce(sum({{ feature }}_n) over previous_minutes, 0) as {{ feature }}_n,
+        coalesce(sum({{ feature }}_sum) over previous_minutes, 0) as {{ feature }}_sum,
+        coalesce(sum({{ feature }}_sum_sq) over previous_minutes, 0) as {{ feature }}_sum_sq,
+        {%- endfor %}
+        least(
+            min(min_positive_spread_bp) over previous_minutes,
+            min(min_positive_abs_return_bp) over previous_minutes
+        ) as tick_bp
+    from minute_partial_sums
+    window previous_minutes as (
+        partition by symbol
+        order by minute_ts
+        range between interval {{ lookback_minutes }} minute preceding and interval 1 minute preceding
+    )
+
+),
+
+window_bars_with_running_minute_sums as (
+
+    select
+        *,
+        {%- for feature in features %}
+        count({{ feature }}_units) over earlier_in_minute as {{ feature }}_n_in_minute,
+        coalesce(sum({{ feature }}_units) over earlier_in_minute, 0) as {{ feature }}_sum_in_minute,
+        coalesce(
+            sum(cast({{ feature }}_units as hugeint) * {{ feature }}_units) over earlier_in_minute, 0
+        ) as {{ feature }}_sum_sq_in_minute{{ ',' if not loop.last }}
+        {%- endfor %}
+    from bar_features_quantised
+    where ts >= {{ window.start_ts }}
+    window earlier_in_minute as (
+        partition by symbol, minute_ts
+        order by ts
+        rows between unbounded preceding and 1 preceding
+    )
+
+),
+
+window_bars_with_trailing_sums as (
+
+    select
+        bars.*,
+        {%- for feature in features %}
+        bars.{{ feature }}_n_in_minute + minutes.{{ feature }}_n as {{ feature }}_trailing_n,
+        bars.{{ feature }}_sum_in_minute + minutes.{{ feature }}_sum as {{ feature }}_trailing_sum,
+        bars.{{ feature }}_sum_sq_in_minute + minutes.{{ feature }}_sum_sq as {{ feature }}_trailing_sum_sq,
+        {%- endfor %}
+        minutes.tick_bp
+    from window_bars_with_running_minute_sums as bars
+    inner join minute_trailing_sums as minutes
+        on bars.symbol = minutes.symbol
+        and bars.minute_ts = minutes.minute_ts
+
+),
+
+final as (
+
+    select
+        symbol,
+        ts,
+        date,
+        close,
+        trade_count,
+        spread_bp,
+        log_volume,
+        vwap_drift_bp,
+        return_1s,
+        has_nonfinite_value,
+        {%- for feature, (scale, clip) in features.items() %}
+        {{ feature }}_trailing_n,
+        case
+            when {{ feature }}_trailing_n > 0
+                then cast({{ feature }}_trailing_sum as double) / {{ feature }}_trailing_n / {{ scale }}
+        end as {{ feature }}_trailing_mean,
+        case
+            when {{ feature }}_trailing_n > 1
+                then sqrt(greatest(
+                    cast(
+                        {{ feature }}_trailing_n * {{ feature }}_trailing_sum_sq
+                        - {{ feature }}_trailing_sum * {{ feature }}_trailing_sum
+                    as double)
+                    / ({{ feature }}_trailing_n * ({{ feature }}_trailing_n - 1)),
+                    0
+                )) / {{ scale }}
+        end as {{ feature }}_trailing_std,
+        {%- endfor %}
+        tick_bp
+    from window_bars_with_trailing_sums
+
+)
+
+select * from final
