@@ -5,6 +5,8 @@
 
     Config:
       window_column   the model's timestamp column that places a row in the window (default `ts`)
+      window_by_mode  true for a model whose rows carry a `mode` column (fusion): a daily run replaces
+                      daily rows only, an hourly run hourly rows only
 
     Example (dbt_project.yml):
       marts:
@@ -23,7 +25,8 @@
 
     delete from {{ target }}
     where {{ window_column }} >= {{ window.start_ts }}
-      and {{ window_column }} < {{ window.end_ts }};
+      and {{ window_column }} < {{ window.end_ts }}
+      {% if config.get('window_by_mode', false) %}and mode = '{{ window.mode }}'{% endif %};
 
     insert into {{ target }} ({{ column_names | join(', ') }})
     select {{ column_names | join(', ') }}

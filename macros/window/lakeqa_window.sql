@@ -15,6 +15,11 @@
       dbt build --select tag:daily --vars '{from: 2024-08-08, to: 2024-08-09}'
 #}
 {% macro lakeqa_window() %}
+    {% if var('mode', 'daily') == 'hourly' %}
+        {{ return(lakeqa_hourly_window()) }}
+    {% elif var('mode', 'daily') != 'daily' %}
+        {{ exceptions.raise_compiler_error("lakeqa: var 'mode' must be daily or hourly, got " ~ (var('mode') | string | tojson)) }}
+    {% endif %}
     {% set from_var = var('from', none) %}
     {% set to_var = var('to', none) %}
     {% if from_var or to_var %}
@@ -47,6 +52,42 @@
         'days': days,
         'start_ts': "timestamp '" ~ start_day ~ " 00:00:00'",
         'end_ts': "timestamp '" ~ end_exclusive ~ " 00:00:00'",
+        'mode': 'daily',
+    }) }}
+{% endmacro %}
+
+
+{#
+    lakeqa_hourly_window() -> the same dict for hourly mode: the last var hourly_window_min minutes
+    (default 90) up to var hourly_end ('YYYY-MM-DD HH:MM' UTC, or NOW), floored to the minute, so that a
+    minute bar is never replaced by a partial one.
+#}
+{% macro lakeqa_hourly_window() %}
+    {% set dt = modules.datetime %}
+    {% set end_text = (var('hourly_end', 'NOW') | string) | trim %}
+    {% if end_text | upper == 'NOW' %}
+        {% set end = dt.datetime.utcnow().replace(second=0, microsecond=0) %}
+    {% elif modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}', end_text) %}
+        {% set end = dt.datetime.strptime(lakeqa_resolve_day(end_text[0:10], 'hourly_end') ~ ' ' ~ end_text[11:16], '%Y-%m-%d %H:%M') %}
+    {% else %}
+        {{ exceptions.raise_compiler_error("lakeqa: var 'hourly_end' must be 'YYYY-MM-DD HH:MM' or NOW, got " ~ (end_text | tojson)) }}
+    {% endif %}
+    {% set minutes = var('hourly_window_min', 90) | int %}
+    {% if minutes < 1 or minutes > 1440 %}
+        {{ exceptions.raise_compiler_error("lakeqa: var 'hourly_window_min' must be 1..1440, got " ~ minutes) }}
+    {% endif %}
+    {% set start = end - dt.timedelta(minutes=minutes) %}
+    {% set days = [start.strftime('%Y-%m-%d')] %}
+    {% if (end - dt.timedelta(microseconds=1)).strftime('%Y-%m-%d') != days[0] %}
+        {% do days.append((end - dt.timedelta(microseconds=1)).strftime('%Y-%m-%d')) %}
+    {% endif %}
+    {{ return({
+        'start_day': days[0],
+        'end_day': days[-1],
+        'days': days,
+        'start_ts': "timestamp '" ~ start.strftime('%Y-%m-%d %H:%M:%S') ~ "'",
+        'end_ts': "timestamp '" ~ end.strftime('%Y-%m-%d %H:%M:%S') ~ "'",
+        'mode': 'hourly',
     }) }}
 {% endmacro %}
 

@@ -179,7 +179,7 @@ final as (
         return_1s,
         has_nonfinite_value,
         {%- for feature, (scale, clip) in features.items() %}
-        {{ feature }}_trailing_n,
+        cast({{ feature }}_trailing_n as bigint) as {{ feature }}_trailing_n,
         case
             when {{ feature }}_trailing_n > 0
                 then cast({{ feature }}_trailing_sum as double) / {{ feature }}_trailing_n / {{ scale }}

@@ -24,10 +24,11 @@ bars_aggregated_to_minutes as (
             high is null or isnan(high) or low is null or isnan(low)
             or open is null or isnan(open) or close is null or isnan(close)
         ) as has_missing_price,
-        sum(volume_base) as volume_base,
-        sum(volume_quote) as volume_quote,
+        -- fsum: order-independent to the last bit in practice (see int_trades_aggregated_to_seconds)
+        fsum(volume_base) as volume_base,
+        fsum(volume_quote) as volume_quote,
         cast(sum(trade_count) as bigint) as trade_count,
-        sum(vwap * volume_base) as price_qty_sum,
+        fsum(vwap * volume_base) as price_qty_sum,
         -- the book of the minute's last traded second
         arg_max_null(bid, ts) as bid,
         arg_max_null(ask, ts) as ask,
