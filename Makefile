@@ -32,7 +32,7 @@ docs: setup
 	$(BIN)/dbt docs generate && $(BIN)/dbt docs serve --port 8080
 
 bench: setup
-	$(BIN)/lakeqa bench
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf target logs output lake lakeqa.duckdb

@@ -14,6 +14,8 @@ COMMAND_MODULES = [
     "lakeqa.generate",
     "lakeqa.run",
     "lakeqa.demo",
+    "lakeqa.ge_suites",
+    "lakeqa.report.render",
 ]
 
 

@@ -98,23 +98,28 @@ def export_anomalies(con: duckdb.DuckDBPyConnection, day: str, output_root: Path
     return _write_json_lines(con, query, day, output_root / "qa" / "ai" / f"{day}_anomalies.jsonl")
 
 
-def export_fusion(con: duckdb.DuckDBPyConnection, day: str, output_root: Path) -> Path | None:
+def export_fusion(
+    con: duckdb.DuckDBPyConnection, day: str, output_root: Path, mode: str = "daily"
+) -> Path | None:
+    """Daily verdicts to {date}_fusion.parquet; hourly ones to {date}_fusion_hourly.parquet."""
     if not _has_table(con, "fusion"):
         return None
     table = con.execute(
-        "select * exclude (date) from fusion where date = cast(? as date) order by fusion.ts, symbol", [day]
+        "select * exclude (date) from fusion where date = cast(? as date) and mode = ? order by fusion.ts, symbol",
+        [day, mode],
     ).fetch_arrow_table()
-    path = output_root / "qa" / "fusion" / f"{day}_fusion.parquet"
+    suffix = "" if mode == "daily" else f"_{mode}"
+    path = output_root / "qa" / "fusion" / f"{day}_fusion{suffix}.parquet"
     return write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
 
 
-def export_day(duckdb_path: Path, day: str, output_root: Path) -> dict[str, Path | None]:
+def export_day(duckdb_path: Path, day: str, output_root: Path, mode: str = "daily") -> dict[str, Path | None]:
     con = duckdb.connect(str(duckdb_path), read_only=True)
     try:
         return {
             "violations": export_violations(con, day, output_root),
             "anomalies": export_anomalies(con, day, output_root),
-            "fusion": export_fusion(con, day, output_root),
+            "fusion": export_fusion(con, day, output_root, mode),
         }
     finally:
         con.close()

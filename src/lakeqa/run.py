@@ -1,12 +1,25 @@
-"""`lakeqa run`: the daily (or hourly) QA in one command — dbt build, exports, report — with progress,
-a summary and an exit code a scheduler can act on."""
+"""`lakeqa run`: the daily (or hourly) QA in one command.
+
+One `dbt build` for the window (through dbt's Python entry point), then per day the Great Expectations
+checkpoint, the exports, the report, and finally dbt docs with the latest verdicts on the overview page.
+Each step can also be run on its own: `lakeqa ge`, `lakeqa report`, `lakeqa run --skip ...`, or from Python
+(`build`, `run_ge`, `export`, `run_report`, `run_docs` below).
+
+Exit codes a scheduler can act on: 0 = done and no verdict at or beyond --fail-on; 1 = bad input or
+arguments (nothing replaced); 3 = dbt build failed (nothing replaced for the failed models); 4 = a verdict
+at or beyond --fail-on.
+"""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import time
+from pathlib import Path
+
+import duckdb
 
 from lakeqa import exports
 from lakeqa.dbt_runner import run_dbt
@@ -19,76 +32,299 @@ examples:
   lakeqa run --mode daily --day 2024-08-09
   lakeqa run --mode daily --day YESTERDAY --fail-on REVIEW
   lakeqa run --from 2024-08-08 --to 2024-08-10
+  lakeqa run --mode hourly                       # the last 90 minutes up to now
+  lakeqa run --mode hourly --hourly-end "2024-08-09 13:30"
 """
+
+STEPS = ("build", "ge", "exports", "report", "docs")
+VERDICT_RANK = {"PASS": 0, "REVIEW": 1, "FAIL": 2}
+OVERVIEW_DOC = Path("models") / "docs" / "_latest_verdicts.md"
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="run the QA for a day or a range: dbt build, exports, report",
-        description="Build bars, rules, detectors and verdicts for a window of the lake, then write the files.",
+        help="the QA for a day, a range or the last hour: dbt build, GE, exports, report, docs",
+        description=__doc__,
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--mode", choices=["daily"], default="daily")
+    parser.add_argument("--mode", choices=["daily", "hourly"], default="daily")
     parser.add_argument("--day", default=None, help="YYYY-MM-DD, TODAY, YESTERDAY or LATEST (default LATEST)")
     parser.add_argument("--from", dest="from_day", default=None, help="first day of a range (inclusive)")
     parser.add_argument("--to", dest="to_day", default=None, help="last day of a range (inclusive)")
+    parser.add_argument("--hourly-end", default="NOW", help="hourly mode: window end, 'YYYY-MM-DD HH:MM' UTC or NOW")
+    parser.add_argument(
+        "--fail-on",
+        choices=["FAIL", "REVIEW", "never"],
+        default="FAIL",
+        help="exit 4 when any verdict is at or beyond this (default FAIL)",
+    )
+    parser.add_argument("--skip", action="append", choices=STEPS, default=[], help="skip a step (repeatable)")
     parser.add_argument("--lake", default=None, help="lake root (default: env LAKE_ROOT or ./lake)")
     parser.add_argument("--duckdb", default=None, help="DuckDB file (default: env DUCKDB_PATH)")
     parser.add_argument("--output", default=None, help="output root (default: env QA_OUTPUT_ROOT)")
     parser.add_argument("--vars", default=None, help="extra dbt vars as JSON, e.g. '{\"enable_ai\": false}'")
+    parser.add_argument("--timings-json", default=None, help="write each step's wall time to this JSON file")
     parser.set_defaults(func=_main)
 
 
 def main(argv: list[str]) -> int:
     """`lakeqa run` from Python, e.g. run.main(["--day", "2024-08-09"])."""
-    parser = argparse.ArgumentParser(prog="lakeqa run")
-    sub = parser.add_subparsers()
-    register(sub)
+    parser = argparse.ArgumentParser(prog="lakeqa")
+    register(parser.add_subparsers())
     args = parser.parse_args(["run", *argv])
     return args.func(args)
 
 
-def window_vars(start: str, end: str) -> dict:
-    return {"from": start, "to": end}
+class Window:
+    """What a run covers: its dbt vars and the UTC days whose files it writes."""
+
+    def __init__(self, mode: str, days: list[str], dbt_vars: dict, label: str):
+        self.mode, self.days, self.dbt_vars, self.label = mode, days, dbt_vars, label
+
+    @classmethod
+    def from_args(cls, args, lake_root: Path) -> Window:
+        if args.mode == "hourly":
+            if args.day or args.from_day or args.to_day:
+                raise LakeError("hourly mode takes --hourly-end, not --day/--from/--to")
+            end = _hourly_end(args.hourly_end)
+            minutes = int(json.loads(args.vars).get("hourly_window_min", 90)) if args.vars else 90
+            start = end - dt.timedelta(minutes=minutes)
+            days = sorted({start.date().isoformat(), (end - dt.timedelta(microseconds=1)).date().isoformat()})
+            dbt_vars = {"mode": "hourly", "hourly_end": end.strftime("%Y-%m-%d %H:%M")}
+            return cls("hourly", days, dbt_vars, f"hourly {start:%Y-%m-%d %H:%M}..{end:%H:%M} UTC")
+        if args.from_day or args.to_day:
+            if args.day:
+                raise LakeError("give either --day or --from/--to, not both")
+            start = resolve_day(args.from_day or args.to_day, lake_root, name="--from")
+            end = resolve_day(args.to_day or args.from_day, lake_root, name="--to")
+        else:
+            start = end = resolve_day(args.day or "LATEST", lake_root)
+        days = days_between(start, end)
+        label = f"daily {start}" if start == end else f"daily {start}..{end} ({len(days)} days)"
+        return cls("daily", days, {"from": start, "to": end}, label)
+
+
+def _hourly_end(text: str) -> dt.datetime:
+    if text.strip().upper() == "NOW":
+        return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, second=0, microsecond=0)
+    try:
+        return dt.datetime.strptime(text.strip().replace("T", " "), "%Y-%m-%d %H:%M")
+    except ValueError as exc:
+        raise LakeError(f"--hourly-end must be 'YYYY-MM-DD HH:MM' (UTC) or NOW, got {text!r}") from exc
+
+
+def _extra_vars(text: str | None) -> dict:
+    if not text:
+        return {}
+    try:
+        extra = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LakeError(f"--vars is not JSON: {exc}") from exc
+    if not isinstance(extra, dict):
+        raise LakeError("--vars must be a JSON object")
+    return extra
+
+
+# The steps, each callable on its own ---------------------------------------------------------------
+
+
+def build(paths: Paths, dbt_vars: dict) -> bool:
+    outcome = run_dbt(["build", "--select", "tag:daily", "--vars", json.dumps(dbt_vars)], paths)
+    if not outcome.success:
+        failed = [n for n, s in outcome.statuses().items() if s in ("error", "fail")]
+        print(f"lakeqa run: dbt build failed: {', '.join(failed[:10]) or 'see the log above'}", file=sys.stderr)
+    return outcome.success
+
+
+def run_ge(paths: Paths, day: str, dbt_vars: dict) -> dict:
+    from lakeqa.ge_suites import run_ge_checkpoint
+
+    return run_ge_checkpoint(paths.duckdb_path, day, paths.output_root, vars=dbt_vars)
+
+
+def export(paths: Paths, day: str, mode: str = "daily") -> dict[str, Path | None]:
+    return exports.export_day(paths.duckdb_path, day, paths.output_root, mode=mode)
+
+
+def run_report(
+    paths: Paths, day: str, mode: str = "daily", ge_index: Path | None = None, top_n: int = 10
+) -> dict:
+    from lakeqa.report.render import write_report
+
+    url = str(ge_index) if ge_index is not None else None
+    return write_report(paths.duckdb_path, day, paths.output_root, top_n=top_n, ge_data_docs_url=url, mode=mode)
+
+
+def run_docs(paths: Paths) -> bool:
+    """Render the latest verdicts into the docs overview page, then `dbt docs generate`."""
+    write_overview(paths)
+    return run_dbt(["docs", "generate"], paths).success
+
+
+def write_overview(paths: Paths) -> Path:
+    """The dbt docs overview page (`__overview__`), rendered from `fusion`: the latest day's verdicts."""
+    con = duckdb.connect(str(paths.duckdb_path), read_only=True)
+    try:
+        rows = con.execute(
+            """
+            select cast(date as varchar), symbol, verdict, score, reason
+            from fusion
+            where mode = 'daily' and date = (select max(date) from fusion where mode = 'daily')
+            order by case verdict when 'FAIL' then 0 when 'REVIEW' then 1 else 2 end, symbol
+            """
+        ).fetchall()
+    finally:
+        con.close()
+    day = rows[0][0] if rows else "no run yet"
+    lines = [
+        "{% docs __overview__ %}",
+        "# lakeqa",
+        "",
+        "QA of the market-data lake: bars from trades and quotes, reconciled with the exchange's klines, rules",
+        "R1–R7 (see the `rule_catalog` seed), anomaly detectors, and one verdict per symbol and day (`fusion`).",
+        "",
+        f"## Latest verdicts: {day}",
+        "",
+        "| symbol | verdict | score | reason |",
+        "|---|---|---|---|",
+    ]
+    for _, symbol, verdict, score, reason in rows:
+        lines.append(f"| {symbol} | **{verdict}** | {score:.3f} | {reason.replace('|', '/')} |")
+    lines += [
+        "",
+        "Files of the day: `qa/schema/{date}_violations.jsonl`, `qa/ai/{date}_anomalies.jsonl`,",
+        "`qa/fusion/{date}_fusion.parquet`, `reports/qa/{date}_qa_report.md` (and .html), GE Data Docs in",
+        "`ge/data_docs/index.html` — all under QA_OUTPUT_ROOT. See the exposures for links.",
+        "{% enddocs %}",
+        "",
+    ]
+    path = paths.project_dir / OVERVIEW_DOC
+    return exports.write_atomically(path, lambda tmp: Path(tmp).write_text("\n".join(lines), encoding="utf-8"))
+
+
+# The command ---------------------------------------------------------------------------------------
 
 
 def _main(args) -> int:
     paths = Paths.from_env(args.lake, args.duckdb, args.output)
     if not paths.lake_root.is_dir():
         raise LakeError(f"lake root {paths.lake_root} does not exist (set LAKE_ROOT or --lake)")
-    if args.from_day or args.to_day:
-        start = resolve_day(args.from_day or args.to_day, paths.lake_root, name="--from")
-        end = resolve_day(args.to_day or args.from_day, paths.lake_root, name="--to")
-        if args.day:
-            raise LakeError("give either --day or --from/--to, not both")
-    else:
-        start = end = resolve_day(args.day or "LATEST", paths.lake_root)
-    days = days_between(start, end)
-    dbt_vars = window_vars(start, end)
-    if args.vars:
-        try:
-            extra = json.loads(args.vars)
-        except json.JSONDecodeError as exc:
-            raise LakeError(f"--vars is not JSON: {exc}") from exc
-        if not isinstance(extra, dict):
-            raise LakeError("--vars must be a JSON object")
-        dbt_vars.update(extra)
+    window = Window.from_args(args, paths.lake_root)
+    dbt_vars = {**window.dbt_vars, **_extra_vars(args.vars)}
+    skip = set(args.skip)
+    steps = [s for s in STEPS if s not in skip]
+    t_start = time.monotonic()
+    print(f"lakeqa run: {window.label}; lake {paths.lake_root}", flush=True)
 
-    print(f"lakeqa run: {args.mode} {start}..{end} ({len(days)} day(s)); lake {paths.lake_root}", flush=True)
-    t0 = time.monotonic()
-    print("[1/2] dbt build --select tag:daily", flush=True)
-    outcome = run_dbt(["build", "--select", "tag:daily", "--vars", json.dumps(dbt_vars)], paths)
-    if not outcome.success:
-        failed = [n for n, s in outcome.statuses().items() if s in ("error", "fail", "skipped")]
-        print(f"lakeqa run: dbt build failed ({', '.join(failed[:10])}); no file was replaced", file=sys.stderr)
-        return 3
-    print("[2/2] exports", flush=True)
-    for day in days:
-        written = exports.export_day(paths.duckdb_path, day, paths.output_root)
-        for kind, path in written.items():
+    timings: dict[str, float] = {}
+
+    def step(n: int, title: str) -> float:
+        print(f"\n[{n}/{len(steps)}] {title}", flush=True)
+        return time.monotonic()
+
+    def done(name: str, t: float) -> None:
+        timings[name] = time.monotonic() - t
+        print(f"      done in {timings[name]:.1f} s", flush=True)
+
+    n = 0
+    if "build" in steps:
+        n += 1
+        t = step(n, f"dbt build --select tag:daily --vars '{json.dumps(dbt_vars)}'")
+        if not build(paths, dbt_vars):
+            return 3
+        done("build", t)
+
+    ge_index: dict[str, Path] = {}
+    if "ge" in steps and window.mode == "daily":
+        n += 1
+        t = step(n, "Great Expectations checkpoint and Data Docs")
+        for day in window.days:
+            result = run_ge(paths, day, dbt_vars)
+            ge_index[day] = Path(result["data_docs_index"])
+            failed = [name for name, suite in result["suites"].items() if not suite["success"]]
+            print(f"      {day}: {len(result['suites'])} suites, {len(failed)} with unexpected rows", flush=True)
+        done("ge", t)
+    elif "ge" in steps:
+        steps.remove("ge")
+
+    written: dict[str, dict] = {}
+    if "exports" in steps:
+        n += 1
+        t = step(n, "exports (violations, anomalies, fusion)")
+        for day in window.days:
+            written[day] = export(paths, day, window.mode)
+        done("exports", t)
+
+    reports: dict[str, dict] = {}
+    if "report" in steps:
+        n += 1
+        t = step(n, "daily report (markdown and HTML)")
+        for day in window.days:
+            top_n = int((dbt_vars.get("reporting") or {}).get("anomalies_top_n", 10))
+            reports[day] = run_report(paths, day, window.mode, ge_index.get(day), top_n)
+        done("report", t)
+
+    if "docs" in steps:
+        n += 1
+        t = step(n, "dbt docs generate (overview page with the latest verdicts)")
+        if not run_docs(paths):
+            print("lakeqa run: dbt docs generate failed (the QA outputs above are complete)", file=sys.stderr)
+        done("docs", t)
+
+    if args.timings_json:
+        timings["total"] = time.monotonic() - t_start
+        Path(args.timings_json).write_text(json.dumps(timings, indent=2))
+
+    verdicts = _verdicts(paths, window)
+    _print_summary(paths, window, verdicts, written, reports, ge_index, time.monotonic() - t_start)
+    return _exit_code(verdicts, args.fail_on)
+
+
+def _verdicts(paths: Paths, window: Window) -> list[tuple]:
+    con = duckdb.connect(str(paths.duckdb_path), read_only=True)
+    try:
+        placeholders = ", ".join("cast(? as date)" for _ in window.days)
+        return con.execute(
+            f"""
+            select strftime(ts, '%Y-%m-%d %H:%M'), symbol, verdict, score, reason
+            from fusion
+            where mode = ? and date in ({placeholders})
+            order by ts, case verdict when 'FAIL' then 0 when 'REVIEW' then 1 else 2 end, symbol
+            """,
+            [window.mode, *window.days],
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
+    finally:
+        con.close()
+
+
+def _print_summary(paths, window, verdicts, written, reports, ge_index, elapsed) -> None:
+    print(f"\nlakeqa run: {window.label} done in {elapsed:.1f} s", flush=True)
+    if verdicts:
+        print("\nverdicts:")
+        for ts, symbol, verdict, score, reason in verdicts:
+            print(f"  {ts}  {symbol:<10} {verdict:<6} {score:6.3f}  {reason}")
+        counts = {v: sum(1 for row in verdicts if row[2] == v) for v in VERDICT_RANK}
+        print("  " + ", ".join(f"{v} {c}" for v, c in counts.items()))
+    print("\nwhere to look:")
+    print(f"  DuckDB tables  {paths.duckdb_path}  (select * from fusion / violations / anomalies / bars_1m)")
+    for day in window.days:
+        for kind, path in (written.get(day) or {}).items():
             if path:
-                print(f"  {day} {kind}: {path}")
-    print(f"lakeqa run: done in {time.monotonic() - t0:.1f} s; DuckDB file {paths.duckdb_path}")
-    return 0
+                print(f"  {kind:<13} {path}")
+        report = reports.get(day)
+        if report:
+            print(f"  report        {report['md_path']}  and  {report['html_path']}")
+        if day in ge_index:
+            print(f"  GE Data Docs  {ge_index[day]}")
+    print(f"  dbt docs      .venv/bin/dbt docs serve  (from {paths.project_dir})")
+
+
+def _exit_code(verdicts: list[tuple], fail_on: str) -> int:
+    if fail_on == "never" or not verdicts:
+        return 0
+    worst = max(VERDICT_RANK[row[2]] for row in verdicts)
+    return 4 if worst >= VERDICT_RANK[fail_on] else 0

@@ -79,6 +79,7 @@ bar_features_quantised as (
                 then cast(round(greatest(least({{ feature }}, {{ clip }}), -{{ clip }}) * {{ scale }}) as bigint)
         end as {{ feature }}_units,
         {%- endfor %}
+        -- tick candidates: positive beyond floating-point noise (a price difference of a rounding error)
         case when isfinite(spread_bp) and spread_bp > 1e-9 then spread_bp end as positive_spread_bp,
         case
             when isfinite(return_1s) and abs(return_1s) > 1e-13 then abs(return_1s) * 10000

@@ -1,0 +1,223 @@
+"""The lakeqa benchmark: how long a day of daily QA takes, how much memory it needs, and how it grows.
+
+For each scenario it generates (or reuses) a lake with `lakeqa generate`, runs the full daily QA
+(`lakeqa run`: dbt build of bars, rules, detectors and fusion; the GE checkpoint; exports; report) in a
+child process, and measures, in the same run on the same files, a bare DuckDB scan that aggregates the
+day's trades into 1-second bars — the floor the bars stage cannot beat. It prints a table per scenario
+(each stage's wall time, rows in and out, rows per second, ratio to the floor) and the peak resident memory
+of the whole run, and writes the same numbers as JSON (benchmarks/results/) for comparison between commits.
+
+    python benchmarks/bench.py                       # 1 M trades/day, 13 symbols
+    python benchmarks/bench.py --trades 1e6,3e6,1e7  # scaling in trades per day
+    python benchmarks/bench.py --trades 1e6 --days 30 --compare-days 1   # a 30-day lake vs a 1-day lake
+    python benchmarks/bench.py --hourly              # hourly mode against daily mode
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BENCH_DIR.parent
+LAKES = BENCH_DIR / "lakes"
+RESULTS = BENCH_DIR / "results"
+DAY = "2024-08-09"
+
+# dbt nodes by stage (prefix match on the node name)
+STAGES = {
+    "bars": ("stg_lake__", "int_trades_", "int_quotes_", "bars_1s", "bars_1m", "klines_1m", "compare_our_vs_kline_1m"),
+    "rules": ("int_symbol_activity_seconds", "violations", "r1_", "r2_", "r3_", "r4_", "r5_", "r6_", "r7_", "neg_volume"),
+    "features": ("int_bar_features",),
+    "zscore+jump": ("anomalies_zscore", "anomalies_jump"),
+    "iforest": ("anomalies_iforest",),
+    "anomalies+fusion": ("anomalies", "fusion"),
+}
+
+
+def parse_count(text: str) -> int:
+    text = text.strip().lower().replace("_", "")
+    scale = {"k": 1e3, "m": 1e6}.get(text[-1:], 1)
+    return int(float(text.rstrip("km")) * scale)
+
+
+def lake_for(trades: int, days: int, symbols: int) -> Path:
+    """Generate the lake once; later runs reuse it (the generator is deterministic)."""
+    root = LAKES / f"t{trades}_d{days}_s{symbols}"
+    marker = root / "_generator" / f"ground_truth_{DAY}.json"
+    if marker.exists():
+        return root
+    if root.exists():
+        shutil.rmtree(root)
+    print(f"bench: generating {days} day(s) x {trades:,} trades, {symbols} symbols -> {root}", flush=True)
+    t = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-m", "lakeqa.cli", "generate", "--lake", str(root), "--date", DAY, "--days", str(days),
+         "--trades-per-day", str(trades), "--symbols", str(symbols), "--quiet"],
+        check=True,
+    )
+    print(f"bench: generated in {time.monotonic() - t:.1f} s", flush=True)
+    return root
+
+
+def day_files(root: Path, dataset: str, day: str = DAY) -> list[str]:
+    return sorted(str(p) for p in root.glob(f"{dataset}/symbol=*/date={day}/*.parquet"))
+
+
+def parquet_rows(files: list[str]) -> int:
+    if not files:
+        return 0
+    return duckdb.sql(f"select sum(num_rows) from parquet_file_metadata({files!r})").fetchone()[0] or 0
+
+
+def bare_scan_seconds(files: list[str], runs: int = 3) -> float:
+    """The floor: one DuckDB query aggregating the day's trades into 1 s bars, best of `runs`."""
+    con = duckdb.connect()
+    con.execute(f"set threads = {os.environ.get('DUCKDB_THREADS', '2')}")
+    con.execute(f"set memory_limit = '{os.environ.get('DUCKDB_MEMORY_LIMIT', '4GB')}'")
+    query = f"""
+        select count(*) from (
+            select symbol, date_trunc('second', ts) as second,
+                   arg_min(price, (ts, trade_id)), arg_max(price, (ts, trade_id)),
+                   max(price), min(price), sum(qty), sum(price * qty), count(*)
+            from read_parquet({files!r}, hive_partitioning = true)
+            group by all
+        )
+    """
+    best = float("inf")
+    for _ in range(runs):
+        t = time.monotonic()
+        con.execute(query).fetchall()
+        best = min(best, time.monotonic() - t)
+    con.close()
+    return best
+
+
+def run_qa(root: Path, work: Path, extra: list[str]) -> dict:
+    """`lakeqa run` in a child process; wall time, peak RSS and each step's and dbt node's time."""
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    env = dict(os.environ)
+    env.update(
+        LAKE_ROOT=str(root),
+        DUCKDB_PATH=str(work / "qa.duckdb"),
+        QA_OUTPUT_ROOT=str(work / "output"),
+        DBT_TARGET_PATH=str(work / "target"),
+        DBT_LOG_PATH=str(work / "logs"),
+    )
+    cmd = [sys.executable, "-m", "lakeqa.cli", "run", "--skip", "docs", "--fail-on", "never",
+           "--timings-json", str(work / "timings.json"), *extra]
+    t = time.monotonic()
+    with open(work / "run.log", "w") as log:
+        proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench: lakeqa run failed, see {work / 'run.log'}")
+    steps = json.loads((work / "timings.json").read_text())
+    nodes = {}
+    results = json.loads((work / "target" / "run_results.json").read_text())
+    for r in results["results"]:
+        name = r["unique_id"].split(".")[-1] if not r["unique_id"].startswith("test.") else r["unique_id"].split(".")[2]
+        nodes[name] = nodes.get(name, 0.0) + float(r.get("execution_time") or 0.0)
+    return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "steps": steps, "nodes": nodes,
+            "duckdb": str(work / "qa.duckdb")}
+
+
+def stage_rows(duckdb_path: str, day: str) -> dict[str, int]:
+    con = duckdb.connect(duckdb_path, read_only=True)
+    out = {}
+    for table in ("bars_1s", "violations", "anomalies", "fusion"):
+        try:
+            out[table] = con.execute(f"select count(*) from {table} where date = ?", [day]).fetchone()[0]
+        except duckdb.Error:
+            out[table] = 0
+    con.close()
+    return out
+
+
+def scenario(trades: int, days: int, symbols: int, mode: str = "daily") -> dict:
+    root = lake_for(trades, days, symbols)
+    trade_files = day_files(root, "trades")
+    n_trades, n_quotes = parquet_rows(trade_files), parquet_rows(day_files(root, "quotes"))
+    name = f"t{trades}_d{days}_s{symbols}_{mode}"
+    extra = ["--day", DAY] if mode == "daily" else ["--mode", "hourly", "--hourly-end", f"{DAY} 23:59"]
+    print(f"bench: {name}: running the QA ({n_trades:,} trades, {n_quotes:,} quotes)", flush=True)
+    qa = run_qa(root, RESULTS / name, extra)
+    floor = bare_scan_seconds(trade_files)
+    rows = stage_rows(qa["duckdb"], DAY)
+
+    stage_times = {stage: sum(t for n, t in qa["nodes"].items() if n.startswith(prefixes))
+                   for stage, prefixes in STAGES.items()}
+    dbt_total = qa["steps"].get("build", 0.0)
+    stage_times["dbt start-up and other"] = max(0.0, dbt_total - sum(stage_times.values()))
+    for step in ("ge", "exports", "report"):
+        if step in qa["steps"]:
+            stage_times[{"ge": "great expectations"}.get(step, step)] = qa["steps"][step]
+    rows_in = n_trades + n_quotes
+    rows_out = {"bars": rows["bars_1s"], "rules": rows["violations"], "zscore+jump": rows["anomalies"],
+                "iforest": rows["anomalies"], "anomalies+fusion": rows["fusion"]}
+    return {
+        "scenario": name, "trades": n_trades, "quotes": n_quotes, "days_in_lake": days, "mode": mode,
+        "wall_s": qa["wall_s"], "peak_rss_mb": qa["peak_rss_mb"], "floor_s": floor,
+        "stages": {k: {"seconds": v, "rows_in": rows_in, "rows_out": rows_out.get(k),
+                       "rows_per_s": rows_in / v if v else None, "x_floor": v / floor if floor else None}
+                   for k, v in stage_times.items()},
+    }
+
+
+def print_table(result: dict) -> None:
+    print(f"\n== {result['scenario']}: {result['trades']:,} trades + {result['quotes']:,} quotes, "
+          f"{result['days_in_lake']} day(s) in the lake, mode {result['mode']}")
+    print(f"{'stage':<24} {'seconds':>8} {'rows in':>12} {'rows out':>10} {'rows/s':>12} {'x floor':>8}")
+    for stage, s in result["stages"].items():
+        rows_out = "" if s["rows_out"] is None else f"{s['rows_out']:,}"
+        rps = "" if not s["rows_per_s"] else f"{s['rows_per_s']:,.0f}"
+        print(f"{stage:<24} {s['seconds']:>8.2f} {s['rows_in']:>12,} {rows_out:>10} {rps:>12} {s['x_floor']:>8.1f}")
+    print(f"{'full run (wall)':<24} {result['wall_s']:>8.2f} {'':>12} {'':>10} "
+          f"{(result['trades'] + result['quotes']) / result['wall_s']:>12,.0f} {result['wall_s'] / result['floor_s']:>8.1f}")
+    print(f"{'bare DuckDB scan (floor)':<24} {result['floor_s']:>8.2f}")
+    print(f"peak resident memory of the run: {result['peak_rss_mb']:,.0f} MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trades", default="1e6", help="trades per day, comma-separated for scaling (1e6,3e6,1e7)")
+    parser.add_argument("--days", type=int, default=1, help="days in the lake (the run builds the last one)")
+    parser.add_argument("--compare-days", type=int, default=None, help="also run on a lake of this many days")
+    parser.add_argument("--symbols", type=int, default=13)
+    parser.add_argument("--hourly", action="store_true", help="also run hourly mode on the same lake")
+    parser.add_argument("--json", default=None, help="where to write the JSON (default benchmarks/results/bench.json)")
+    args = parser.parse_args(argv)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+               "duckdb": duckdb.__version__,
+               "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+    results = []
+    for trades in [parse_count(t) for t in args.trades.split(",")]:
+        for days in [args.days] + ([args.compare_days] if args.compare_days else []):
+            results.append(scenario(trades, days, args.symbols))
+            print_table(results[-1])
+        if args.hourly:
+            results.append(scenario(trades, args.days, args.symbols, mode="hourly"))
+            print_table(results[-1])
+    out = Path(args.json) if args.json else RESULTS / "bench.json"
+    out.write_text(json.dumps({"machine": machine, "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+                               "results": results}, indent=2))
+    print(f"\nmachine: {machine}\nJSON: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

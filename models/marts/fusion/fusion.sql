@@ -1,0 +1,261 @@
+{# grain: one row per symbol per day (var mode daily) or per symbol per hour (mode hourly) #}
+{% set window = lakeqa_window() %}
+{% set period = 'day' if window.mode == 'daily' else 'hour' %}
+{% set fusion = var('fusion') %}
+{% set iforest_share = (var('iforest')['contamination'] | float) if var('enable_ai') else 0.0 %}
+{% set background_rate = iforest_share
+    + 3 * (fusion['zscore_background_rate'] | float)
+    + (fusion['jump_background_rate'] | float) %}
+
+with
+
+bars_1s as (
+
+    select * from {{ ref('bars_1s') }}
+
+),
+
+violations as (
+
+    select * from {{ ref('violations') }}
+    where {{ lakeqa_in_window('ts') }}
+
+),
+
+anomalies as (
+
+    select * from {{ ref('anomalies') }}
+    where {{ lakeqa_in_window('ts') }}
+
+),
+
+symbol_settings as (
+
+    select * from {{ ref('symbol_settings') }}
+
+),
+
+periods as (
+
+    -- every day (hour) that starts inside the window
+    select unnest(generate_series(
+        date_trunc('{{ period }}', {{ window.start_ts }} - interval 1 microsecond) + interval 1 {{ period }},
+        {{ window.end_ts }} - interval 1 microsecond,
+        interval 1 {{ period }}
+    )) as ts
+
+),
+
+bars_in_window as (
+
+    select * from bars_1s where {{ lakeqa_in_window('ts') }}
+
+),
+
+-- a symbol is expected on a day when the settings say so, var expected_symbols names it, or it had bars
+-- the day before: its absence is then a verdict, not a silence
+symbols_expected as (
+
+    select symbol from symbol_settings where is_expected_daily
+    {% for symbol in var('expected_symbols', []) %}
+    union select {{ lakeqa_quote(lakeqa_checked_symbol(symbol)) }}
+    {% endfor %}
+
+),
+
+symbols_seen_the_day_before as (
+
+    select distinct symbol, cast(date + interval 1 day as date) as date
+    from bars_1s
+    where date >= cast({{ window.start_ts }} as date) - interval 1 day
+      and date < cast({{ window.end_ts }} as date)
+
+),
+
+symbol_periods as (
+
+    select distinct symbol, date_trunc('{{ period }}', ts) as ts from bars_in_window
+    union
+    select distinct symbol, date_trunc('{{ period }}', ts) from violations
+    union
+    select distinct symbol, date_trunc('{{ period }}', ts) from anomalies
+    union
+    select symbols_expected.symbol, periods.ts from symbols_expected cross join periods
+    union
+    select symbols_seen_the_day_before.symbol, periods.ts
+    from symbols_seen_the_day_before
+    inner join periods on symbols_seen_the_day_before.date = cast(periods.ts as date)
+
+),
+
+bar_counts as (
+
+    select symbol, date_trunc('{{ period }}', ts) as ts, count(*) as n_bars
+    from bars_in_window
+    group by all
+
+),
+
+violation_counts as (
+
+    select
+        symbol,
+        date_trunc('{{ period }}', ts) as ts,
+        count(*) filter (where severity = 'critical') as n_violations_critical,
+        count(*) filter (where severity = 'major') as n_violations_major,
+        count(*) filter (where severity = 'minor') as n_violations_minor,
+        list_sort(list_distinct(list(rule) filter (where severity = 'critical'))) as critical_rules,
+        list_sort(list_distinct(list(rule) filter (where severity = 'major'))) as major_rules,
+        list_sort(list_distinct(list(rule) filter (where severity = 'minor'))) as minor_rules
+    from violations
+    group by all
+
+),
+
+anomaly_counts as (
+
+    select
+        symbol,
+        date_trunc('{{ period }}', ts) as ts,
+        count(*) as n_anomaly_records,
+        -- a clustered record stands for cluster.count raw events
+        sum(coalesce(cast(json_extract(cluster, '$.count') as bigint), 1)) as n_anomalies,
+        max(confidence) as max_confidence,
+        map_from_entries(list((detector, 1))) as detectors_present
+    from anomalies
+    group by all
+
+),
+
+anomalies_by_detector as (
+
+    select symbol, ts, cast(to_json(map_from_entries(list((detector, n)))) as varchar) as by_detector
+    from (
+        select
+            symbol,
+            date_trunc('{{ period }}', ts) as ts,
+            detector,
+            sum(coalesce(cast(json_extract(cluster, '$.count') as bigint), 1)) as n
+        from anomalies
+        group by all
+    )
+    group by all
+
+),
+
+counts as (
+
+    select
+        symbol_periods.symbol,
+        symbol_periods.ts,
+        coalesce(bar_counts.n_bars, 0) as n_bars,
+        coalesce(violation_counts.n_violations_critical, 0) as n_violations_critical,
+        coalesce(violation_counts.n_violations_major, 0) as n_violations_major,
+        coalesce(violation_counts.n_violations_minor, 0) as n_violations_minor,
+        coalesce(violation_counts.critical_rules, []) as critical_rules,
+        coalesce(violation_counts.major_rules, []) as major_rules,
+        coalesce(violation_counts.minor_rules, []) as minor_rules,
+        coalesce(anomaly_counts.n_anomaly_records, 0) as n_anomaly_records,
+        coalesce(anomaly_counts.n_anomalies, 0) as n_anomalies,
+        coalesce(anomaly_counts.max_confidence, 0) as max_anomaly_confidence,
+        coalesce(anomalies_by_detector.by_detector, '{}') as anomalies_by_detector
+    from symbol_periods
+    left join bar_counts using (symbol, ts)
+    left join violation_counts using (symbol, ts)
+    left join anomaly_counts using (symbol, ts)
+    left join anomalies_by_detector using (symbol, ts)
+
+),
+
+components as (
+
+    select
+        *,
+        -- what the detectors flag on clean data by construction (IsolationForest's contamination) or by
+        -- their measured background rate; only anomalies beyond the allowance count
+        n_bars * {{ background_rate }} as expected_anomalies,
+        -- IsolationForest's threshold is common to all symbols, so its flags spread unevenly across them:
+        -- var fusion.background_tolerance allows for that overdispersion
+        {{ fusion['background_tolerance'] | float }} * n_bars * {{ background_rate }}
+            + 3 * sqrt(n_bars * {{ background_rate }}) as anomaly_allowance
+    from counts
+
+),
+
+scores as (
+
+    select
+        *,
+        greatest(0, n_anomalies - anomaly_allowance) as excess_anomalies,
+        1.0 / (1 + n_violations_critical + 0.25 * n_violations_major + 0.02 * n_violations_minor) as schema_score,
+        1.0 / (1 + greatest(0, n_anomalies - anomaly_allowance) / {{ fusion['detector_excess_scale'] | float }})
+            as detector_score,
+        case when n_anomalies > anomaly_allowance then 1 - max_anomaly_confidence else 1.0 end as ai_confidence
+    from components
+
+),
+
+verdicts as (
+
+    select
+        *,
+        case when n_bars = 0 then 0.0
+             else 0.7 * schema_score + 0.2 * detector_score + 0.1 * ai_confidence end as score
+    from scores
+
+),
+
+final as (
+
+    select
+        ts,
+        cast(ts as date) as date,
+        symbol,
+        '{{ window.mode }}' as mode,
+        case
+            when n_bars = 0 then 'FAIL'
+            when n_violations_critical > 0 or score < {{ fusion['review_score'] | float }} then 'FAIL'
+            when n_violations_major > 0 or score < {{ fusion['pass_score'] | float }} then 'REVIEW'
+            else 'PASS'
+        end as verdict,
+        round(score, 6) as score,
+        round(schema_score, 6) as schema_score,
+        round(detector_score, 6) as detector_score,
+        round(ai_confidence, 6) as ai_confidence,
+        n_bars,
+        n_violations_critical,
+        n_violations_major,
+        n_violations_minor,
+        n_anomalies,
+        n_anomaly_records,
+        case
+            when n_bars = 0 then 'no data: ' || symbol || ' is expected (settings or the day before) but has no bars in this {{ period }}'
+            when n_violations_critical > 0 then n_violations_critical || ' critical violation(s): ' || array_to_string(critical_rules, ', ')
+            when score < {{ fusion['review_score'] | float }} then 'score ' || round(score, 3) || ' below {{ fusion["review_score"] }}'
+            when n_violations_major > 0 then n_violations_major || ' major violation(s): ' || array_to_string(major_rules, ', ')
+            when score < {{ fusion['pass_score'] | float }} then 'score ' || round(score, 3) || ' below {{ fusion["pass_score"] }}'
+                || case when excess_anomalies > 0 then ' (' || n_anomalies || ' anomalies, ' || round(anomaly_allowance, 1) || ' expected at most)' else '' end
+            when n_violations_minor > 0 then 'pass with ' || n_violations_minor || ' minor violation(s): ' || array_to_string(minor_rules, ', ')
+            else 'pass'
+        end as reason,
+        cast(to_json({
+            'n_bars': n_bars,
+            'violations': {'critical': n_violations_critical, 'major': n_violations_major, 'minor': n_violations_minor},
+            'rules': {'critical': critical_rules, 'major': major_rules, 'minor': minor_rules},
+            'anomalies': n_anomalies,
+            'anomaly_records': n_anomaly_records,
+            'anomalies_by_detector': json(anomalies_by_detector),
+            'expected_anomalies': round(expected_anomalies, 3),
+            'anomaly_allowance': round(anomaly_allowance, 3),
+            'excess_anomalies': round(excess_anomalies, 3),
+            'schema_score': round(schema_score, 6),
+            'detector_score': round(detector_score, 6),
+            'ai_confidence': round(ai_confidence, 6),
+            'weights': {'schema': 0.7, 'detector': 0.2, 'ai': 0.1}
+        }) as varchar) as metadata
+    from verdicts
+
+)
+
+select * from final
+order by ts, symbol

@@ -1,0 +1,270 @@
+"""The detectors' shared vocabulary: feature names, the `int_bar_features` columns, a pandas reference
+implementation of that model (for tests and for checking the SQL), and the `anomalies` record shape
+(JSON text of features and clusters, ISO-8601 UTC timestamps, rounded floats).
+
+Feature definitions (one row per symbol and 1-second bar; identical to models/intermediate/detectors):
+
+- ``spread_bp``      the bar's ``spread_bps``: (ask - bid) / mid * 1e4 of the book at the end of the second
+                     (NULL when there is no fresh quote).
+- ``log_volume``     ln(volume_base); NULL when volume_base <= 0.
+- ``vwap_drift_bp``  (close - vwap) / vwap * 1e4: how far the second's last trade ended from the second's
+                     volume-weighted price (0 for a one-trade second); NULL when vwap is NULL or 0.
+- ``return_1s``      ln(close / previous close), the previous bar being the symbol's latest earlier bar if it
+                     is at most ``window_s`` old (a thin symbol's return spans the seconds without trades);
+                     NULL when there is none, or a close is <= 0.
+
+Trailing statistics, per symbol and feature, with the current bar excluded: the bars of the
+``ceil(window_s / 60)`` whole minutes before the bar's minute plus the bar's own minute up to (not
+including) the bar, i.e. ``[minute(ts) - lookback, ts)``. ``*_trailing_n`` counts the finite values,
+``*_trailing_mean`` is their mean, ``*_trailing_std`` their sample standard deviation (n - 1).
+
+``tick_bp``: the smallest positive spread_bp or |return_1s| in bp over the whole minutes
+``[minute(ts) - lookback, minute(ts))``: an estimate of one price tick in basis points, used as the floor of
+the sigmas of features that move in ticks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+FEATURES: tuple[str, ...] = ("spread_bp", "log_volume", "vwap_drift_bp", "return_1s")
+
+# detector name -> the feature it z-scores
+ZSCORE_DETECTORS: dict[str, str] = {
+    "ZSCORE_SPREAD_BP": "spread_bp",
+    "ZSCORE_LOG_VOLUME": "log_volume",
+    "ZSCORE_VWAP_DRIFT_BP": "vwap_drift_bp",
+}
+
+FEATURE_COLUMNS: list[str] = [
+    "symbol",
+    "ts",
+    "date",
+    "close",
+    "trade_count",
+    *FEATURES,
+    "has_nonfinite_value",
+    *[f"{f}_trailing_{stat}" for f in FEATURES for stat in ("n", "mean", "std")],
+    "tick_bp",
+]
+
+ANOMALY_COLUMNS: list[str] = [
+    "symbol",
+    "ts",
+    "date",
+    "detector",
+    "label",
+    "rationale",
+    "confidence",
+    "score",
+    "features",
+    "cluster",
+]
+
+# Floats in the JSON text keep this many significant digits; score and confidence this many decimals.
+JSON_SIGNIFICANT_DIGITS = 8
+SCORE_DECIMALS = 6
+
+
+# --------------------------------------------------------------------------------------------- records
+def iso_utc(ts) -> str:
+    """A naive-UTC (or tz-aware) timestamp as ISO-8601 UTC text: 2024-08-09T12:00:54Z (with .ffffff when
+    the timestamp has microseconds)."""
+    t = pd.Timestamp(ts)
+    if t.tzinfo is not None:
+        t = t.tz_convert("UTC").tz_localize(None)
+    text = t.strftime("%Y-%m-%dT%H:%M:%S")
+    if t.microsecond or t.nanosecond:
+        text += f".{t.microsecond:06d}"
+    return text + "Z"
+
+
+def round_sig(x, digits: int = JSON_SIGNIFICANT_DIGITS):
+    """A float rounded to `digits` significant digits for JSON; None for NULL, NaN and infinities (JSON has
+    no NaN), ints stay ints."""
+    if x is None or x is pd.NA:
+        return None
+    if isinstance(x, bool | np.bool_):
+        return bool(x)
+    if isinstance(x, int | np.integer):
+        return int(x)
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    if x == 0:
+        return 0.0
+    return float(f"{x:.{digits}g}")
+
+
+def to_json(obj: Mapping) -> str:
+    """Deterministic JSON text: keys in the given order, floats rounded, timestamps as ISO-8601 UTC."""
+
+    def conv(v):
+        if isinstance(v, Mapping):
+            return {str(k): conv(x) for k, x in v.items()}
+        if isinstance(v, datetime | pd.Timestamp | np.datetime64):
+            return iso_utc(v)
+        if isinstance(v, date):
+            return v.isoformat()
+        if isinstance(v, str):
+            return v
+        return round_sig(v)
+
+    return json.dumps(conv(obj), separators=(", ", ": "), allow_nan=False)
+
+
+def features_json(row: Mapping) -> str:
+    """The bar's features as JSON text (the four features plus the trade count that gates JUMP)."""
+    return to_json({f: row.get(f) for f in (*FEATURES, "trade_count")})
+
+
+def empty_anomalies() -> pd.DataFrame:
+    """An `anomalies` frame without rows, with the column types the SQL mart casts to."""
+    return pd.DataFrame(
+        {
+            "symbol": pd.Series([], dtype="object"),
+            "ts": pd.Series([], dtype="datetime64[us]"),
+            "date": pd.Series([], dtype="datetime64[us]"),
+            "detector": pd.Series([], dtype="object"),
+            "label": pd.Series([], dtype="object"),
+            "rationale": pd.Series([], dtype="object"),
+            "confidence": pd.Series([], dtype="float64"),
+            "score": pd.Series([], dtype="float64"),
+            "features": pd.Series([], dtype="object"),
+            "cluster": pd.Series([], dtype="object"),
+        }
+    )
+
+
+def anomaly_frame(records: Iterable[Mapping]) -> pd.DataFrame:
+    """Records (dicts with the ANOMALY_COLUMNS keys) -> a frame sorted by (symbol, ts, detector), with
+    score and confidence rounded, so that the same input always gives the same bytes."""
+    records = list(records)
+    if not records:
+        return empty_anomalies()
+    df = pd.DataFrame.from_records(records, columns=ANOMALY_COLUMNS)
+    df["ts"] = pd.to_datetime(df["ts"]).astype("datetime64[us]")
+    df["date"] = df["ts"].dt.normalize()
+    df["score"] = df["score"].astype("float64").round(SCORE_DECIMALS)
+    df["confidence"] = df["confidence"].astype("float64").round(SCORE_DECIMALS)
+    df = df.sort_values(["symbol", "ts", "detector"], kind="mergesort").reset_index(drop=True)
+    return df[ANOMALY_COLUMNS]
+
+
+def sorted_features(features: pd.DataFrame) -> pd.DataFrame:
+    """The feature rows in (symbol, ts) order with a fresh index: every detector starts from this, so its
+    output does not depend on the order in which the database returned the rows."""
+    df = features.sort_values(["symbol", "ts"], kind="mergesort").reset_index(drop=True)
+    df["ts"] = pd.to_datetime(df["ts"]).astype("datetime64[us]")
+    return df
+
+
+def as_bool(value) -> bool:
+    """A dbt var as a boolean: true/false, 1/0, yes/no, on/off (strings from the command line too)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes", "y", "on"):
+            return True
+        if text in ("false", "0", "no", "n", "off", "", "none", "null"):
+            return False
+        raise ValueError(f"not a boolean: {value!r}")
+    return bool(value)
+
+
+# ---------------------------------------------------------------------- reference implementation (pandas)
+def bar_features(bars: pd.DataFrame, window_s: int = 3600, start=None) -> pd.DataFrame:
+    """The `int_bar_features` rows computed in pandas from `bars_1s`-shaped rows (symbol, ts, open, high,
+    low, close, volume_base, vwap, spread_bps, trade_count). Rows before `start` serve as lookback only.
+
+    This is the specification the SQL model is checked against, and what the module tests feed the
+    detectors with; it is not used in production (the SQL model computes the same columns in DuckDB).
+    """
+    lookback = pd.Timedelta(minutes=(int(window_s) + 59) // 60)
+    bars = bars.copy()
+    bars["ts"] = pd.to_datetime(bars["ts"]).astype("datetime64[us]")
+    for col in ("open", "high", "low"):
+        if col not in bars:
+            bars[col] = bars["close"]
+    if "vwap" not in bars:
+        bars["vwap"] = bars["close"]
+    if "spread_bps" not in bars:
+        bars["spread_bps"] = np.nan
+    if "trade_count" not in bars:
+        bars["trade_count"] = 1
+    out = []
+    for _, g in bars.sort_values(["symbol", "ts"], kind="mergesort").groupby("symbol", sort=True):
+        g = g.reset_index(drop=True)
+        out.append(_symbol_features(g, int(window_s), lookback))
+    df = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=FEATURE_COLUMNS)
+    if start is not None:
+        df = df[df["ts"] >= pd.Timestamp(start)].reset_index(drop=True)
+    return df[FEATURE_COLUMNS]
+
+
+def _symbol_features(g: pd.DataFrame, window_s: int, lookback: pd.Timedelta) -> pd.DataFrame:
+    ts = g["ts"].to_numpy()
+    close = g["close"].to_numpy(dtype=float)
+    vol = g["volume_base"].to_numpy(dtype=float)
+    vwap = g["vwap"].to_numpy(dtype=float)
+    with np.errstate(all="ignore"):
+        # like DuckDB, where NaN > 0 is true: a NaN volume gives a NaN (not a NULL) log_volume
+        log_volume = np.where((vol > 0) | np.isnan(vol), np.log(np.where(vol > 0, vol, 1.0)), np.nan)
+        log_volume = np.where(np.isnan(vol), np.nan, log_volume)
+        vwap_drift = np.where(vwap != 0, (close - vwap) / vwap * 1e4, np.nan)
+        prev_close = np.r_[np.nan, close[:-1]]
+        prev_ts = np.r_[np.datetime64("NaT"), ts[:-1]].astype("datetime64[us]")
+        recent = (ts - prev_ts) <= np.timedelta64(window_s, "s")
+        ok = recent & ~(close <= 0) & ~(prev_close <= 0) & ~np.isnan(prev_close)
+        ret = np.where(ok, np.log(close / np.where(ok, prev_close, 1.0)), np.nan)
+    df = pd.DataFrame(
+        {
+            "symbol": g["symbol"].to_numpy(),
+            "ts": g["ts"].to_numpy(),
+            "date": g["ts"].dt.normalize().to_numpy(),
+            "close": close,
+            "trade_count": g["trade_count"].to_numpy(),
+            "spread_bp": g["spread_bps"].to_numpy(dtype=float),
+            "log_volume": log_volume,
+            "vwap_drift_bp": vwap_drift,
+            "return_1s": ret,
+        }
+    )
+    # pandas cannot tell NULL from NaN: here a NaN price or volume counts as non-finite (bars built from
+    # trades never have NULL ones), a NaN vwap or spread as NULL (no volume, no fresh quote)
+    prices = g[["open", "high", "low", "close", "volume_base"]].to_numpy(dtype=float)
+    others = g[["vwap", "spread_bps"]].to_numpy(dtype=float)
+    df["has_nonfinite_value"] = (~np.isfinite(prices)).any(axis=1) | np.isinf(others).any(axis=1)
+    minute = g["ts"].dt.floor("min")
+    lo = np.searchsorted(ts, (minute - lookback).to_numpy(), side="left")
+    idx = np.arange(len(g))
+    for f in FEATURES:
+        x = df[f].to_numpy(dtype=float)
+        fin = np.isfinite(x)
+        c_n = np.r_[0, np.cumsum(fin)]
+        c_s = np.r_[0.0, np.cumsum(np.where(fin, x, 0.0))]
+        c_q = np.r_[0.0, np.cumsum(np.where(fin, x * x, 0.0))]
+        n = c_n[idx] - c_n[lo]
+        s = c_s[idx] - c_s[lo]
+        q = c_q[idx] - c_q[lo]
+        with np.errstate(all="ignore"):
+            mean = np.where(n > 0, s / np.maximum(n, 1), np.nan)
+            var = np.where(n > 1, (q - s * s / np.maximum(n, 1)) / np.maximum(n - 1, 1), np.nan)
+        df[f"{f}_trailing_n"] = n.astype("int64")
+        df[f"{f}_trailing_mean"] = mean
+        df[f"{f}_trailing_std"] = np.sqrt(np.maximum(var, 0.0))
+    spread = df["spread_bp"].to_numpy(dtype=float)
+    abs_ret_bp = np.abs(df["return_1s"].to_numpy(dtype=float)) * 1e4
+    tick_candidates = np.fmin(
+        np.where(np.isfinite(spread) & (spread > 1e-9), spread, np.nan),
+        np.where(np.isfinite(abs_ret_bp) & (abs_ret_bp > 1e-9), abs_ret_bp, np.nan),
+    )
+    per_minute = pd.Series(tick_candidates, index=minute).groupby(level=0).min()
+    trailing_min = per_minute.rolling(lookback, closed="left").min()
+    df["tick_bp"] = trailing_min.reindex(minute).to_numpy()
+    return df

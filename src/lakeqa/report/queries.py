@@ -1,0 +1,383 @@
+"""Read one day of QA results from DuckDB into plain Python structures for the report.
+
+Every table is optional: a missing table (detectors disabled, bars not built yet) is recorded as missing
+and its section says so. Tables are looked up by name across schemas (names are unique, see DESIGN.md),
+and optional columns are used only when present, so the report also reads older or partial databases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+SEVERITIES = ("critical", "major", "minor")
+VERDICTS = ("FAIL", "REVIEW", "PASS")
+VERDICT_RANK = {"FAIL": 0, "REVIEW": 1, "PASS": 2}
+SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2}
+DETECTORS = ("ZSCORE_SPREAD_BP", "ZSCORE_LOG_VOLUME", "ZSCORE_VWAP_DRIFT_BP", "JUMP", "IFOREST")
+
+
+@dataclass
+class Table:
+    name: str
+    qualified: str
+    columns: dict[str, str]  # lower-case name -> DuckDB type
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+
+@dataclass
+class ReportData:
+    day: dt.date
+    mode: str
+    tables: dict[str, Table | None]
+    symbols: list[str] = field(default_factory=list)
+    bars_1m: int | None = None
+    bars_1s: int | None = None
+    fusion: list[dict[str, Any]] = field(default_factory=list)
+    verdicts: dict[str, int] = field(default_factory=dict)
+    violations_by_severity: dict[str, int] = field(default_factory=dict)
+    violations_total: int = 0
+    violations_by_rule: list[dict[str, Any]] = field(default_factory=list)
+    violations_per_symbol: dict[str, int] = field(default_factory=dict)
+    anomaly_records: int = 0
+    anomalies_expanded: int = 0
+    anomalies_by_detector: list[dict[str, Any]] = field(default_factory=list)
+    anomalies_per_symbol: dict[str, dict[str, Any]] = field(default_factory=dict)
+    first_violations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    first_anomalies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    prices: dict[str, list[tuple[dt.datetime, float | None]]] = field(default_factory=dict)
+    violation_marks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    violation_spans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    anomaly_marks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    window: tuple[dt.datetime, dt.datetime] | None = None
+
+    def present(self, name: str) -> bool:
+        return self.tables.get(name) is not None
+
+    def top_symbols(self, n: int) -> list[dict[str, Any]]:
+        """Symbols with at least one anomaly, most (cluster-expanded) anomalies first, then by name."""
+        rows = [dict(symbol=s, **v) for s, v in self.anomalies_per_symbol.items() if v["expanded"] > 0]
+        rows.sort(key=lambda r: (-r["expanded"], -r["records"], r["symbol"]))
+        return rows[: max(n, 0)]
+
+
+def _q(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def find_tables(con: duckdb.DuckDBPyConnection, names: tuple[str, ...]) -> dict[str, Table | None]:
+    """Locate each table or view by name in any schema of the current database (first match wins:
+    the `main` schema, then alphabetical)."""
+    rows = con.execute(
+        """
+        select t.table_schema, t.table_name, c.column_name, c.data_type
+        from information_schema.tables t
+        join information_schema.columns c
+          on c.table_catalog = t.table_catalog and c.table_schema = t.table_schema
+         and c.table_name = t.table_name
+        where t.table_catalog = current_database() and lower(t.table_name) in (select unnest(?))
+        order by (t.table_schema <> 'main'), t.table_schema, c.ordinal_position
+        """,
+        [list(names)],
+    ).fetchall()
+    found: dict[str, Table | None] = dict.fromkeys(names)
+    for schema, table, column, data_type in rows:
+        key = table.lower()
+        current = found.get(key)
+        if current is None:
+            found[key] = current = Table(key, f"{_q(schema)}.{_q(table)}", {})
+        elif current.qualified != f"{_q(schema)}.{_q(table)}":
+            continue
+        current.columns[column.lower()] = str(data_type).upper()
+    return found
+
+
+def _day_pred(table: Table) -> str:
+    # `date` is the partition column everywhere; fall back to the timestamp's UTC day.
+    return "date = ?::DATE" if table.has("date") else "cast(ts as DATE) = ?::DATE"
+
+
+def _col(table: Table, column: str, default: str = "NULL") -> str:
+    return _q(column) if table.has(column) else default
+
+
+def _expanded_sql(table: Table) -> str:
+    """How many anomalies one record stands for: its cluster's count (>= 1), else 1."""
+    if not table.has("cluster"):
+        return "1"
+    if table.columns["cluster"].startswith("STRUCT"):
+        return (
+            "case when cluster is null then 1 "
+            "else greatest(coalesce(try_cast(cluster.count as BIGINT), 1), 1) end"
+        )
+    c = "cast(cluster as VARCHAR)"
+    return (
+        f"case when cluster is null then 1 when json_valid({c}) then "
+        f"greatest(coalesce(try_cast(json_extract_string({c}, '$.count') as BIGINT), 1), 1) else 1 end"
+    )
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def _parse_json(text: Any) -> Any:
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def load(
+    con: duckdb.DuckDBPyConnection, day: dt.date, mode: str = "daily", *, per_symbol_cap: int = 5
+) -> ReportData:
+    tables = find_tables(con, ("fusion", "violations", "anomalies", "bars_1m", "bars_1s"))
+    data = ReportData(day=day, mode=mode, tables=tables)
+    d = day.isoformat()
+    symbols: set[str] = set()
+
+    # Fusion: one row per symbol (and hour, in hourly mode).
+    fusion = tables["fusion"]
+    if fusion is not None:
+        cols = [
+            "ts",
+            "symbol",
+            "verdict",
+            "score",
+            "schema_score",
+            "detector_score",
+            "ai_confidence",
+            "n_bars",
+            "n_violations_critical",
+            "n_violations_major",
+            "n_violations_minor",
+            "n_anomalies",
+            "reason",
+        ]
+        select = ", ".join(f"{_col(fusion, c)} as {_q(c)}" for c in cols)
+        where = _day_pred(fusion)
+        params: list[Any] = [d]
+        if fusion.has("mode"):
+            where += " and mode = ?"
+            params.append(mode)
+        rows = con.execute(f"select {select} from {fusion.qualified} where {where}", params).fetchall()
+        data.fusion = [dict(zip(cols, r, strict=True)) for r in rows]
+        for r in data.fusion:
+            for k in ("score", "schema_score", "detector_score", "ai_confidence"):
+                r[k] = _num(r[k])
+            r["verdict"] = (r["verdict"] or "").upper() or "UNKNOWN"
+        data.fusion.sort(
+            key=lambda r: (
+                VERDICT_RANK.get(r["verdict"], -1),
+                r["score"] if r["score"] is not None else -1.0,
+                r["symbol"] or "",
+                r["ts"] or dt.datetime.min,
+            )
+        )
+        data.verdicts = dict.fromkeys(VERDICTS, 0)
+        for r in data.fusion:
+            data.verdicts[r["verdict"]] = data.verdicts.get(r["verdict"], 0) + 1
+        symbols.update(r["symbol"] for r in data.fusion if r["symbol"] is not None)
+
+    # The chart window: the day, or in hourly mode the hours fusion covers.
+    day_start = dt.datetime(day.year, day.month, day.day)
+    data.window = (day_start, day_start + dt.timedelta(days=1))
+    if mode == "hourly":
+        hours = [r["ts"] for r in data.fusion if isinstance(r["ts"], dt.datetime)]
+        if hours:
+            data.window = (min(hours), max(hours) + dt.timedelta(hours=1))
+
+    # Bars: counts, and 1-minute closes for the price charts.
+    for name in ("bars_1m", "bars_1s"):
+        table = tables[name]
+        if table is not None:
+            (count,) = con.execute(
+                f"select count(*) from {table.qualified} where {_day_pred(table)}", [d]
+            ).fetchone()
+            setattr(data, name, int(count))
+    bars = tables["bars_1m"]
+    if bars is not None and bars.has("close"):
+        rows = con.execute(
+            f"""select symbol, ts, close from {bars.qualified}
+                where {_day_pred(bars)} and ts >= ? and ts < ? order by symbol, ts""",
+            [d, *data.window],
+        ).fetchall()
+        for symbol, ts, close in rows:
+            data.prices.setdefault(symbol, []).append((ts, _num(close)))
+        symbols.update(data.prices)
+
+    _load_violations(con, data, d, per_symbol_cap)
+    _load_anomalies(con, data, d, per_symbol_cap)
+    symbols.update(data.violations_per_symbol)
+    symbols.update(data.anomalies_per_symbol)
+    data.symbols = sorted(s for s in symbols if s is not None)
+    return data
+
+
+def _load_violations(con: duckdb.DuckDBPyConnection, data: ReportData, d: str, cap: int) -> None:
+    table = data.tables["violations"]
+    data.violations_by_severity = dict.fromkeys(SEVERITIES, 0)
+    if table is None:
+        return
+    src = table.qualified
+    ts_end = _col(table, "ts_end")
+    base = f"""(select coalesce(symbol, '(no symbol)') as symbol, ts, {ts_end} as ts_end, rule,
+                lower(coalesce(severity, 'unknown')) as severity, {_col(table, "detail")} as detail,
+                {_col(table, "source_table")} as source_table
+                from {src} where {_day_pred(table)}) v"""
+    for severity, n in con.execute(f"select severity, count(*) from {base} group by 1", [d]).fetchall():
+        data.violations_by_severity[severity] = int(n)
+    data.violations_total = sum(data.violations_by_severity.values())
+
+    rows = con.execute(
+        f"""select rule, string_agg(distinct severity, ', ' order by severity) as severities,
+                   min(case severity when 'critical' then 0 when 'major' then 1 when 'minor' then 2 else 3 end),
+                   count(*), count(distinct symbol), list(distinct symbol order by symbol),
+                   min(ts), max(coalesce(greatest(ts_end, ts), ts))
+            from {base} group by rule order by 3, 4 desc, 1""",
+        [d],
+    ).fetchall()
+    data.violations_by_rule = [
+        dict(
+            rule=r[0],
+            severity=r[1],
+            count=int(r[3]),
+            n_symbols=int(r[4]),
+            symbols=list(r[5]),
+            first=r[6],
+            last=r[7],
+        )
+        for r in rows
+    ]
+
+    data.violations_per_symbol = {
+        s: int(n) for s, n in con.execute(f"select symbol, count(*) from {base} group by 1", [d]).fetchall()
+    }
+    rows = con.execute(
+        f"""select symbol, ts, ts_end, rule, severity, detail, source_table from (
+                select *, row_number() over (partition by symbol order by
+                    case severity when 'critical' then 0 when 'major' then 1 when 'minor' then 2 else 3 end,
+                    ts, rule, detail) as rn from {base})
+            where rn <= ? order by symbol, rn""",
+        [d, cap],
+    ).fetchall()
+    for symbol, ts, end, rule, severity, detail, source in rows:
+        data.first_violations.setdefault(symbol, []).append(
+            dict(ts=ts, ts_end=end, rule=rule, severity=severity, detail=detail, source_table=source)
+        )
+
+    # Chart marks: one per symbol, minute and severity (with the rules and count), plus spans for gaps.
+    lo, hi = data.window
+    rows = con.execute(
+        f"""select symbol, date_trunc('minute', ts) as m, severity, count(*),
+                   string_agg(distinct rule, ', ' order by rule), min(ts)
+            from {base} where ts >= ? and ts < ? group by all order by 1, 2""",
+        [d, lo, hi],
+    ).fetchall()
+    for symbol, minute, severity, n, rules, first in rows:
+        data.violation_marks.setdefault(symbol, []).append(
+            dict(minute=minute, severity=severity, count=int(n), rules=rules, ts=first)
+        )
+    if table.has("ts_end"):
+        rows = con.execute(
+            f"""select symbol, ts, ts_end, rule, severity from (
+                    select *, row_number() over (partition by symbol order by ts) as rn from {base}
+                    where ts_end is not null and ts_end > ts and ts < ? and ts_end > ?)
+                where rn <= 500 order by symbol, ts""",
+            [d, hi, lo],
+        ).fetchall()
+        for symbol, start, end, rule, severity in rows:
+            data.violation_spans.setdefault(symbol, []).append(
+                dict(start=start, end=end, rule=rule, severity=severity)
+            )
+
+
+def _load_anomalies(con: duckdb.DuckDBPyConnection, data: ReportData, d: str, cap: int) -> None:
+    table = data.tables["anomalies"]
+    if table is None:
+        return
+    base = f"""(select coalesce(symbol, '(no symbol)') as symbol, ts,
+                coalesce(detector, '(no detector)') as detector, {_col(table, "label")} as label,
+                {_col(table, "rationale")} as rationale, {_col(table, "confidence")} as confidence,
+                {_col(table, "score")} as score, {_col(table, "cluster")} as cluster,
+                {_expanded_sql(table)} as n
+                from {table.qualified} where {_day_pred(table)}) a"""
+    records, expanded = con.execute(f"select count(*), coalesce(sum(n), 0) from {base}", [d]).fetchone()
+    data.anomaly_records, data.anomalies_expanded = int(records), int(expanded)
+
+    rows = con.execute(
+        f"""select detector, count(*), sum(n), count(distinct symbol), count(*) filter (where n > 1),
+                   min(ts), max(ts)
+            from {base} group by detector order by 3 desc, 1""",
+        [d],
+    ).fetchall()
+    data.anomalies_by_detector = [
+        dict(
+            detector=r[0],
+            records=int(r[1]),
+            expanded=int(r[2]),
+            n_symbols=int(r[3]),
+            clustered_records=int(r[4]),
+            first=r[5],
+            last=r[6],
+        )
+        for r in rows
+    ]
+
+    rows = con.execute(
+        f"select symbol, detector, count(*), sum(n) from {base} group by 1, 2 order by 1, 4 desc, 2", [d]
+    ).fetchall()
+    for symbol, detector, n_rec, n_exp in rows:
+        entry = data.anomalies_per_symbol.setdefault(symbol, dict(records=0, expanded=0, by_detector={}))
+        entry["records"] += int(n_rec)
+        entry["expanded"] += int(n_exp)
+        entry["by_detector"][detector] = int(n_exp)
+
+    rows = con.execute(
+        f"""select symbol, ts, detector, label, rationale, confidence, score, cluster, n from (
+                select *, row_number() over (partition by symbol order by ts, detector) as rn from {base})
+            where rn <= ? order by symbol, rn""",
+        [d, cap],
+    ).fetchall()
+    for symbol, ts, detector, label, rationale, confidence, score, cluster, n in rows:
+        info = _parse_json(cluster)
+        data.first_anomalies.setdefault(symbol, []).append(
+            dict(
+                ts=ts,
+                detector=detector,
+                label=label,
+                rationale=rationale,
+                confidence=_num(confidence),
+                score=_num(score),
+                n=int(n),
+                cluster=info if isinstance(info, dict) else None,
+            )
+        )
+
+    lo, hi = data.window
+    rows = con.execute(
+        f"""select symbol, date_trunc('minute', ts) as m, detector, count(*), sum(n), min(ts)
+            from {base} where ts >= ? and ts < ? group by all order by 1, 2""",
+        [d, lo, hi],
+    ).fetchall()
+    for symbol, minute, detector, n_rec, n_exp, first in rows:
+        data.anomaly_marks.setdefault(symbol, []).append(
+            dict(minute=minute, detector=detector, records=int(n_rec), expanded=int(n_exp), ts=first)
+        )

@@ -1,0 +1,516 @@
+"""The anomaly detectors' modules (src/lakeqa/detectors), without dbt: features and their trailing window,
+z-scores and their sigma floor, JUMP gating and clustering, IsolationForest's fit set and flagged share,
+the labeler, determinism, and the Python models' enable_ai switch."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lakeqa.detectors import features as F
+from lakeqa.detectors import iforest, jump, labeler, zscore
+from lakeqa.detectors.features import ANOMALY_COLUMNS, bar_features
+
+PROJECT = Path(__file__).resolve().parents[2]
+DAY = pd.Timestamp("2024-08-09")
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def make_bars(
+    symbol: str = "TESTUSDT",
+    seconds: int = 7200,
+    start: pd.Timestamp = DAY + pd.Timedelta(hours=10),
+    price: float = 100.0,
+    tick: float = 0.01,
+    seed: int = 7,
+    trade_count: int = 6,
+    spread_ticks=None,
+) -> pd.DataFrame:
+    """One bar a second: a random walk in ticks, one-tick spreads (or `spread_ticks`), lognormal volumes."""
+    rng = np.random.default_rng(seed)
+    steps = rng.choice([-1, 0, 0, 0, 1], size=seconds)
+    close = price + tick * np.cumsum(steps)
+    ticks = np.ones(seconds) if spread_ticks is None else np.asarray(spread_ticks, dtype=float)
+    mid = close + tick * ticks / 2
+    vol = np.exp(rng.normal(0.0, 0.5, size=seconds))
+    vwap = close + tick * rng.choice([-1.0, -0.5, 0.0, 0.0, 0.5, 1.0], size=seconds)
+    return pd.DataFrame(
+        {
+            "symbol": symbol,
+            "ts": start + pd.to_timedelta(np.arange(seconds), unit="s"),
+            "open": close,
+            "high": np.maximum(close, vwap),
+            "low": np.minimum(close, vwap),
+            "close": close,
+            "volume_base": vol,
+            "vwap": vwap,
+            "spread_bps": tick * ticks / mid * 1e4,
+            "trade_count": trade_count,
+        }
+    )
+
+
+def at(ts: str) -> pd.Timestamp:
+    return pd.Timestamp(f"2024-08-09 {ts}")
+
+
+def shift_prices_from(bars: pd.DataFrame, ts: str, factor: float) -> None:
+    """A jump: every price from `ts` on is multiplied by `factor`."""
+    later = bars["ts"] >= at(ts)
+    for col in ("open", "high", "low", "close", "vwap"):
+        bars.loc[later, col] *= factor
+
+
+def load_python_model(name: str):
+    path = PROJECT / "python_models" / "detectors" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class FakeRelation:
+    def __init__(self, df: pd.DataFrame):
+        self._df = df
+
+    def df(self) -> pd.DataFrame:
+        return self._df
+
+    def filter(self, _condition):
+        return self
+
+    def project(self, _columns):
+        return FakeRelation(
+            self._df[["symbol", "ts"]] if len(self._df) else pd.DataFrame(columns=["symbol", "ts"])
+        )
+
+
+class FakeDbt:
+    """Just enough of dbt-duckdb's `dbt` object for the detector models."""
+
+    def __init__(self, relations: dict[str, pd.DataFrame], meta: dict):
+        self._relations = relations
+        self._meta = meta
+        self.config = self
+
+    def __call__(self, **_kwargs):  # dbt.config(...)
+        return None
+
+    def ref(self, name: str) -> FakeRelation:
+        return FakeRelation(self._relations[name])
+
+    def meta_get(self, key, default=None):
+        return self._meta.get(key, default)
+
+
+# ----------------------------------------------------------------------------------------------- features
+def test_trailing_window_is_the_previous_hour_of_whole_minutes_plus_the_minute_so_far():
+    bars = make_bars(seconds=3 * 3600)
+    bars["volume_base"] = np.exp(np.arange(len(bars)) % 97 / 10.0)  # log_volume = (i % 97) / 10
+    feats = bar_features(bars, window_s=3600)
+    ts = feats["ts"]
+    i = int(np.flatnonzero(ts == at("12:30:17"))[0])
+    lo = int(np.flatnonzero(ts == at("11:30:00"))[0])
+    expected = feats["log_volume"].iloc[lo:i]
+    row = feats.iloc[i]
+    assert row["log_volume_trailing_n"] == 3617 == len(expected)
+    assert row["log_volume_trailing_mean"] == pytest.approx(expected.mean(), rel=1e-12)
+    assert row["log_volume_trailing_std"] == pytest.approx(expected.std(ddof=1), rel=1e-9)
+    # the first second of a minute: exactly the 60 previous whole minutes
+    j = int(np.flatnonzero(ts == at("12:31:00"))[0])
+    assert feats.iloc[j]["log_volume_trailing_n"] == 3600
+
+
+def test_feature_definitions():
+    bars = make_bars(seconds=5)
+    bars.loc[2, ["close", "vwap", "volume_base"]] = [101.0, 100.0, 0.0]
+    bars.loc[4, "close"] = float("nan")
+    feats = bar_features(bars)
+    assert feats.loc[1, "return_1s"] == pytest.approx(math.log(bars.loc[1, "close"] / bars.loc[0, "close"]))
+    assert math.isnan(feats.loc[0, "return_1s"])  # no previous bar
+    assert feats.loc[2, "vwap_drift_bp"] == pytest.approx(100.0)  # (101 - 100) / 100 * 1e4
+    assert math.isnan(feats.loc[2, "log_volume"])  # volume 0: no log
+    assert feats.loc[3, "log_volume"] == pytest.approx(math.log(bars.loc[3, "volume_base"]))
+    assert feats.loc[4, "has_nonfinite_value"] and not feats.loc[3, "has_nonfinite_value"]
+
+
+def test_return_after_a_gap_longer_than_the_window_is_missing():
+    bars = make_bars(seconds=4)
+    bars.loc[3, "ts"] = bars.loc[2, "ts"] + pd.Timedelta(seconds=3601)
+    feats = bar_features(bars, window_s=3600)
+    assert not math.isnan(feats.loc[2, "return_1s"]) and math.isnan(feats.loc[3, "return_1s"])
+
+
+# ---------------------------------------------------------------------------------------------- z-scores
+def one_tick_spread_bars(seed: int = 3) -> pd.DataFrame:
+    """Spreads of one tick 94 % of the time, two ticks 5 %, three ticks 1 %: a clean book."""
+    rng = np.random.default_rng(seed)
+    ticks = rng.choice([1, 2, 3], p=[0.94, 0.05, 0.01], size=3 * 3600)
+    return make_bars(seconds=3 * 3600, spread_ticks=ticks, price=0.5, tick=0.0001)
+
+
+def test_sigma_floor_keeps_a_one_tick_spread_series_quiet():
+    feats = bar_features(one_tick_spread_bars())
+    params = zscore.ZScoreParams()
+    hits = zscore.detect(feats, params)
+    assert (hits["detector"] == "ZSCORE_SPREAD_BP").sum() == 0
+    # without the floor the same clean series fires: the floor is what keeps it quiet
+    unfloored = feats.assign(tick_bp=np.nan)
+    z, _ = zscore.zscores(unfloored, "spread_bp", params)
+    assert np.nansum(np.abs(z) > params.k) > 10
+
+
+def test_a_genuine_spread_spike_fires():
+    bars = one_tick_spread_bars()
+    spike = bars["ts"] == at("12:15:00")
+    bars.loc[spike, "spread_bps"] = bars.loc[spike, "spread_bps"] * 30  # 30 ticks
+    out = zscore.anomalies(bar_features(bars), zscore.ZScoreParams())
+    hit = out[(out["detector"] == "ZSCORE_SPREAD_BP")]
+    assert list(hit["ts"]) == [at("12:15:00")]
+    assert hit["label"].iloc[0] == "wide_spread" and hit["score"].iloc[0] > 5
+
+
+def test_a_volume_spike_fires_and_a_doubling_does_not():
+    bars = make_bars(seconds=3 * 3600)
+    bars.loc[bars["ts"] == at("12:10:00"), "volume_base"] *= 200
+    bars.loc[bars["ts"] == at("12:20:00"), "volume_base"] *= 2
+    out = zscore.anomalies(bar_features(bars), zscore.ZScoreParams())
+    vol = out[out["detector"] == "ZSCORE_LOG_VOLUME"]
+    assert list(vol["ts"]) == [at("12:10:00")]
+    assert vol["label"].iloc[0] == "volume_spike"
+
+
+def test_fewer_than_min_obs_observations_never_fire():
+    bars = make_bars(seconds=3 * 3600)
+    bars = bars[bars["ts"].dt.second % 15 == 0].reset_index(drop=True)  # 240 bars an hour
+    bars.loc[bars["ts"] == at("12:10:00"), "volume_base"] *= 1e6
+    feats = bar_features(bars)
+    row = feats[feats["ts"] == at("12:10:00")].iloc[0]
+    assert row["log_volume_trailing_n"] < 300
+    assert zscore.detect(feats, zscore.ZScoreParams(min_obs=300)).empty
+    # the same spike with a lower min_obs fires
+    assert not zscore.detect(feats, zscore.ZScoreParams(min_obs=200)).empty
+
+
+def test_zscore_params_from_vars():
+    p = zscore.ZScoreParams.from_vars({"window_s": 1800, "k": 4, "min_obs": 10})
+    assert (p.window_s, p.k, p.min_obs, p.sigma_floor_log_volume) == (1800, 4.0, 10, 0.35)
+
+
+# -------------------------------------------------------------------------------------------------- JUMP
+def jump_bars(jumps: dict[str, float], **kwargs) -> pd.DataFrame:
+    bars = make_bars(seconds=3 * 3600, **kwargs)
+    for ts, factor in jumps.items():
+        shift_prices_from(bars, ts, factor)
+    return bars
+
+
+def test_three_events_within_the_cooldown_make_one_record():
+    bars = jump_bars({"12:00:54": 1.01, "12:00:55": 1.01, "12:00:57": 0.985})
+    feats = bar_features(bars)
+    events = jump.jump_events(feats, jump.JumpParams())
+    assert list(events["ts"]) == [at("12:00:54"), at("12:00:55"), at("12:00:57")]
+    out = jump.anomalies(feats, jump.JumpParams(cooldown_seconds=5))
+    assert len(out) == 1
+    rec = out.iloc[0]
+    cluster = json.loads(rec["cluster"])
+    assert cluster == {
+        "count": 3,
+        "start_ts": "2024-08-09T12:00:54Z",
+        "end_ts": "2024-08-09T12:00:57Z",
+        "max_abs_z": F.round_sig(events["abs_z"].max()),
+    }
+    # the record is the first event's: its time, score and features
+    first = events.iloc[0]
+    assert rec["ts"] == at("12:00:54")
+    assert rec["score"] == pytest.approx(first["abs_z"], abs=1e-6)
+    assert json.loads(rec["features"])["return_1s"] == pytest.approx(first["return_1s"], rel=1e-7)
+    assert "cluster of 3 events 12:00:54-12:00:57 UTC" in rec["rationale"]
+
+
+def test_events_six_seconds_apart_make_two_records():
+    out = jump.anomalies(bar_features(jump_bars({"12:00:54": 1.01, "12:01:00": 1.01})), jump.JumpParams())
+    assert list(out["ts"]) == [at("12:00:54"), at("12:01:00")]
+    assert out["cluster"].isna().all()
+
+
+def test_cooldown_zero_keeps_every_event_without_a_cluster():
+    feats = bar_features(jump_bars({"12:00:54": 1.01, "12:00:55": 1.01, "12:00:57": 0.985}))
+    out = jump.anomalies(feats, jump.JumpParams(cooldown_seconds=0))
+    assert list(out["ts"]) == [at("12:00:54"), at("12:00:55"), at("12:00:57")]
+    assert out["cluster"].isna().all()
+
+
+def test_clusters_chain_on_the_last_event():
+    events = pd.DataFrame(
+        {
+            "symbol": ["A", "A", "A", "A", "B"],
+            "ts": [at("12:00:00"), at("12:00:04"), at("12:00:08"), at("12:00:14"), at("12:00:09")],
+            "abs_z": [7.0, 9.0, 8.0, 7.5, 20.0],
+        }
+    )
+    out = jump.cluster_events(events, cooldown_seconds=5)
+    assert list(zip(out["symbol"], out["ts"], strict=True)) == [
+        ("A", at("12:00:00")),
+        ("A", at("12:00:14")),
+        ("B", at("12:00:09")),
+    ]
+    assert out["cluster"].iloc[0]["count"] == 3 and out["cluster"].iloc[0]["max_abs_z"] == 9.0
+    assert out["cluster"].iloc[0]["end_ts"] == at("12:00:08")
+    assert out["cluster"].iloc[1] is None and out["cluster"].iloc[2] is None
+
+
+def test_a_jump_in_a_wide_spread_is_not_reported():
+    bars = jump_bars({"12:00:54": 1.01})
+    second = bars["ts"] == at("12:00:54")
+    assert len(jump.anomalies(bar_features(bars), jump.JumpParams())) == 1
+    bars.loc[second, "spread_bps"] = 60.0  # >= spread_stable_bps 50
+    assert jump.anomalies(bar_features(bars), jump.JumpParams()).empty
+
+
+def test_a_jump_in_a_thin_second_is_not_reported():
+    bars = jump_bars({"12:00:54": 1.01})
+    bars.loc[bars["ts"] == at("12:00:54"), "trade_count"] = 4  # < min_trade_count 5
+    assert jump.anomalies(bar_features(bars), jump.JumpParams()).empty
+    assert len(jump.anomalies(bar_features(bars), jump.JumpParams(min_trade_count=4))) == 1
+
+
+def test_a_jump_without_a_fresh_quote_is_reported():
+    bars = jump_bars({"12:00:54": 1.01})
+    bars.loc[bars["ts"] == at("12:00:54"), "spread_bps"] = np.nan
+    assert len(jump.anomalies(bar_features(bars), jump.JumpParams())) == 1
+
+
+def test_clean_random_walk_has_no_jumps():
+    assert jump.anomalies(bar_features(make_bars(seconds=3 * 3600)), jump.JumpParams()).empty
+
+
+def test_jump_params_from_vars():
+    p = jump.JumpParams.from_vars(
+        {"k_sigma": 6.8, "spread_stable_bps": 50, "cooldown_seconds": 5, "min_trade_count": 5},
+        {"min_obs": 120},
+    )
+    assert (p.k_sigma, p.spread_stable_bps, p.cooldown_seconds, p.min_trade_count, p.min_obs) == (
+        6.8,
+        50.0,
+        5.0,
+        5,
+        120,
+    )
+
+
+# ------------------------------------------------------------------------------------------ IsolationForest
+def forest_features(n_per_symbol: int = 20_000, seed: int = 11) -> pd.DataFrame:
+    """Feature rows drawn from smooth distributions for three symbols at different scales."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for i, symbol in enumerate(["AAAUSDT", "BBBUSDT", "CCCUSDT"]):
+        scale = 10.0**i
+        parts.append(
+            pd.DataFrame(
+                {
+                    "symbol": symbol,
+                    "ts": DAY + pd.to_timedelta(np.arange(n_per_symbol), unit="s"),
+                    "trade_count": rng.integers(1, 10, n_per_symbol),
+                    "spread_bp": scale * rng.gamma(4.0, 0.5, n_per_symbol),
+                    "log_volume": rng.normal(-2.0 + i, 1.0, n_per_symbol),
+                    "vwap_drift_bp": scale * rng.standard_t(5, n_per_symbol) * 0.2,
+                    "return_1s": rng.normal(0.0, 1e-4 * scale, n_per_symbol),
+                    "has_nonfinite_value": False,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_iforest_flags_about_contamination_of_clean_rows():
+    feats = forest_features()
+    params = iforest.IForestParams(fit_sample_size=20_000)
+    result = iforest.fit_and_score(feats, None, params)
+    share = result.is_outlier.mean()
+    assert 0.7 * params.contamination <= share <= 1.3 * params.contamination, share
+    assert len(result.fit_rows) == 20_000
+    out = iforest.anomalies(feats, None, params)
+    assert len(out) == result.is_outlier.sum()
+    assert set(out["detector"]) == {"IFOREST"} and set(out["label"]) == {"multivariate_outlier"}
+
+
+def test_rows_with_critical_violations_or_nonfinite_values_never_take_part_in_the_fit():
+    feats = forest_features(n_per_symbol=5_000)
+    rng = np.random.default_rng(5)
+    bad = np.sort(rng.choice(len(feats), 600, replace=False))
+    critical = feats.loc[bad[:500], ["symbol", "ts"]]
+    feats.loc[bad[:500], "log_volume"] = 40.0  # and they look very different
+    feats.loc[bad[500:], "has_nonfinite_value"] = True
+    feats.loc[bad[500:], "return_1s"] = np.inf
+    # a fit sample as large as the data: everything eligible is in it
+    result = iforest.fit_and_score(feats, critical, iforest.IForestParams(fit_sample_size=1_000_000))
+    fit_keys = set(map(tuple, result.fit_keys().itertuples(index=False)))
+    bad_keys = set(zip(feats.loc[bad, "symbol"], feats.loc[bad, "ts"], strict=True))
+    assert len(fit_keys) == len(feats) - 600
+    assert fit_keys.isdisjoint(bad_keys)
+    # ... yet every row is scored, and the critical rows score above the clean ones
+    assert np.isfinite(result.score).all()
+    is_critical = iforest.critical_mask(result.features, critical)
+    assert is_critical.sum() == 500 and not result.is_fit_eligible[is_critical].any()
+    assert np.median(result.score[is_critical]) > np.percentile(result.score[~is_critical], 90)
+
+
+def test_iforest_fit_sample_is_deterministic_and_bounded():
+    feats = forest_features(n_per_symbol=4_000)
+    params = iforest.IForestParams(fit_sample_size=3_000, n_estimators=50)
+    a = iforest.fit_and_score(feats, None, params)
+    b = iforest.fit_and_score(feats.sample(frac=1.0, random_state=1), None, params)
+    assert len(a.fit_rows) == 3_000
+    pd.testing.assert_frame_equal(a.fit_keys(), b.fit_keys())
+    assert np.array_equal(a.score, b.score) and a.threshold == b.threshold
+
+
+def test_iforest_scores_do_not_depend_on_chunking():
+    feats = forest_features(n_per_symbol=3_000)
+    one = iforest.fit_and_score(
+        feats, None, iforest.IForestParams(n_jobs=1, chunk_rows=1_000_000, n_estimators=50)
+    )
+    many = iforest.fit_and_score(
+        feats, None, iforest.IForestParams(n_jobs=2, chunk_rows=777, n_estimators=50)
+    )
+    assert np.array_equal(one.score, many.score)
+
+
+def test_iforest_params_from_vars():
+    p = iforest.IForestParams.from_vars(
+        {"n_estimators": 200, "contamination": 0.005, "random_state": 42, "fit_sample_size": 100000}
+    )
+    assert (p.n_estimators, p.contamination, p.random_state, p.fit_sample_size) == (200, 0.005, 42, 100000)
+    assert iforest.IForestParams.from_vars({"contamination": "auto"}).contamination == "auto"
+    with pytest.raises(ValueError):
+        iforest.IForestParams.from_vars({"contamination": 0.9})
+
+
+# ------------------------------------------------------------------------------------------------ labeler
+def test_confidence_is_in_unit_interval_and_monotone_in_score():
+    z = np.linspace(0.0, 1000.0, 20_001)
+    c = labeler.z_confidence(z, 5.0)
+    assert (c >= 0).all() and (c <= 1).all()
+    assert (np.diff(c) > 0).all()
+    assert labeler.z_confidence(5.0, 5.0) == 0.5
+    s = np.linspace(0.0, 1.0, 10_001)
+    ci = labeler.iforest_confidence(s, 0.62)
+    assert (ci >= 0).all() and (ci <= 1).all() and (np.diff(ci) >= 0).all()
+    assert labeler.iforest_confidence(0.62, 0.62) == 0.5 and labeler.iforest_confidence(1.0, 0.62) == 1.0
+    above = s > 0.62
+    assert (np.diff(ci[above]) > 0).all()
+
+
+def test_rationale_contains_the_numbers():
+    lab = labeler.label_zscore("ZSCORE_SPREAD_BP", z=8.3, k=5.0, value=12.5, mean=2.1, sigma=1.25, n=2805)
+    assert lab.label == "wide_spread"
+    assert "spread_bp z-score 8.30 exceeds threshold 5.0" in lab.rationale
+    for number in ("12.5", "2.1", "1.25", "2805"):
+        assert number in lab.rationale
+    down = labeler.label_zscore("ZSCORE_LOG_VOLUME", z=-6.0, k=5.0, value=-9, mean=-2, sigma=1, n=400)
+    assert down.label == "volume_drop" and "-6.00" in down.rationale
+    j = labeler.label_jump(
+        abs_z=161.47, k_sigma=6.8, return_1s=0.0149, sigma=9.2e-5, trade_count=10, spread_bp=0.0016
+    )
+    assert (
+        j.label == "price_jump"
+        and "161.47" in j.rationale
+        and "6.8" in j.rationale
+        and "+1.49%" in j.rationale
+    )
+    f = labeler.label_iforest(0.712, 0.634, 0.005, "log_volume", 7.4)
+    assert f.label == "multivariate_outlier"
+    assert (
+        "0.712" in f.rationale
+        and "0.634" in f.rationale
+        and "log_volume" in f.rationale
+        and "+7.40" in f.rationale
+    )
+
+
+# -------------------------------------------------------------------------------------------- determinism
+def all_detectors(feats: pd.DataFrame) -> pd.DataFrame:
+    params = iforest.IForestParams(fit_sample_size=5_000, n_estimators=50)
+    return pd.concat(
+        [
+            zscore.anomalies(feats, zscore.ZScoreParams()),
+            jump.anomalies(feats, jump.JumpParams()),
+            iforest.anomalies(feats, None, params),
+        ],
+        ignore_index=True,
+    )
+
+
+def test_same_input_gives_byte_identical_output():
+    bars = jump_bars({"12:00:54": 1.01, "12:00:55": 1.01, "12:40:00": 0.98})
+    bars.loc[bars["ts"] == at("12:10:00"), "volume_base"] *= 500
+    feats = bar_features(bars)
+    first = all_detectors(feats)
+    again = all_detectors(feats.copy())
+    shuffled = all_detectors(feats.sample(frac=1.0, random_state=3))
+    assert len(first) > 10 and set(first["detector"]) >= {"JUMP", "ZSCORE_LOG_VOLUME", "IFOREST"}
+    assert list(first.columns) == ANOMALY_COLUMNS
+    as_bytes = first.to_csv(index=False).encode()
+    assert again.to_csv(index=False).encode() == as_bytes
+    assert shuffled.to_csv(index=False).encode() == as_bytes
+
+
+def test_json_text_is_rounded_and_iso_utc():
+    text = F.features_json(
+        {
+            "spread_bp": 1.23456789012,
+            "log_volume": float("nan"),
+            "vwap_drift_bp": 0.0,
+            "return_1s": 1e-5,
+            "trade_count": 3,
+        }
+    )
+    assert (
+        text
+        == '{"spread_bp": 1.2345679, "log_volume": null, "vwap_drift_bp": 0.0, "return_1s": 1e-05, "trade_count": 3}'
+    )
+    assert F.iso_utc(pd.Timestamp("2024-08-09 12:00:54")) == "2024-08-09T12:00:54Z"
+    assert F.iso_utc(pd.Timestamp("2024-08-09 12:00:54.25")) == "2024-08-09T12:00:54.250000Z"
+    assert F.iso_utc(pd.Timestamp("2024-08-09 14:00:54", tz="Europe/Berlin")) == "2024-08-09T12:00:54Z"
+
+
+# ------------------------------------------------------------------------------------------ Python models
+@pytest.mark.parametrize("name", ["anomalies_zscore", "anomalies_jump", "anomalies_iforest"])
+def test_enable_ai_false_returns_an_empty_frame_without_running_a_detector(name, monkeypatch):
+    module = load_python_model(name)
+    for mod in (zscore, jump, iforest):
+        monkeypatch.setattr(mod, "anomalies", lambda *a, **k: pytest.fail("a detector ran"))
+    feats = bar_features(make_bars(seconds=600))
+    dbt = FakeDbt({"int_bar_features": feats, "violations": pd.DataFrame()}, {"enable_ai": False})
+    out = module.model(dbt, None)
+    assert out.empty and list(out.columns) == ANOMALY_COLUMNS
+
+
+@pytest.mark.parametrize("name", ["anomalies_zscore", "anomalies_jump", "anomalies_iforest"])
+def test_python_models_run_their_detector_with_the_vars(name):
+    module = load_python_model(name)
+    bars = jump_bars({"12:00:54": 1.01})
+    bars.loc[bars["ts"] == at("12:10:00"), "volume_base"] *= 500
+    feats = bar_features(bars)
+    violations = pd.DataFrame({"symbol": ["TESTUSDT"], "ts": [at("12:10:00")]})
+    meta = {
+        "enable_ai": True,
+        "zscore": {"window_s": 3600, "k": 5.0, "min_obs": 300},
+        "jump": {"k_sigma": 6.8, "spread_stable_bps": 50, "cooldown_seconds": 5, "min_trade_count": 5},
+        "iforest": {"n_estimators": 50, "contamination": 0.005, "random_state": 42, "fit_sample_size": 5000},
+    }
+    out = module.model(FakeDbt({"int_bar_features": feats, "violations": violations}, meta), None)
+    assert list(out.columns) == ANOMALY_COLUMNS and len(out) > 0
+    expected = {
+        "anomalies_zscore": "ZSCORE_LOG_VOLUME",
+        "anomalies_jump": "JUMP",
+        "anomalies_iforest": "IFOREST",
+    }
+    assert expected[name] in set(out["detector"])

@@ -1,0 +1,646 @@
+"""The daily QA report (lakeqa.report): content, numbers, time zones, escaping, atomic writes, CLI.
+
+A small DuckDB is built by hand: 5 symbols on a summer day (2024-08-09, London on BST) and one on a
+winter day (2024-01-15, London on GMT). Its numbers, which the tests check:
+
+- violations on 2024-08-09: 6 (critical 2, major 2, minor 2); one more on 2024-01-15 only.
+- anomalies on 2024-08-09: 9 records, 16 anomalies once clusters are expanded (BTCUSDT's JUMP cluster
+  counts 3, XRPUSDT's counts 6). Per symbol (expanded): XRPUSDT 6, BTCUSDT 5, ETHUSDT 4, SOLUSDT 1.
+- fusion on 2024-08-09 (daily): FAIL 2 (DOGEUSDT with no data, BTCUSDT), REVIEW 1, PASS 2; plus one
+  hourly row that a daily report must ignore.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from lakeqa.report import render
+from lakeqa.report import write_report
+
+SUMMER = "2024-08-09"
+WINTER = "2024-01-15"
+SCRIPT = "<script>alert('pwn')</script>"
+
+FUSION_DDL = """create table fusion (ts TIMESTAMP, date DATE, symbol VARCHAR, mode VARCHAR, verdict VARCHAR,
+    score DOUBLE, schema_score DOUBLE, detector_score DOUBLE, ai_confidence DOUBLE, n_bars BIGINT,
+    n_violations_critical BIGINT, n_violations_major BIGINT, n_violations_minor BIGINT, n_anomalies BIGINT,
+    reason VARCHAR, metadata VARCHAR)"""
+VIOLATIONS_DDL = """create table violations (symbol VARCHAR, ts TIMESTAMP, ts_end TIMESTAMP, date DATE,
+    rule VARCHAR, severity VARCHAR, source_table VARCHAR, detail VARCHAR, row_sample VARCHAR)"""
+ANOMALIES_DDL = """create table anomalies (symbol VARCHAR, ts TIMESTAMP, date DATE, detector VARCHAR,
+    label VARCHAR, rationale VARCHAR, confidence DOUBLE, score DOUBLE, features VARCHAR, cluster VARCHAR)"""
+BARS_COLUMNS = """symbol VARCHAR, ts TIMESTAMP, date DATE, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE,
+    volume_base DOUBLE, volume_quote DOUBLE, trade_count BIGINT, vwap DOUBLE, bid DOUBLE, ask DOUBLE,
+    spread DOUBLE, spread_bps DOUBLE"""
+
+SUMMER_SYMBOLS = ["BTCUSDT", "DOGEUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"]
+
+
+def t(day: str, clock: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(f"{day} {clock}")
+
+
+def cluster(count: int, start: str, end: str) -> str:
+    return json.dumps({"count": count, "start_ts": start, "end_ts": end, "max_abs_z": 7.25})
+
+
+def build_db(path: Path, *, anomalies: bool = True, bars_1s: bool = True) -> Path:
+    con = duckdb.connect(str(path))
+    con.execute(FUSION_DDL)
+    fusion = [
+        # ts, date, symbol, mode, verdict, score, schema, detector, ai, n_bars, crit, major, minor, anomalies, reason
+        (SUMMER, "BTCUSDT", "daily", "FAIL", 0.41, 0.3, 0.8, 0.7, 1440, 2, 0, 0, 5,
+         "2 critical violations (R4_NO_NAN, R5_CONTINUITY)"),
+        (SUMMER, "DOGEUSDT", "daily", "FAIL", 0.0, 0.0, 0.0, 0.0, 0, 0, 0, 0, 0,
+         "no data: expected from symbol_settings but the lake has no trades"),
+        (SUMMER, "ETHUSDT", "daily", "REVIEW", 0.78, 0.8, 0.7, 0.9, 1440, 0, 2, 1, 4,
+         "2 major violations (R3_ASK_GE_BID | crossed)"),
+        (SUMMER, "SOLUSDT", "daily", "PASS", 0.95, 1.0, 0.8, 0.8, 1440, 0, 0, 1, 1, "clean"),
+        (SUMMER, "XRPUSDT", "daily", "PASS", 0.99, 1.0, 0.95, 1.0, 1440, 0, 0, 0, 6, "clean"),
+        (WINTER, "BTCUSDT", "daily", "FAIL", 0.5, 0.4, 1.0, 1.0, 1440, 1, 0, 0, 0, "1 critical violation (R1_OHLC_ORDER)"),
+    ]  # fmt: skip
+    con.executemany(
+        "insert into fusion values (?::TIMESTAMP, ?::DATE, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '{}')",
+        [(r[0], r[0], *r[1:]) for r in fusion],
+    )
+    # An hourly row on the same day: daily reports ignore it.
+    con.execute(
+        "insert into fusion values (?, ?::DATE, 'BTCUSDT', 'hourly', 'REVIEW', 0.8, 0.8, 0.8, 0.8, 60, 0, 1, 0, 0,"
+        " 'hourly window', '{}')",
+        [t(SUMMER, "13:00:00"), SUMMER],
+    )
+
+    con.execute(VIOLATIONS_DDL)
+    violations = [
+        ("BTCUSDT", t(SUMMER, "13:04:05"), None, SUMMER, "R4_NO_NAN", "critical", "bars_1s", f"close is NaN {SCRIPT}"),
+        ("BTCUSDT", t(SUMMER, "02:00:00"), t(SUMMER, "02:05:00"), SUMMER, "R5_CONTINUITY", "critical", "bars_1s",
+         "gap of 300 s (threshold 60 s)"),
+        ("ETHUSDT", t(SUMMER, "10:00:00"), None, SUMMER, "R3_ASK_GE_BID", "major", "bars_1s", "ask 2600.1 < bid 2600.2"),
+        ("ETHUSDT", t(SUMMER, "10:00:07"), None, SUMMER, "R3_ASK_GE_BID", "major", "bars_1s", "ask 2600.0 < bid 2600.2"),
+        ("ETHUSDT", t(SUMMER, "23:30:00"), None, SUMMER, "R7_KLINE_PARITY", "minor", "compare_our_vs_kline_1m",
+         "volume differs | by 0.5%"),
+        ("SOLUSDT", t(SUMMER, "08:15:00"), None, SUMMER, "R7_KLINE_PARITY", "minor", "compare_our_vs_kline_1m",
+         "trade_count 10 vs 11"),
+        ("BTCUSDT", t(WINTER, "12:00:00"), None, WINTER, "R1_OHLC_ORDER", "critical", "bars_1s", "low above open"),
+    ]  # fmt: skip
+    con.executemany("insert into violations values (?, ?, ?, ?::DATE, ?, ?, ?, ?, '{}')", violations)
+
+    if anomalies:
+        con.execute(ANOMALIES_DDL)
+        rows = [
+            ("BTCUSDT", t(SUMMER, "13:04:06"), "JUMP", "price jump", "return 7.3 sigma", 0.9, 7.3,
+             cluster(3, f"{SUMMER}T13:04:06", f"{SUMMER}T13:04:09")),
+            ("BTCUSDT", t(SUMMER, "09:00:00"), "ZSCORE_SPREAD_BP", "wide spread", "spread z 5.5", 0.6, 5.5, None),
+            ("BTCUSDT", t(SUMMER, "09:30:00"), "ZSCORE_SPREAD_BP", "wide spread", "spread z 5.2", 0.55, 5.2, None),
+            ("ETHUSDT", t(SUMMER, "01:00:00"), "IFOREST", "outlier", "isolation score 0.71", 0.7, 0.71, None),
+            ("ETHUSDT", t(SUMMER, "02:00:00"), "IFOREST", "outlier", "isolation score 0.72", 0.7, 0.72, None),
+            ("ETHUSDT", t(SUMMER, "03:00:00"), "IFOREST", "outlier", "isolation score 0.73", 0.7, 0.73, None),
+            ("ETHUSDT", t(SUMMER, "04:00:00"), "IFOREST", "outlier", "isolation score 0.74", 0.7, 0.74, None),
+            ("SOLUSDT", t(SUMMER, "05:00:00"), "ZSCORE_LOG_VOLUME", "volume burst", "log volume z 6.0", 0.8, 6.0, None),
+            ("XRPUSDT", t(SUMMER, "20:00:00"), "JUMP", "price jump", "return 9.1 sigma", 0.95, 9.1,
+             cluster(6, f"{SUMMER}T20:00:00", f"{SUMMER}T20:00:25")),
+            ("XRPUSDT", t(WINTER, "20:00:00"), "JUMP", "price jump", "winter", 0.95, 9.1, cluster(50, "x", "y")),
+        ]  # fmt: skip
+        con.executemany(
+            "insert into anomalies values (?, ?, cast(? as DATE), ?, ?, ?, ?, ?, '{}', ?)",
+            [(r[0], r[1], r[1].date(), *r[2:]) for r in rows],
+        )
+
+    con.execute(f"create table bars_1m ({BARS_COLUMNS})")
+    for i, symbol in enumerate(["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"]):
+        con.execute(
+            f"""insert into bars_1m select ?, ts, ts::DATE, p, p * 1.001, p * 0.999,
+                    case when ts = TIMESTAMP '{SUMMER} 13:04:00' and ? = 'BTCUSDT' then 'NaN'::DOUBLE else p end,
+                    1, p, 10, p, p * 0.9999, p * 1.0001, p * 0.0002, 2
+                from (select ts, ? * (1 + 0.01 * sin(epoch(ts) / 3000.0)) as p
+                      from range(TIMESTAMP '{SUMMER}', TIMESTAMP '{SUMMER}' + INTERVAL 1 DAY, INTERVAL 1 MINUTE)
+                           r(ts))""",
+            [symbol, symbol, 100.0 * (i + 1)],
+        )
+    con.execute(
+        f"""insert into bars_1m select 'BTCUSDT', ts, ts::DATE, 50, 51, 49, 50, 1, 50, 1, 50, 49.9, 50.1, .2, 40
+            from range(TIMESTAMP '{WINTER}', TIMESTAMP '{WINTER}' + INTERVAL 1 HOUR, INTERVAL 1 MINUTE) r(ts)"""
+    )
+    if bars_1s:
+        con.execute(f"create table bars_1s ({BARS_COLUMNS})")
+        con.execute(
+            f"""insert into bars_1s select 'BTCUSDT', ts, ts::DATE, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0
+                from range(TIMESTAMP '{SUMMER}', TIMESTAMP '{SUMMER}' + INTERVAL 120 SECOND, INTERVAL 1 SECOND)
+                r(ts)"""
+        )
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once: write_report opens it read-only, so tests cannot change it."""
+    return build_db(tmp_path_factory.mktemp("db") / "qa.duckdb")
+
+
+@pytest.fixture()
+def report(db: Path, tmp_path: Path) -> dict:
+    result = write_report(db, SUMMER, tmp_path / "out")
+    result["md"] = Path(result["md_path"]).read_text(encoding="utf-8")
+    result["html"] = Path(result["html_path"]).read_text(encoding="utf-8")
+    return result
+
+
+def section(md: str, title: str) -> str:
+    """The markdown between `## title` and the next `## ` heading."""
+    m = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## |\Z)", md, re.S | re.M)
+    assert m, f"no section {title!r}"
+    return m.group(1)
+
+
+def table_rows(text: str) -> list[list[str]]:
+    """Cells of every GFM table row in `text` (header and separator excluded)."""
+    rows = []
+    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
+    for ln in lines[2:]:
+        rows.append([c.strip() for c in re.split(r"(?<!\\)\|", ln)[1:-1]])
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_paths_and_summary_numbers(report: dict, tmp_path: Path) -> None:
+    qa = tmp_path / "out" / "reports" / "qa"
+    assert report["md_path"] == qa / f"{SUMMER}_qa_report.md"
+    assert report["html_path"] == qa / f"{SUMMER}_qa_report.html"
+    s = report["summary"]
+    assert s["symbols"] == 5
+    assert s["bars_1m"] == 4 * 1440 and s["bars_1s"] == 120
+    assert s["violations"] == {"critical": 2, "major": 2, "minor": 2, "total": 6}
+    assert (s["anomaly_records"], s["anomalies_expanded"]) == (9, 16)
+    assert s["verdicts"] == {"FAIL": 2, "REVIEW": 1, "PASS": 2}
+    assert s["top_symbols"] == [("XRPUSDT", 6), ("BTCUSDT", 5), ("ETHUSDT", 4), ("SOLUSDT", 1)]
+    assert s["tables_missing"] == []
+
+
+def test_markdown_summary_section(report: dict) -> None:
+    md = report["md"]
+    assert md.startswith(f"# lakeqa QA report — {SUMMER} (daily)\n")
+    summary = dict(table_rows(section(md, "Summary")))
+    assert summary["Symbols"].startswith("5 (1 without data: DOGEUSDT)")
+    assert summary["Bars (1m)"] == "5,760"
+    assert summary["Bars (1s)"] == "120"
+    assert summary["Violations"] == "6 (critical 2, major 2, minor 2)"
+    assert summary["Anomalies"].startswith("16 anomalies from 9 records")
+    assert summary["Verdicts"].startswith("FAIL 2, REVIEW 1, PASS 2")
+
+
+def test_fusion_table_worst_first(report: dict) -> None:
+    rows = table_rows(section(report["md"], "Fusion by symbol"))
+    assert [r[0] for r in rows] == ["DOGEUSDT", "BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"]
+    assert [r[1] for r in rows] == ["FAIL", "FAIL", "REVIEW", "PASS", "PASS"]
+    doge = rows[0]
+    assert doge[2] == "0.000" and doge[-1].startswith("no data: expected from symbol_settings")
+    btc = rows[1]
+    assert btc[2:7] == ["0.410", "0.300", "0.800", "0.700", "1,440"]
+    assert btc[7:11] == ["2", "0", "0", "5"]
+
+
+def test_violations_by_rule(report: dict) -> None:
+    rows = {r[0]: r for r in table_rows(section(report["md"], "Violations by rule"))}
+    assert set(rows) == {"R4_NO_NAN", "R5_CONTINUITY", "R3_ASK_GE_BID", "R7_KLINE_PARITY"}
+    assert rows["R3_ASK_GE_BID"][1:4] == ["major", "2", "1: ETHUSDT"]
+    assert rows["R7_KLINE_PARITY"][1:4] == ["minor", "2", "2: ETHUSDT, SOLUSDT"]
+    # A gap's last time is its end.
+    assert rows["R5_CONTINUITY"][4] == "2024-08-09 02:00:00 UTC (03:00:00 BST)"
+    assert rows["R5_CONTINUITY"][5] == "2024-08-09 02:05:00 UTC (03:05:00 BST)"
+    # Critical rules first.
+    assert list(rows)[:2] == ["R4_NO_NAN", "R5_CONTINUITY"]
+
+
+def test_anomalies_by_detector_expand_clusters(report: dict) -> None:
+    text = section(report["md"], "Anomalies by detector")
+    assert "16 anomalies from 9 records" in text
+    rows = {r[0]: r for r in table_rows(text)}
+    # detector | anomalies (expanded) | records | clustered records | symbols
+    assert rows["JUMP"][1:5] == ["9", "2", "2", "2"]
+    assert rows["IFOREST"][1:5] == ["4", "4", "0", "1"]
+    assert rows["ZSCORE_SPREAD_BP"][1:3] == ["2", "2"]
+    assert rows["total"][1:3] == ["16", "9"]
+    assert "16 anomalies from 9 records" in report["html"]
+
+
+def test_top_n_symbols(db: Path, tmp_path: Path, report: dict) -> None:
+    rows = table_rows(section(report["md"], "Top 10 symbols by anomalies"))
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("XRPUSDT", "6", "1"), ("BTCUSDT", "5", "3"), ("ETHUSDT", "4", "4"), ("SOLUSDT", "1", "1"),
+    ]  # fmt: skip
+    assert rows[1][4] == "JUMP 3, ZSCORE_SPREAD_BP 2" and rows[1][5] == "FAIL"
+
+    result = write_report(db, SUMMER, tmp_path / "top2", top_n=2)
+    md = Path(result["md_path"]).read_text(encoding="utf-8")
+    rows = table_rows(section(md, "Top 2 symbols by anomalies"))
+    assert [r[1] for r in rows] == ["XRPUSDT", "BTCUSDT"]
+    assert result["summary"]["top_symbols"] == [("XRPUSDT", 6), ("BTCUSDT", 5)]
+
+
+def test_first_events_per_symbol(db: Path, tmp_path: Path, report: dict) -> None:
+    text = section(report["md"], "First violations and anomalies per symbol")
+    btc = text.split("### BTCUSDT")[1].split("### ")[0]
+    assert "critical R4_NO_NAN (bars_1s): close is NaN" in btc
+    assert "2024-08-09 02:00:00 UTC (03:00:00 BST) → 2024-08-09 02:05:00 UTC (03:05:00 BST)" in btc
+    assert "JUMP price jump, confidence 0.90, cluster of 3" in btc
+    assert "No violations or anomalies: DOGEUSDT." in text
+
+    # The list is capped per symbol and says how many were left out.
+    result = write_report(db, SUMMER, tmp_path / "cap", details_per_symbol=2)
+    md = Path(result["md_path"]).read_text(encoding="utf-8")
+    eth = md.split("### ETHUSDT")[1].split("### ")[0]
+    assert "Violations (2 of 3, most severe first)" in eth
+    assert "Anomalies (first 2 of 4 records, in time order)" in eth
+    assert eth.count("\n- ") == 4
+
+
+def test_both_time_zones_summer_bst(report: dict) -> None:
+    for text in (report["md"], report["html"]):
+        assert "2024-08-09 13:04:05 UTC (14:04:05 BST)" in text
+        # After 23:00 UTC the London date is the next day.
+        assert "2024-08-09 23:30:00 UTC (2024-08-10 00:30:00 BST)" in text
+        assert "Europe/London is BST (UTC+01:00) on 2024-08-09" in text
+        assert "GMT" not in text
+
+
+def test_both_time_zones_winter_gmt(db: Path, tmp_path: Path) -> None:
+    result = write_report(db, WINTER, tmp_path / "out")
+    md = Path(result["md_path"]).read_text(encoding="utf-8")
+    html = Path(result["html_path"]).read_text(encoding="utf-8")
+    for text in (md, html):
+        assert "2024-01-15 12:00:00 UTC (12:00:00 GMT)" in text
+        assert "Europe/London is GMT (UTC+00:00) on 2024-01-15" in text
+        assert "BST" not in text
+    s = result["summary"]
+    assert s["violations"]["total"] == 1 and s["violations"]["critical"] == 1
+    # The winter cluster's count is 50; its start/end are not timestamps and are ignored, not fatal.
+    assert (s["anomaly_records"], s["anomalies_expanded"]) == (1, 50)
+    assert s["verdicts"] == {"FAIL": 1, "REVIEW": 0, "PASS": 0}
+
+
+def test_time_format_around_the_clock_changes() -> None:
+    from lakeqa.report.timefmt import fmt_ts, london_offset_note
+
+    spring, autumn = dt.date(2024, 3, 31), dt.date(2024, 10, 27)
+    assert london_offset_note(spring) == (
+        "Europe/London changes clocks on 2024-03-31: GMT (UTC+00:00) then BST (UTC+01:00)"
+    )
+    assert london_offset_note(autumn).endswith("BST (UTC+01:00) then GMT (UTC+00:00)")
+    assert fmt_ts(t("2024-03-31", "00:59:59")) == "2024-03-31 00:59:59 UTC (00:59:59 GMT)"
+    assert fmt_ts(t("2024-03-31", "01:00:00")) == "2024-03-31 01:00:00 UTC (02:00:00 BST)"
+    assert fmt_ts(t("2024-10-27", "00:30:00")) == "2024-10-27 00:30:00 UTC (01:30:00 BST)"
+    assert fmt_ts(t("2024-10-27", "01:30:00.250")) == "2024-10-27 01:30:00.250 UTC (01:30:00.250 GMT)"
+
+
+def test_markdown_tables_are_valid_gfm(report: dict) -> None:
+    lines = report["md"].splitlines()
+    i = 0
+    n_tables = 0
+    while i < len(lines):
+        if not lines[i].startswith("|"):
+            i += 1
+            continue
+        block = []
+        while i < len(lines) and lines[i].startswith("|"):
+            block.append(lines[i])
+            i += 1
+        n_tables += 1
+        assert len(block) >= 2
+        assert i == len(lines) or lines[i] == "", "a table must be followed by a blank line"
+        widths = [len(re.split(r"(?<!\\)\|", row)) for row in block]
+        assert len(set(widths)) == 1, block
+        assert all(row.endswith("|") for row in block)
+        assert re.fullmatch(r"\|( -{3,}:? \|)+", block[1]), block[1]
+    assert n_tables == 5  # summary, fusion, rules, detectors, top-N
+    # A pipe inside data is escaped, not a column break.
+    assert "| 2 major violations (R3_ASK_GE_BID \\| crossed) |" in report["md"]
+    rows = table_rows(section(report["md"], "Fusion by symbol"))
+    assert rows[2][-1] == "2 major violations (R3_ASK_GE_BID \\| crossed)"
+
+
+def test_markdown_escapes_html_from_data(report: dict) -> None:
+    assert SCRIPT not in report["md"]
+    assert "close is NaN \\<script\\>alert('pwn')\\</script\\>" in report["md"]
+
+
+def test_html_escapes_text_from_data(report: dict) -> None:
+    html = report["html"]
+    assert "<script" not in html.lower()
+    assert "close is NaN &lt;script&gt;alert(&#x27;pwn&#x27;)&lt;/script&gt;" in html
+    assert "ask 2600.1 &lt; bid 2600.2" in html
+
+
+def test_html_is_self_contained(report: dict) -> None:
+    html = report["html"]
+    assert "http://" not in html and "https://" not in html and "//" not in html.replace("://", "")
+    assert not re.search(r"\bsrc\s*=", html, re.I)
+    assert not re.search(r"<link\b", html, re.I)
+    assert not re.search(r"@import|url\(", html, re.I)
+    for href in re.findall(r'href="([^"]*)"', html):
+        assert not re.match(r"^[a-z][a-z0-9+.-]*:", href, re.I), href  # no scheme: relative links only
+    assert "default-src 'none'" in html  # and a CSP that forbids any fetch
+
+
+def test_html_charts(report: dict) -> None:
+    html = report["html"]
+    # One price chart per symbol (DOGEUSDT too, saying it has no bars), plus the count charts.
+    symbol_charts = re.findall(r'<svg class="chart chart-symbol"[^>]*aria-label="([A-Z]+):', html)
+    assert sorted(symbol_charts) == sorted(SUMMER_SYMBOLS)
+    assert symbol_charts[:2] == ["DOGEUSDT", "BTCUSDT"]  # worst first
+    count_charts = re.findall(r'<svg class="chart chart-counts"[^>]*aria-label="([^"]+)"', html)
+    assert count_charts == [
+        "Violations by rule", "Anomalies by detector (clusters expanded)", "Top 10 symbols by anomalies (expanded)",
+    ]  # fmt: skip
+    assert html.count("<svg") == len(symbol_charts) + len(count_charts) + 1  # + the legend
+    btc = html.split('aria-label="BTCUSDT:')[1].split("</svg>")[0]
+    assert "<polyline" in btc  # the close line
+    assert "critical violation(s) R4_NO_NAN at 2024-08-09 13:04:05 UTC (14:04:05 BST)" in btc
+    assert "3 JUMP anomalies at 2024-08-09 13:04:06 UTC (14:04:06 BST)" in btc
+    assert "R5_CONTINUITY (critical): 2024-08-09 02:00:00 UTC" in btc  # the gap span
+    assert "time (UTC)" in btc and ">12:00<" in btc
+    doge = html.split('aria-label="DOGEUSDT:')[1].split("</svg>")[0]
+    assert "no 1-minute bars for this day" in doge
+    legend = html.split('<svg class="legend"')[1].split("</svg>")[0]
+    for label in (
+        "1-minute close",
+        "critical violation",
+        "major violation",
+        "minor violation",
+        "anomaly: JUMP",
+    ):
+        assert label in legend
+
+
+def test_many_symbols_small_multiples(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "many.duckdb"))
+    con.execute(FUSION_DDL)
+    con.execute(f"create table bars_1m ({BARS_COLUMNS})")
+    symbols = [f"SYM{i:02d}USDT" for i in range(15)]
+    for i, s in enumerate(symbols):
+        con.execute(
+            "insert into fusion values (?::TIMESTAMP, ?::DATE, ?, 'daily', 'PASS', ?, 1, 1, 1, 1440, 0, 0, 0, 0, "
+            "'clean', '{}')",
+            [SUMMER, SUMMER, s, 0.9 + i / 1000],
+        )
+        con.execute(
+            f"""insert into bars_1m select ?, ts, ts::DATE, 1, 1, 1, ? + epoch(ts) % 7, 1, 1, 1, 1, 1, 1, 0, 0
+                from range(TIMESTAMP '{SUMMER}', TIMESTAMP '{SUMMER}' + INTERVAL 1 DAY, INTERVAL 1 MINUTE) r(ts)""",
+            [s, i],
+        )
+    result = write_report(con, SUMMER, tmp_path / "out")
+    con.execute("select 1")  # a connection passed in stays open
+    html = Path(result["html_path"]).read_text(encoding="utf-8")
+    assert html.count('class="chart chart-symbol"') == 15
+    assert 'class="grid"' in html and "grid-template-columns" in html
+    md = Path(result["md_path"]).read_text(encoding="utf-8")
+    assert "No `violations` table" in md and "No `anomalies` table" in md
+    assert result["summary"]["tables_missing"] == ["anomalies", "bars_1s", "violations"]
+
+
+def test_missing_anomalies_table(tmp_path: Path) -> None:
+    db = build_db(tmp_path / "noanom.duckdb", anomalies=False, bars_1s=False)
+    result = write_report(db, SUMMER, tmp_path / "out")
+    md = Path(result["md_path"]).read_text(encoding="utf-8")
+    html = Path(result["html_path"]).read_text(encoding="utf-8")
+    summary = dict(table_rows(section(md, "Summary")))
+    assert summary["Anomalies"].startswith("not available (no anomalies table")
+    assert summary["Bars (1s)"].startswith("not available")
+    assert "No `anomalies` table in the database" in section(md, "Anomalies by detector")
+    assert "Not available: no `anomalies` table." in section(md, "Top 10 symbols by anomalies")
+    assert "No <code>anomalies</code> table in the database" in html
+    assert html.count('class="chart chart-symbol"') == 5
+    s = result["summary"]
+    assert (s["anomaly_records"], s["anomalies_expanded"]) == (0, 0)
+    assert s["violations"]["total"] == 6
+    assert s["tables_missing"] == ["anomalies", "bars_1s"]
+
+
+def test_empty_database_still_reports(tmp_path: Path) -> None:
+    db = tmp_path / "empty.duckdb"
+    duckdb.connect(str(db)).close()
+    result = write_report(db, SUMMER, tmp_path / "out")
+    md = Path(result["md_path"]).read_text(encoding="utf-8")
+    assert "No `fusion` table in the database" in md
+    assert result["summary"]["symbols"] == 0
+
+
+def test_bad_cluster_json_counts_one(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "c.duckdb"))
+    con.execute(ANOMALIES_DDL)
+    for i, c in enumerate(['{"count": 4}', "not json", "null", '{"count": "x"}', '{"count": 0}', None]):
+        con.execute(
+            "insert into anomalies values ('BTCUSDT', ?, ?::DATE, 'JUMP', 'l', 'r', .5, 1, '{}', ?)",
+            [t(SUMMER, f"0{i}:00:00"), SUMMER, c],
+        )
+    result = write_report(con, SUMMER, tmp_path / "out")
+    assert (result["summary"]["anomaly_records"], result["summary"]["anomalies_expanded"]) == (6, 9)
+
+
+def test_odd_rows_do_not_crash(tmp_path: Path) -> None:
+    """NULL symbol or time, upper-case severity, a STRUCT cluster column: reported, not fatal."""
+    con = duckdb.connect(str(tmp_path / "odd.duckdb"))
+    con.execute(VIOLATIONS_DDL)
+    con.execute(
+        "insert into violations values (NULL, NULL, NULL, ?::DATE, 'R5_CONTINUITY', 'CRITICAL', 'klines_1m', "
+        "NULL, NULL), ('BTCUSDT', ?, NULL, ?::DATE, NULL, NULL, NULL, NULL, NULL)",
+        [SUMMER, t(SUMMER, "01:00:00"), SUMMER],
+    )
+    con.execute(
+        "create table anomalies (symbol VARCHAR, ts TIMESTAMP, date DATE, detector VARCHAR, "
+        "cluster STRUCT(count BIGINT, start_ts VARCHAR, end_ts VARCHAR, max_abs_z DOUBLE))"
+    )
+    con.execute(
+        "insert into anomalies values ('BTCUSDT', ?, ?::DATE, 'JUMP', {'count': 4, 'start_ts': NULL, "
+        "'end_ts': NULL, 'max_abs_z': 8.0}), ('BTCUSDT', ?, ?::DATE, 'JUMP', NULL)",
+        [t(SUMMER, "02:00:00"), SUMMER, t(SUMMER, "03:00:00"), SUMMER],
+    )
+    result = write_report(con, SUMMER, tmp_path / "out")
+    s = result["summary"]
+    assert s["violations"]["critical"] == 1 and s["violations"]["unknown"] == 1
+    assert (s["anomaly_records"], s["anomalies_expanded"]) == (2, 5)
+    md = Path(result["md_path"]).read_text(encoding="utf-8")
+    assert "| Violations | 2 (critical 1, major 0, minor 0, unknown 1) |" in md
+    assert "cluster of 4" in md and "max \\|z\\| 8.00" not in md  # list items do not escape pipes
+    assert "cluster of 4, max |z| 8.00" in md
+
+
+def test_dense_violations_keep_the_html_small(tmp_path: Path) -> None:
+    """A crossed book all day (one R3 violation a second) still gives a small, legible chart."""
+    con = duckdb.connect(str(tmp_path / "dense.duckdb"))
+    con.execute(VIOLATIONS_DDL)
+    con.execute(
+        f"""insert into violations select 'BTCUSDT', ts, NULL, ts::DATE, 'R3_ASK_GE_BID', 'major', 'bars_1s',
+                'crossed', '{{}}'
+            from range(TIMESTAMP '{SUMMER}', TIMESTAMP '{SUMMER}' + INTERVAL 1 DAY, INTERVAL 1 SECOND) r(ts)"""
+    )
+    result = write_report(con, SUMMER, tmp_path / "out")
+    assert result["summary"]["violations"]["major"] == 86_400
+    html = Path(result["html_path"]).read_text(encoding="utf-8")
+    assert len(html) < 300_000
+    chart = html.split('aria-label="BTCUSDT:')[1].split("</svg>")[0]
+    assert 100 < chart.count("<polygon") <= 250  # merged marks, one every 2 units of the x axis
+    assert "major violation(s) R3_ASK_GE_BID from 2024-08-09 00:00:00 UTC (01:00:00 BST) to" in chart
+
+
+def test_hourly_mode_reads_hourly_rows(db: Path, tmp_path: Path) -> None:
+    result = write_report(db, SUMMER, tmp_path / "out", mode="hourly")
+    md = Path(result["md_path"]).read_text(encoding="utf-8")
+    assert md.startswith(f"# lakeqa QA report — {SUMMER} (hourly, 13:00–14:00 UTC)")
+    rows = table_rows(section(md, "Fusion by symbol"))
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("BTCUSDT", "2024-08-09 13:00:00 UTC (14:00:00 BST)", "REVIEW")
+    ]
+    assert result["summary"]["verdicts"] == {"FAIL": 0, "REVIEW": 1, "PASS": 0}
+
+
+def test_ge_data_docs_link_is_relative(db: Path, tmp_path: Path) -> None:
+    ge = tmp_path / "great_expectations" / "data_docs" / "index.html"
+    result = write_report(db, SUMMER, tmp_path / "out", ge_data_docs_url=str(ge))
+    md = Path(result["md_path"]).read_text(encoding="utf-8")
+    html = Path(result["html_path"]).read_text(encoding="utf-8")
+    rel = "../../../great_expectations/data_docs/index.html"
+    assert (Path(result["md_path"]).parent / rel).resolve() == ge.resolve()
+    assert f"Great Expectations Data Docs: [{rel}]({rel})" in md
+    assert f'<a href="{rel}">' in html
+    # Files section: where each output is.
+    files = section(md, "Files and links")
+    assert f"[reports/qa/{SUMMER}_qa_report.html]({SUMMER}_qa_report.html)" in files
+    assert (
+        f"[qa/schema/{SUMMER}_violations.jsonl](../../qa/schema/{SUMMER}_violations.jsonl) (not found)"
+        in files
+    )
+
+
+def test_ge_data_docs_found_under_the_output_root(db: Path, tmp_path: Path) -> None:
+    site = tmp_path / "out" / "ge" / "data_docs" / "index.html"
+    site.parent.mkdir(parents=True)
+    site.write_text("<html></html>", encoding="utf-8")
+    result = write_report(db, SUMMER, tmp_path / "out")
+    md = Path(result["md_path"]).read_text(encoding="utf-8")
+    assert (
+        "Great Expectations Data Docs: [../../ge/data_docs/index.html](../../ge/data_docs/index.html)" in md
+    )
+    assert '<a href="../../ge/data_docs/index.html">' in Path(result["html_path"]).read_text(encoding="utf-8")
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_atomic_write_leaves_no_temp_file(report: dict) -> None:
+    folder = Path(report["md_path"]).parent
+    assert _listing(folder) == [f"{SUMMER}_qa_report.html", f"{SUMMER}_qa_report.md"]
+    assert report["html"].rstrip().endswith("</html>")
+    assert Path(report["md_path"]).stat().st_mode & 0o044  # readable by others (not mkstemp's 0600)
+
+
+def test_failure_while_rendering_keeps_old_report(
+    db: Path, tmp_path: Path, report: dict, monkeypatch
+) -> None:
+    folder = Path(report["md_path"]).parent
+    before = {name: (folder / name).read_bytes() for name in _listing(folder)}
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("render failed half-way")
+
+    monkeypatch.setattr(render, "render_html", boom)
+    with pytest.raises(RuntimeError, match="half-way"):
+        write_report(db, SUMMER, tmp_path / "out")
+    assert {name: (folder / name).read_bytes() for name in _listing(folder)} == before
+
+
+def test_failure_while_writing_keeps_old_report(db: Path, tmp_path: Path, report: dict, monkeypatch) -> None:
+    folder = Path(report["md_path"]).parent
+    before = {name: (folder / name).read_bytes() for name in _listing(folder)}
+    calls = []
+
+    def failing_fsync(fd: int) -> None:  # the second file's temp is half-written when this fails
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(render.os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="No space"):
+        write_report(db, WINTER, tmp_path / "out")
+    with pytest.raises(OSError, match="No space"):
+        calls.clear()
+        write_report(db, SUMMER, tmp_path / "out", top_n=1)
+    # Neither the winter report nor a changed summer report exists, and no temp file is left behind.
+    assert {name: (folder / name).read_bytes() for name in _listing(folder)} == before
+
+
+def test_rerun_replaces_report(db: Path, tmp_path: Path, report: dict) -> None:
+    write_report(db, SUMMER, tmp_path / "out", top_n=1)
+    md = Path(report["md_path"]).read_text(encoding="utf-8")
+    assert "## Top 1 symbols by anomalies" in md
+    assert _listing(Path(report["md_path"]).parent) == [f"{SUMMER}_qa_report.html", f"{SUMMER}_qa_report.md"]
+
+
+def test_bad_arguments(db: Path, tmp_path: Path) -> None:
+    with pytest.raises(render.ReportError, match="bad day"):
+        write_report(db, "2024-13-01", tmp_path)
+    with pytest.raises(render.ReportError, match="bad mode"):
+        write_report(db, SUMMER, tmp_path, mode="weekly")
+    with pytest.raises(render.ReportError, match="not found"):
+        write_report(tmp_path / "missing.duckdb", SUMMER, tmp_path)
+    assert not (tmp_path / "reports").exists()
+
+
+# --------------------------------------------------------------------------------------------------------
+# CLI
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakeqa")
+    render.register(parser.add_subparsers(dest="command"))
+    return parser
+
+
+def test_cli_report(db: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "cli-out"
+    args = _parser().parse_args(
+        ["report", "--day", SUMMER, "--duckdb", str(db), "--output", str(out), "--top-n", "3"]
+    )
+    assert args.func(args) == 0
+    md = (out / "reports" / "qa" / f"{SUMMER}_qa_report.md").read_text(encoding="utf-8")
+    assert "## Top 3 symbols by anomalies" in md
+    assert (out / "reports" / "qa" / f"{SUMMER}_qa_report.html").is_file()
+    printed = capsys.readouterr().out
+    assert f"{SUMMER}_qa_report.html" in printed and "anomalies 16 from 9 records" in printed
+
+
+def test_cli_defaults_from_environment(db: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DUCKDB_PATH", str(db))
+    monkeypatch.setenv("QA_OUTPUT_ROOT", str(tmp_path / "env-out"))
+    monkeypatch.chdir(tmp_path)
+    args = _parser().parse_args(["report", "--day", SUMMER])
+    assert (args.duckdb, args.output, args.top_n) == (str(db), str(tmp_path / "env-out"), 10)
+    assert args.func(args) == 0
+    assert (tmp_path / "env-out" / "reports" / "qa" / f"{SUMMER}_qa_report.md").is_file()
+
+    monkeypatch.delenv("DUCKDB_PATH")
+    monkeypatch.delenv("QA_OUTPUT_ROOT")
+    args = _parser().parse_args(["report", "--day", SUMMER])
+    assert (args.duckdb, args.output) == ("lakeqa.duckdb", "output")
+
+
+def test_cli_errors(tmp_path: Path, capsys) -> None:
+    args = _parser().parse_args(["report", "--day", SUMMER, "--duckdb", str(tmp_path / "nope.duckdb")])
+    assert args.func(args) == 1
+    assert "nope.duckdb not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["report", "--day", "09/08/2024"])
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["report"])  # --day is required
+    help_text = _parser()._subparsers._group_actions[0].choices["report"].format_help()
+    assert "example" in help_text and "lakeqa report --day 2024-08-09" in help_text

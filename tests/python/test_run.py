@@ -1,0 +1,107 @@
+"""`lakeqa run`: one command from a lake to every output of DESIGN.md, with an exit code to act on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lakeqa import cli
+from lakeqa.generate import generate_lake
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def run_env(dbt_project, monkeypatch):
+    paths = dbt_project.paths
+    monkeypatch.setenv("LAKE_ROOT", str(paths.lake_root))
+    monkeypatch.setenv("DUCKDB_PATH", str(paths.duckdb_path))
+    monkeypatch.setenv("QA_OUTPUT_ROOT", str(paths.output_root))
+    return dbt_project
+
+
+def test_daily_run_writes_every_output_and_exits_on_fail(run_env, capsys):
+    project = run_env
+    generate_lake(project.lake, date="2024-08-09", days=2, trades_per_day=60_000, faults="all", progress=False)
+    code = cli.main(["run", "--mode", "daily", "--day", "2024-08-09"])
+    out = capsys.readouterr().out
+    assert code == 4, "a FAIL verdict must give exit code 4 with the default --fail-on FAIL"
+    root = project.paths.output_root
+    for rel in (
+        "qa/schema/2024-08-09_violations.jsonl",
+        "qa/ai/2024-08-09_anomalies.jsonl",
+        "qa/fusion/2024-08-09_fusion.parquet",
+        "reports/qa/2024-08-09_qa_report.md",
+        "reports/qa/2024-08-09_qa_report.html",
+        "ge/data_docs/index.html",
+    ):
+        assert (root / rel).is_file(), rel
+        assert rel.split("/")[-1] in out or rel.startswith("ge/"), f"the summary does not say where {rel} is"
+    assert "verdicts:" in out and "FAIL" in out and "PASS" in out
+
+    first = json.loads((root / "qa/schema/2024-08-09_violations.jsonl").read_text().splitlines()[0])
+    assert list(first)[:6] == ["symbol", "ts", "rule", "severity", "detail", "row_sample"]
+    assert isinstance(first["row_sample"], dict)
+    fusion = project.query(
+        f"select count(*), count(distinct symbol) from read_parquet('{root}/qa/fusion/2024-08-09_fusion.parquet')"
+    )[0]
+    assert fusion[0] == fusion[1] == 13
+
+    # dbt docs: the overview page carries the verdict table
+    import os
+
+    target = os.environ["DBT_TARGET_PATH"]
+    manifest = json.loads(open(os.path.join(target, "manifest.json")).read())
+    overview = manifest["docs"]["doc.lakeqa.__overview__"]["block_contents"]
+    assert "Latest verdicts: 2024-08-09" in overview and "| BNBUSDT | **FAIL**" in overview
+
+    # the same day again: same verdicts; --fail-on never exits 0
+    before = project.query("select symbol, verdict, score from fusion order by symbol")
+    assert cli.main(["run", "--day", "2024-08-09", "--fail-on", "never", "--skip", "docs", "--skip", "ge"]) == 0
+    assert project.query("select symbol, verdict, score from fusion order by symbol") == before
+
+
+def test_range_gives_a_verdict_per_day(run_env):
+    project = run_env
+    generate_lake(project.lake, date="2024-08-10", days=3, trades_per_day=30_000, progress=False)
+    code = cli.main(["run", "--from", "2024-08-08", "--to", "2024-08-10", "--skip", "docs", "--skip", "ge",
+                     "--fail-on", "REVIEW"])
+    assert code == 0
+    days = project.query("select cast(date as varchar), count(*) from fusion group by all order by 1")
+    assert days == [("2024-08-08", 13), ("2024-08-09", 13), ("2024-08-10", 13)]
+
+
+def test_hourly_mode_reads_and_replaces_only_its_window(run_env):
+    project = run_env
+    generate_lake(project.lake, date="2024-08-09", trades_per_day=30_000, progress=False)
+    assert cli.main(["run", "--day", "2024-08-09", "--skip", "docs", "--skip", "ge", "--skip", "report"]) in (0, 4)
+    outside = project.query(
+        "select count(*), md5(string_agg(cast(t as varchar), ',' order by symbol, ts)) from bars_1s t"
+        " where ts < timestamp '2024-08-09 10:30' or ts >= timestamp '2024-08-09 12:00'"
+    )
+    code = cli.main(["run", "--mode", "hourly", "--hourly-end", "2024-08-09 12:00", "--skip", "docs",
+                     "--skip", "report"])
+    assert code in (0, 4)
+    # the staging views of the hourly run hold only the 90 minutes of the window: the rows it touched
+    lo, hi, n = project.query("select min(ts), max(ts), count(*) from stg_lake__trades")[0]
+    assert n > 0 and str(lo) >= "2024-08-09 10:30:00" and str(hi) < "2024-08-09 12:00:00"
+    assert project.query(
+        "select count(*), md5(string_agg(cast(t as varchar), ',' order by symbol, ts)) from bars_1s t"
+        " where ts < timestamp '2024-08-09 10:30' or ts >= timestamp '2024-08-09 12:00'"
+    ) == outside
+    hourly = project.query("select distinct strftime(ts, '%H:%M') from fusion where mode = 'hourly'")
+    assert hourly == [("11:00",)]
+    assert project.query("select count(*) from fusion where mode = 'daily'") == [(13,)]
+
+
+def test_run_help_has_an_example(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--help"])
+    assert "lakeqa run --mode daily --day" in capsys.readouterr().out
+
+
+def test_bad_day_is_a_clear_error(run_env, capsys):
+    generate_lake(run_env.lake, date="2024-08-09", trades_per_day=5_000, progress=False)
+    assert cli.main(["run", "--day", "2024-02-30"]) == 1
+    assert "not a calendar day" in capsys.readouterr().err
