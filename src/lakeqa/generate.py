@@ -4,8 +4,10 @@ fault must make the QA layer report.
 
 The market model lives in ``lakeqa.generator.market``, the faults in ``lakeqa.generator.faults``; this
 module runs them one symbol-day at a time (memory stays bounded by one symbol's hour buffers) and writes
-the lake through ``lakeqa.lake.write_partitions`` as ``<lake>/<dataset>/symbol=S/date=D/generated.parquet``
-(``generated-NNofMM.parquet`` parts when a symbol-day holds more than ~8 M rows).
+the lake with ``lakeqa.lake`` (``conform``, ``partition_dir``, ``write_atomic_parquet``: the same bytes as
+``write_partitions``) as ``<lake>/<dataset>/symbol=S/date=D/generated.parquet`` (hour-aligned
+``generated-NNofMM.parquet`` parts when a symbol-day holds more than ~8 M rows), on background threads.
+Re-running replaces the generator's own files of the partitions it generates and nothing else.
 """
 
 from __future__ import annotations
@@ -162,7 +164,9 @@ class _DatasetWriter:
             return
         table = pa.concat_tables(tables)
         self.pool.submit(_write_partition, self.root, self.dataset, self.symbol, self.day, table, name)
-        self.paths.append(partition_dir(self.root, self.dataset, self.symbol, self.day.isoformat()) / f"{name}.parquet")
+        self.paths.append(
+            partition_dir(self.root, self.dataset, self.symbol, self.day.isoformat()) / f"{name}.parquet"
+        )
         self.names.add(f"{name}.parquet")
         self.rows += table.num_rows
 
@@ -341,7 +345,9 @@ def _plan_faults(
     for kind, sym in (fault_symbols or {}).items():
         k = str(kind).strip().upper()
         if k not in F.KINDS:
-            raise LakeError(f"fault_symbols: unknown fault kind {kind!r}; expected one of {', '.join(F.KINDS)}")
+            raise LakeError(
+                f"fault_symbols: unknown fault kind {kind!r}; expected one of {', '.join(F.KINDS)}"
+            )
         mapping[k] = check_symbol(str(sym))
     by_name = {s.symbol: s for s in specs}
     active: list[F.Fault] = []
@@ -462,7 +468,9 @@ def generate_lake(
         "skipped_faults": sorted(skipped, key=lambda j: j["kind"]),
         "rows": dict(rows),
     }
-    gt_path = Path(ground_truth_path) if ground_truth_path else root / "_generator" / f"ground_truth_{last}.json"
+    gt_path = (
+        Path(ground_truth_path) if ground_truth_path else root / "_generator" / f"ground_truth_{last}.json"
+    )
     _write_json_atomic(gt, gt_path)
     return GenerateReport(
         root=root,
@@ -533,7 +541,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--date", default=DEFAULT_DATE, help=f"the last day, YYYY-MM-DD (default {DEFAULT_DATE})")
     p.add_argument("--days", type=int, default=1, help="number of days ending at --date (default 1)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--symbols", type=_symbols_arg, default=13, help="the first N of the 13 symbols (default 13)")
+    g.add_argument(
+        "--symbols", type=_symbols_arg, default=13, help="the first N of the 13 symbols (default 13)"
+    )
     g.add_argument("--symbol-list", default=None, help="comma-separated symbols, e.g. BTCUSDT,ETHUSDT")
     p.add_argument(
         "--trades-per-day", type=_count_arg, default=1_000_000,

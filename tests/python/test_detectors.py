@@ -132,11 +132,15 @@ def test_feature_definitions():
     bars.loc[2, ["close", "vwap", "volume_base"]] = [101.0, 100.0, 0.0]
     bars.loc[4, "close"] = float("nan")
     feats = bar_features(bars)
-    assert feats.loc[1, "return_1s"] == pytest.approx(math.log(bars.loc[1, "close"] / bars.loc[0, "close"]))
+    # features sit on a fixed-point grid: 1e-10 for return_1s, 1e-6 for the others
+    assert feats.loc[1, "return_1s"] == pytest.approx(
+        math.log(bars.loc[1, "close"] / bars.loc[0, "close"]), abs=1e-10
+    )
     assert math.isnan(feats.loc[0, "return_1s"])  # no previous bar
     assert feats.loc[2, "vwap_drift_bp"] == pytest.approx(100.0)  # (101 - 100) / 100 * 1e4
     assert math.isnan(feats.loc[2, "log_volume"])  # volume 0: no log
-    assert feats.loc[3, "log_volume"] == pytest.approx(math.log(bars.loc[3, "volume_base"]))
+    assert feats.loc[3, "log_volume"] == pytest.approx(math.log(bars.loc[3, "volume_base"]), abs=1e-6)
+    assert feats.loc[3, "log_volume"] * 1e6 == round(feats.loc[3, "log_volume"] * 1e6)
     assert feats.loc[4, "has_nonfinite_value"] and not feats.loc[3, "has_nonfinite_value"]
 
 

@@ -122,7 +122,7 @@ def test_sql_features_equal_the_pandas_reference(faulted):
     assert first["return_1s_trailing_n"] > 1000 and not np.isnan(first["return_1s"])
     for f in FEATURES:
         unit = 1e-10 if f == "return_1s" else 1e-6  # the SQL sums are on a fixed-point grid of this unit
-        np.testing.assert_allclose(got[f], expected[f], rtol=1e-12, atol=0, equal_nan=True)
+        np.testing.assert_allclose(got[f], expected[f], rtol=0, atol=1.01 * unit, equal_nan=True)  # ties
         assert (got[f"{f}_trailing_n"].to_numpy() == expected[f"{f}_trailing_n"].to_numpy()).all()
         np.testing.assert_allclose(
             got[f"{f}_trailing_mean"], expected[f"{f}_trailing_mean"], atol=unit, equal_nan=True
@@ -157,15 +157,26 @@ def test_enable_ai_false_skips_the_detectors_and_nothing_else(faulted, tmp_path)
     copy = tmp_path / "copy.duckdb"
     shutil.copyfile(faulted.paths.duckdb_path, copy)
     project.paths = dataclasses.replace(faulted.paths, duckdb_path=copy)
-    others = ["bars_1s", "bars_1m", "violations"]
-    before = {t: fingerprint(project, t, "2024-08-09") for t in others}
+
+    def upstream() -> tuple:
+        # the bars' floating-point volume sums may differ in the last bit between builds (DuckDB adds in
+        # thread order), so bars are compared by counts and rounded sums; violations row for row
+        bars = [
+            project.query(
+                f"select count(*), sum(trade_count), round(sum(volume_base), 6) from {t} where date = '2024-08-09'"
+            )[0]
+            for t in ("bars_1s", "bars_1m")
+        ]
+        return (*bars, fingerprint(project, "violations", "2024-08-09"))
+
+    before = upstream()
     assert fingerprint(project, "anomalies", "2024-08-09")[0] > 0
     rerun(project, {"day": "2024-08-09", "enable_ai": False})
     assert fingerprint(project, "anomalies", "2024-08-09")[0] == 0
     assert fingerprint(project, "anomalies", "2024-08-08") == fingerprint(faulted, "anomalies", "2024-08-08")
     for model in ("anomalies_zscore", "anomalies_jump", "anomalies_iforest"):
         assert project.query(f"select count(*) from {model}") == [(0,)]
-    assert {t: fingerprint(project, t, "2024-08-09") for t in others} == before
+    assert upstream() == before
 
 
 # ------------------------------------------------------------------------------------------------ real data

@@ -259,7 +259,11 @@ def test_klines_match_trades_binance_style(clean2):
     assert np.allclose(traded.taker_buy_base, traded.tbb, rtol=1e-12, atol=1e-9)
     empty = df[df.n.isna()]
     assert len(empty) > 0 and (empty.trade_count == 0).all() and (empty.volume == 0).all()
-    assert (empty.open == empty.close).all() and (empty.high == empty.low).all() and (empty.open == empty.high).all()
+    assert (
+        (empty.open == empty.close).all()
+        and (empty.high == empty.low).all()
+        and (empty.open == empty.high).all()
+    )
     carried = empty[empty.prev_close.notna()]
     assert (carried.close == carried.prev_close).all()
     # the second day's leading empty minutes carry the first day's last close (and a day generated
@@ -331,7 +335,9 @@ def test_clean_market_invariants(clean2):
     assert moves > 100
     # spreads: one tick most of the time, sometimes 2-3
     ticks = {s.symbol: s.tick for s in SPECS}
-    sp = con.execute("select symbol, ask_price - bid_price from quotes using sample 200000 rows (reservoir, 1)").fetchall()
+    sp = con.execute(
+        "select symbol, ask_price - bid_price from quotes using sample 200000 rows (reservoir, 1)"
+    ).fetchall()
     k = np.array([round(d / ticks[s]) for s, d in sp])
     assert set(np.unique(k)) <= {1, 2, 3} and 0.75 < (k == 1).mean() < 0.95
     # realistic volatility: close-to-close over the day within a few percent, no big 1 s moves
@@ -398,23 +404,35 @@ def test_ground_truth_describes_what_is_in_the_lake(faulty):
         return con.execute(sql, list(params)).fetchone()
 
     nan = kinds["NAN_PRICE"]
-    price, ts = one("select price, strftime(ts, '%Y-%m-%dT%H:%M:%S.%f') from trades where trade_id = ? and symbol = ?",
-                    nan["trade_id"], nan["symbol"])
+    price, ts = one(
+        "select price, strftime(ts, '%Y-%m-%dT%H:%M:%S.%f') from trades where trade_id = ? and symbol = ?",
+        nan["trade_id"],
+        nan["symbol"],
+    )
     assert math.isnan(price) and ts == nan["ts"]
-    n_sec = one("select count(*) from trades where symbol = ? and date_trunc('second', ts) = ?::timestamp",
-                nan["symbol"], nan["second"])[0]
+    n_sec = one(
+        "select count(*) from trades where symbol = ? and date_trunc('second', ts) = ?::timestamp",
+        nan["symbol"],
+        nan["second"],
+    )[0]
     assert n_sec >= 3
 
     zero = kinds["NON_POSITIVE_PRICE"]
-    assert one("select price from trades where trade_id = ? and symbol = ?", zero["trade_id"], zero["symbol"]) == (0.0,)
+    assert one(
+        "select price from trades where trade_id = ? and symbol = ?", zero["trade_id"], zero["symbol"]
+    ) == (0.0,)
 
     neg = kinds["NEGATIVE_QTY"]
     q, s_sum, m_sum = one(
         """select (select qty from trades where trade_id = $id and symbol = $s),
                   (select sum(qty) from trades where symbol = $s and date_trunc('second', ts) = $sec::timestamp),
                   (select sum(qty) from trades where symbol = $s and date_trunc('minute', ts) = $min::timestamp)""".replace(
-            "$id", str(neg["trade_id"])).replace("$sec", f"'{neg['second']}'").replace(
-            "$min", f"'{neg['minute']}'").replace("$s", f"'{neg['symbol']}'"))
+            "$id", str(neg["trade_id"])
+        )
+        .replace("$sec", f"'{neg['second']}'")
+        .replace("$min", f"'{neg['minute']}'")
+        .replace("$s", f"'{neg['symbol']}'")
+    )
     assert q < 0 and s_sum < 0 and m_sum < 0
 
     for kind in ("CROSSED_QUOTE", "WIDE_SPREAD"):
@@ -422,13 +440,17 @@ def test_ground_truth_describes_what_is_in_the_lake(faulty):
         rows = con.execute(
             """select update_id, bid_price, ask_price, strftime(ts, '%Y-%m-%dT%H:%M:%S.%f') from quotes
                where symbol = ? and ts >= ?::timestamp and ts < ?::timestamp + interval 2 second order by ts""",
-            [fq["symbol"], fq["second"], fq["second"]]).fetchall()
+            [fq["symbol"], fq["second"], fq["second"]],
+        ).fetchall()
         in_sec = [r for r in rows if r[3][:19] == fq["second"]]
         assert in_sec[-1][0] == fq["update_id"] and in_sec[-1][3] == fq["ts"]
         nxt = rows[len(in_sec)]
         assert nxt[3][:19] > fq["second"] and nxt[2] > nxt[1]
-        last_trade = one("select max(ts) from trades where symbol = ? and date_trunc('second', ts) = ?::timestamp",
-                         fq["symbol"], fq["second"])[0]
+        last_trade = one(
+            "select max(ts) from trades where symbol = ? and date_trunc('second', ts) = ?::timestamp",
+            fq["symbol"],
+            fq["second"],
+        )[0]
         assert last_trade.strftime("%Y-%m-%dT%H:%M:%S.%f") < fq["ts"]
         bid, ask = in_sec[-1][1], in_sec[-1][2]
         if kind == "CROSSED_QUOTE":
@@ -436,41 +458,77 @@ def test_ground_truth_describes_what_is_in_the_lake(faulty):
         else:
             assert 780 < (ask - bid) / ((ask + bid) / 2) * 1e4 < 820
         # the fault second is not the last second with trades of its minute
-        later = one("""select count(*) from trades where symbol = ? and ts >= ?::timestamp + interval 1 second
-                       and date_trunc('minute', ts) = ?::timestamp""", fq["symbol"], fq["second"], fq["minute"])[0]
+        later = one(
+            """select count(*) from trades where symbol = ? and ts >= ?::timestamp + interval 1 second
+                       and date_trunc('minute', ts) = ?::timestamp""",
+            fq["symbol"],
+            fq["second"],
+            fq["minute"],
+        )[0]
         assert later > 0
 
     gap = kinds["GAP"]
     for ds in ("trades", "quotes"):
-        assert one(f"select count(*) from {ds} where symbol = ? and ts >= ?::timestamp and ts < ?::timestamp",
-                   gap["symbol"], gap["gap_start"], gap["gap_end"]) == (0,)
-    assert one("""select count(*) from klines_1m where symbol = ? and open_time >= ?::timestamp
-                  and open_time < ?::timestamp and trade_count > 0""", gap["symbol"], gap["gap_start"], gap["gap_end"]) == (10,)
+        assert one(
+            f"select count(*) from {ds} where symbol = ? and ts >= ?::timestamp and ts < ?::timestamp",
+            gap["symbol"],
+            gap["gap_start"],
+            gap["gap_end"],
+        ) == (0,)
+    assert one(
+        """select count(*) from klines_1m where symbol = ? and open_time >= ?::timestamp
+                  and open_time < ?::timestamp and trade_count > 0""",
+        gap["symbol"],
+        gap["gap_start"],
+        gap["gap_end"],
+    ) == (10,)
     assert gap["gap_start"].endswith(":00") and gap["ts"][17:] == "00.000000"
 
     drop = kinds["DROPPED_TRADES"]
-    ours, theirs = one("""select (select count(*) from trades where symbol = $s and date_trunc('minute', ts) = $m),
-                                 (select trade_count from klines_1m where symbol = $s and open_time = $m)"""
-                       .replace("$s", f"'{drop['symbol']}'").replace("$m", f"'{drop['minute']}'::timestamp"))
+    ours, theirs = one(
+        """select (select count(*) from trades where symbol = $s and date_trunc('minute', ts) = $m),
+                                 (select trade_count from klines_1m where symbol = $s and open_time = $m)""".replace(
+            "$s", f"'{drop['symbol']}'"
+        ).replace("$m", f"'{drop['minute']}'::timestamp")
+    )
     assert theirs >= 20 and ours == theirs - drop["dropped"] and drop["dropped"] == theirs // 2
 
     dup = kinds["DUPLICATE_TRADES"]
-    n, nd = one("select count(*), count(distinct trade_id) from trades where symbol = ? and day = ?", dup["symbol"], DAY)
+    n, nd = one(
+        "select count(*), count(distinct trade_id) from trades where symbol = ? and day = ?",
+        dup["symbol"],
+        DAY,
+    )
     assert n - nd == 50 == dup["duplicated"]
-    assert one("""select count(*) from (select trade_id from trades where symbol = ? group by trade_id, price, qty,
-                  quote_qty, ts, is_buyer_maker having count(*) = 2)""", dup["symbol"]) == (50,)
+    assert one(
+        """select count(*) from (select trade_id from trades where symbol = ? group by trade_id, price, qty,
+                  quote_qty, ts, is_buyer_maker having count(*) = 2)""",
+        dup["symbol"],
+    ) == (50,)
 
     ohlc = kinds["KLINE_OHLC"]
-    k = one("select open, high, close, trade_count from klines_1m where symbol = ? and open_time = ?::timestamp",
-            ohlc["symbol"], ohlc["minute"])
+    k = one(
+        "select open, high, close, trade_count from klines_1m where symbol = ? and open_time = ?::timestamp",
+        ohlc["symbol"],
+        ohlc["minute"],
+    )
     assert k[1] < max(k[0], k[2]) and k[3] > 0
 
     miss = kinds["KLINE_MISSING_MINUTE"]
-    assert one("select count(*) from klines_1m where symbol = ? and open_time = ?::timestamp",
-               miss["symbol"], miss["minute"]) == (0,)
+    assert one(
+        "select count(*) from klines_1m where symbol = ? and open_time = ?::timestamp",
+        miss["symbol"],
+        miss["minute"],
+    ) == (0,)
     assert one("select count(*) from klines_1m where symbol = ? and day = ?", miss["symbol"], DAY) == (1439,)
-    assert one("select count(*) from trades where symbol = ? and date_trunc('minute', ts) = ?::timestamp",
-               miss["symbol"], miss["minute"])[0] > 0
+    assert (
+        one(
+            "select count(*) from trades where symbol = ? and date_trunc('minute', ts) = ?::timestamp",
+            miss["symbol"],
+            miss["minute"],
+        )[0]
+        > 0
+    )
 
     ms = kinds["MISSING_SYMBOL"]
     assert ms["symbol"] == THIN and ms["expect"] == []
@@ -479,19 +537,35 @@ def test_ground_truth_describes_what_is_in_the_lake(faulty):
         assert one(f"select count(*) from {ds} where symbol = ? and day = ?", THIN, PREV)[0] > 0
 
     jump = kinds["PRICE_JUMP"]
-    prev_close = one("""select last(price order by ts, trade_id) from trades where symbol = ?
-                        and ts < ?::timestamp""", jump["symbol"], jump["second"])[0]
-    lo, hi, n = one("""select min(price), max(price), count(*) from trades where symbol = ?
-                       and date_trunc('second', ts) = ?::timestamp""", jump["symbol"], jump["second"])
+    prev_close = one(
+        """select last(price order by ts, trade_id) from trades where symbol = ?
+                        and ts < ?::timestamp""",
+        jump["symbol"],
+        jump["second"],
+    )[0]
+    lo, hi, n = one(
+        """select min(price), max(price), count(*) from trades where symbol = ?
+                       and date_trunc('second', ts) = ?::timestamp""",
+        jump["symbol"],
+        jump["second"],
+    )
     assert n >= 8 and 1.013 < lo / prev_close and hi / prev_close < 1.017
     assert jump["detectors"] == ["JUMP"] and jump["expect"] == []
-    spread = one("""select max(ask_price - bid_price) from quotes where symbol = ?
-                    and date_trunc('second', ts) = ?::timestamp""", jump["symbol"], jump["second"])[0]
+    spread = one(
+        """select max(ask_price - bid_price) from quotes where symbol = ?
+                    and date_trunc('second', ts) = ?::timestamp""",
+        jump["symbol"],
+        jump["second"],
+    )[0]
     assert spread == pytest.approx(0.01)
 
     spike = kinds["VOLUME_SPIKE"]
-    n, med = one("""select count(*), median(qty) from trades where symbol = ?
-                    and date_trunc('second', ts) = ?::timestamp""", spike["symbol"], spike["second"])
+    n, med = one(
+        """select count(*), median(qty) from trades where symbol = ?
+                    and date_trunc('second', ts) = ?::timestamp""",
+        spike["symbol"],
+        spike["second"],
+    )
     typical = one("select median(qty) from trades where symbol = ? and day = ?", spike["symbol"], DAY)[0]
     assert n >= 10 and med > 50 * typical
     assert set(spike["detectors"]) == {"ZSCORE_LOG_VOLUME", "IFOREST"}
@@ -501,24 +575,43 @@ def test_skipped_and_overridden_faults(tmp_path):
     r = generate_lake(tmp_path / "a", trades_per_day=20_000, symbols=2, faults="all", progress=False)
     gt = r.ground_truth
     assert [f["kind"] for f in gt["faults"]] == sorted(
-        ["PRICE_JUMP", "VOLUME_SPIKE"], key=lambda k: next(f["ts"] for f in gt["faults"] if f["kind"] == k))
+        ["PRICE_JUMP", "VOLUME_SPIKE"], key=lambda k: next(f["ts"] for f in gt["faults"] if f["kind"] == k)
+    )
     skipped = {s["kind"]: s["reason"] for s in gt["skipped_faults"]}
     assert skipped["MISSING_SYMBOL"] == "needs --days >= 2"
     assert "not among the generated symbols" in skipped["NAN_PRICE"]
     assert gt["clean_symbols"] == []
-    r = generate_lake(tmp_path / "b", trades_per_day=20_000, symbols=3, faults=["NAN_PRICE"],
-                      fault_symbols={"NAN_PRICE": "btc-usdt"}, progress=False)
+    r = generate_lake(
+        tmp_path / "b",
+        trades_per_day=20_000,
+        symbols=3,
+        faults=["NAN_PRICE"],
+        fault_symbols={"NAN_PRICE": "btc-usdt"},
+        progress=False,
+    )
     (f,) = r.ground_truth["faults"]
     assert f["symbol"] == "BTCUSDT" and r.ground_truth["clean_symbols"] == ["BNBUSDT", "ETHUSDT"]
     with pytest.raises(LakeError, match="MISSING_SYMBOL needs --days 2"):
         generate_lake(tmp_path / "c", trades_per_day=20_000, faults="MISSING_SYMBOL", progress=False)
     with pytest.raises(LakeError, match="each fault needs its own symbol"):
-        generate_lake(tmp_path / "c", trades_per_day=20_000, faults="NAN_PRICE,GAP",
-                      fault_symbols={"GAP": "BNBUSDT"}, progress=False)
+        generate_lake(
+            tmp_path / "c",
+            trades_per_day=20_000,
+            faults="NAN_PRICE,GAP",
+            fault_symbols={"GAP": "BNBUSDT"},
+            progress=False,
+        )
     with pytest.raises(LakeError, match="unknown fault kind"):
         generate_lake(tmp_path / "c", faults="NAN_PRICES", progress=False)
-    r = generate_lake(tmp_path / "d", trades_per_day=20_000, symbols=["XRPUSDT"], faults="CROSSED_QUOTE",
-                      quotes=False, klines=False, progress=False)
+    r = generate_lake(
+        tmp_path / "d",
+        trades_per_day=20_000,
+        symbols=["XRPUSDT"],
+        faults="CROSSED_QUOTE",
+        quotes=False,
+        klines=False,
+        progress=False,
+    )
     assert r.ground_truth["faults"] == [] and "no-quotes" in r.ground_truth["skipped_faults"][0]["reason"]
     assert not (tmp_path / "d" / "quotes").exists() and not (tmp_path / "d" / "klines_1m").exists()
 
@@ -550,7 +643,9 @@ def test_register_and_cli(tmp_path, capsys, monkeypatch):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "example" in out and "lakeqa generate --lake" in out and "NAN_PRICE" in out
-    args = parser.parse_args(["generate", "--trades-per-day", "1e4", "--symbol-list", "BTCUSDT,ETHUSDT", "--quiet"])
+    args = parser.parse_args(
+        ["generate", "--trades-per-day", "1e4", "--symbol-list", "BTCUSDT,ETHUSDT", "--quiet"]
+    )
     assert args.trades_per_day == 10_000 and callable(args.func)
 
     cli = pytest.importorskip("lakeqa.cli")
@@ -559,13 +654,41 @@ def test_register_and_cli(tmp_path, capsys, monkeypatch):
     except ImportError as exc:  # another command's module is not there yet
         pytest.skip(f"lakeqa.cli cannot build its parser yet: {exc}")
     monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "env_lake"))
-    rc = cli.main(["generate", "--trades-per-day", "20k", "--symbols", "3", "--days", "2",
-                   "--faults", "PRICE_JUMP,NAN_PRICE", "--fault-symbol", "NAN_PRICE=ETHUSDT", "--quiet"])
+    rc = cli.main(
+        [
+            "generate",
+            "--trades-per-day",
+            "20k",
+            "--symbols",
+            "3",
+            "--days",
+            "2",
+            "--faults",
+            "PRICE_JUMP,NAN_PRICE",
+            "--fault-symbol",
+            "NAN_PRICE=ETHUSDT",
+            "--quiet",
+        ]
+    )
     assert rc == 0
     gt = json.loads((tmp_path / "env_lake" / "_generator" / f"ground_truth_{DAY}.json").read_text())
-    assert {(f["kind"], f["symbol"]) for f in gt["faults"]} == {("PRICE_JUMP", "BTCUSDT"), ("NAN_PRICE", "ETHUSDT")}
-    rc = cli.main(["generate", "--lake", str(tmp_path / "x"), "--trades-per-day", "20k", "--symbols", "1",
-                   "--ground-truth", str(tmp_path / "gt.json")])
+    assert {(f["kind"], f["symbol"]) for f in gt["faults"]} == {
+        ("PRICE_JUMP", "BTCUSDT"),
+        ("NAN_PRICE", "ETHUSDT"),
+    }
+    rc = cli.main(
+        [
+            "generate",
+            "--lake",
+            str(tmp_path / "x"),
+            "--trades-per-day",
+            "20k",
+            "--symbols",
+            "1",
+            "--ground-truth",
+            str(tmp_path / "gt.json"),
+        ]
+    )
     assert rc == 0 and (tmp_path / "gt.json").exists()
     captured = capsys.readouterr()
     assert "ground truth" in captured.out and "generate" in captured.err  # summary; progress on stderr
@@ -576,7 +699,9 @@ def test_register_and_cli(tmp_path, capsys, monkeypatch):
 
 
 def test_days_range_and_dates(tmp_path):
-    r = generate_lake(tmp_path, date=date(2024, 3, 1), days=3, trades_per_day=10_000, symbols=1, progress=False)
+    r = generate_lake(
+        tmp_path, date=date(2024, 3, 1), days=3, trades_per_day=10_000, symbols=1, progress=False
+    )
     assert r.dates == ["2024-02-28", "2024-02-29", "2024-03-01"]
     parts = sorted(p.name for p in (tmp_path / "trades" / "symbol=BTCUSDT").iterdir())
     assert parts == [f"date={d}" for d in r.dates]

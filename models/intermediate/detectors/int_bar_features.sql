@@ -6,14 +6,16 @@
     window_s + 59 s. It is summed from per-minute partial sums instead of per-row RANGE frames (a 1-hour
     RANGE frame over a million rows costs seconds per feature).
 
-    The partial sums are exact integers: each feature is put on a fixed-point grid (`scale` units per
-    feature unit) before summing, so the statistics do not depend on the order in which DuckDB's threads
-    add the rows up, and the same input gives byte-identical output.
+    Every feature is put on a fixed-point grid (`scale` units per feature unit: 1e-6 bp, 1e-6 for
+    log_volume, 1e-10 for return_1s) and the partial sums are exact integers of those units, so the
+    statistics do not depend on the order in which DuckDB's threads add rows up. The grid also absorbs the
+    last-bit noise of the bars' floating-point sums (volume, vwap), so a rebuild gives byte-identical
+    features unless a value sits within that noise of a grid boundary.
 #}
 {%- set window = lakeqa_window() -%}
 {%- set window_s = var('zscore')['window_s'] | int -%}
 {%- set lookback_minutes = (window_s + 59) // 60 -%}
-{#- feature -> (fixed-point units per feature unit, clip applied before quantising) -#}
+{#- feature -> (fixed-point units per feature unit, clip applied in the sums only: keeps them in range) -#}
 {%- set features = {
     'spread_bp': (1000000, 100000000),
     'log_volume': (1000000, 100000000),
@@ -42,7 +44,7 @@ bars_with_previous_bar as (
 
 ),
 
-bar_features as (
+bar_features_exact as (
 
     select
         symbol,
@@ -66,6 +68,23 @@ bar_features as (
             false
         ) as has_nonfinite_value
     from bars_with_previous_bar
+
+),
+
+bar_features as (
+
+    select
+        symbol,
+        ts,
+        date,
+        minute_ts,
+        close,
+        trade_count,
+        {%- for feature, (scale, clip) in features.items() %}
+        round({{ feature }} * {{ scale }}) / {{ scale }} as {{ feature }},
+        {%- endfor %}
+        has_nonfinite_value
+    from bar_features_exact
 
 ),
 

@@ -35,6 +35,12 @@ symbol_settings as (
 
 ),
 
+lake_partitions as (
+
+    select * from {{ ref('stg_lake__partitions') }}
+
+),
+
 periods as (
 
     -- every day (hour) that starts inside the window
@@ -52,8 +58,8 @@ bars_in_window as (
 
 ),
 
--- a symbol is expected on a day when the settings say so, var expected_symbols names it, or it had bars
--- the day before: its absence is then a verdict, not a silence
+-- a symbol is expected on a day when the settings say so, var expected_symbols names it, or the lake held
+-- its trades the day before: its absence is then a verdict, not a silence
 symbols_expected as (
 
     select symbol from symbol_settings where is_expected_daily
@@ -66,13 +72,12 @@ symbols_expected as (
 symbols_seen_the_day_before as (
 
     select distinct symbol, cast(date + interval 1 day as date) as date
-    from bars_1s
-    where date >= cast({{ window.start_ts }} as date) - interval 1 day
-      and date < cast({{ window.end_ts }} as date)
+    from lake_partitions
+    where dataset in ('trades', 'bars_1s')
 
 ),
 
-symbol_periods as (
+symbol_periods_seen as (
 
     select distinct symbol, date_trunc('{{ period }}', ts) as ts from bars_in_window
     union
@@ -85,6 +90,15 @@ symbol_periods as (
     select symbols_seen_the_day_before.symbol, periods.ts
     from symbols_seen_the_day_before
     inner join periods on symbols_seen_the_day_before.date = cast(periods.ts as date)
+
+),
+
+-- only periods that start inside the window: an hourly run judges whole hours, and replaces exactly them
+symbol_periods as (
+
+    select symbol_periods_seen.*
+    from symbol_periods_seen
+    inner join periods using (ts)
 
 ),
 

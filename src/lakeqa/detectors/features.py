@@ -13,6 +13,10 @@ Feature definitions (one row per symbol and 1-second bar; identical to models/in
                      is at most ``window_s`` old (a thin symbol's return spans the seconds without trades);
                      NULL when there is none, or a close is <= 0.
 
+Every feature is then rounded to a fixed-point grid (GRID_UNITS units per feature unit: 1e-6 bp, 1e-6 for
+log_volume, 1e-10 for return_1s): the SQL sums exact integers of these units, and the grid absorbs the
+last-bit noise of the bars' floating-point sums, so rebuilds give identical features.
+
 Trailing statistics, per symbol and feature, with the current bar excluded: the bars of the
 ``ceil(window_s / 60)`` whole minutes before the bar's minute plus the bar's own minute up to (not
 including) the bar, i.e. ``[minute(ts) - lookback, ts)``. ``*_trailing_n`` counts the finite values,
@@ -36,6 +40,9 @@ import pandas as pd
 FEATURES: tuple[str, ...] = ("spread_bp", "log_volume", "vwap_drift_bp", "return_1s")
 
 # detector name -> the feature it z-scores
+# feature -> fixed-point units per feature unit (the grid of models/intermediate/detectors/int_bar_features)
+GRID_UNITS: dict[str, float] = {"spread_bp": 1e6, "log_volume": 1e6, "vwap_drift_bp": 1e6, "return_1s": 1e10}
+
 ZSCORE_DETECTORS: dict[str, str] = {
     "ZSCORE_SPREAD_BP": "spread_bp",
     "ZSCORE_LOG_VOLUME": "log_volume",
@@ -235,6 +242,8 @@ def _symbol_features(g: pd.DataFrame, window_s: int, lookback: pd.Timedelta) -> 
             "return_1s": ret,
         }
     )
+    for f in FEATURES:
+        df[f] = np.round(df[f].to_numpy(dtype=float) * GRID_UNITS[f]) / GRID_UNITS[f]
     # pandas cannot tell NULL from NaN: here a NaN price or volume counts as non-finite (bars built from
     # trades never have NULL ones), a NaN vwap or spread as NULL (no volume, no fresh quote)
     prices = g[["open", "high", "low", "close", "volume_base"]].to_numpy(dtype=float)

@@ -373,8 +373,8 @@ def finish(f: Fault, klines: bool, kline_counts: np.ndarray | None) -> None:
         f.record["trade_count"] = market.get("trade_count")
         f.detail = (
             f"the mid jumps by +{JUMP:.1%} at this second ({_fmt(market.get('before', float('nan')))} -> "
-            f"{_fmt(market.get('after', float('nan')))}) and stays there; "
-            f"{market.get('trade_count')} trades at the new level, 1-tick spread"
+            f"{_fmt(market.get('after', float('nan')))}) and stays there (fading linearly to the next "
+            f"day's anchor by midnight); {market.get('trade_count')} trades at the new level, 1-tick spread"
         )
         r7 = False
     elif f.kind == "VOLUME_SPIKE":

@@ -123,7 +123,9 @@ def build_grid(seed: int, spec: SymbolSpec, day: date, n_expected: float, quotes
     # intensity: seasonality (busiest around 14-16 UTC, quietest around 03-05) x two AR(1) log terms
     hours = (np.arange(DAY_S) + 0.5) / HOUR_S
     season = (
-        1.0 + 0.35 * np.cos(2 * np.pi * (hours - 15.0) / 24.0) + 0.12 * np.cos(2 * np.pi * (hours - 14.0) / 8.0)
+        1.0
+        + 0.35 * np.cos(2 * np.pi * (hours - 15.0) / 24.0)
+        + 0.12 * np.cos(2 * np.pi * (hours - 14.0) / 8.0)
     )
     x = np.zeros(DAY_S)
     for tau, sd in ((SLOW_TAU_S, SLOW_SD), (FAST_TAU_S, FAST_SD)):
@@ -235,7 +237,8 @@ def gen_chunk(seed: int, grid: Grid, hour: int, shaping: Shaping | None = None) 
         nxt = np.where(i < len(q_key), q_key[np.minimum(i, len(q_key) - 1)], np.iinfo(np.int64).max)
         q_key = np.concatenate([q_key, sec_start[nxt > first]])
     # unique: two quotes never share a microsecond, so "the latest quote at or before" is unambiguous
-    q_key = np.unique(q_key)
+    q_key.sort()
+    q_key = q_key[np.r_[True, np.diff(q_key) != 0]]
     m = len(q_key)
     spread_u = rng.random(m, dtype=np.float32)
     k = 1 + (spread_u < np.float32(P_SPREAD_2 + P_SPREAD_3)).astype(np.int64)
@@ -251,7 +254,11 @@ def gen_chunk(seed: int, grid: Grid, hour: int, shaping: Shaping | None = None) 
     # close-to-close returns of 1 s bars are exactly the grid's increments plus the bid/ask bounce
     lm = grid.logmid[q_key // US]
     if sh.jump_second is not None:
-        lm = lm + sh.jump_log * (q_key >= sh.jump_second * US)
+        # the full step from the jump second on, fading linearly to nothing at midnight (a few bps an
+        # hour, invisible in the noise), so the next day still starts at its own anchor without a jump
+        j = sh.jump_second
+        fade = (DAY_S - q_key // US) / (DAY_S - j)
+        lm = lm + sh.jump_log * np.where(q_key >= j * US, np.minimum(fade, 1.0), 0.0)
     c = np.exp(lm) / spec.tick
     bid_t = np.floor(c - k / 2.0 + 0.5).astype(np.int64)
     ask_t = bid_t + k
