@@ -1,7 +1,9 @@
-"""IFOREST records of the run's window: IsolationForest fitted on bars free of critical violations.
+"""IFOREST records of the run's window: IsolationForest fitted per UTC day on bars free of critical violations.
 
 The logic lives in lakeqa.detectors.iforest; this model only wires dbt to it.
 """
+
+import pandas as pd
 
 from lakeqa.detectors import iforest
 from lakeqa.detectors.features import as_bool, empty_anomalies
@@ -23,5 +25,9 @@ def model(dbt, session):
         "severity = 'critical' and source_table = 'bars_1s' "
         f"and ts >= timestamp '{features['ts'].min().isoformat(sep=' ')}' "
         f"and ts <= timestamp '{features['ts'].max().isoformat(sep=' ')}'"
-    ).project("symbol, ts")
-    return iforest.anomalies(features, critical.df(), params)
+    ).project("symbol, ts").df()
+    # one forest per UTC day, so that a day's records are the same whether it is built alone or in a range
+    days = features["ts"].dt.floor("D")
+    frames = [iforest.anomalies(day_rows, critical, params) for _, day_rows in features.groupby(days, sort=True)]
+    frames = [frame for frame in frames if not frame.empty]
+    return pd.concat(frames, ignore_index=True) if frames else empty_anomalies()
