@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lakeqa.dbt_runner import DbtError
 from lakeqa.lake import LakeError
 
 # (module, attribute) pairs: each module exposes register(subparsers) that adds one sub-command whose
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     except LakeError as exc:
         print(f"lakeqa {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except DbtError as exc:
+        print(f"lakeqa {args.command}: error: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -28,14 +28,11 @@ quotes_in_window as (
 
 ),
 
-quotes_deduplicated as (
+-- one row per update: every column from the same copy, the one with the smallest row hash (deterministic)
+quotes_hashed as (
 
-    select
-        symbol,
-        update_id,
-        min((ts, bid_price, bid_qty, ask_price, ask_qty)) as quote
+    select *, hash(ts, bid_price, bid_qty, ask_price, ask_qty) as row_hash
     from quotes_in_window
-    group by symbol, update_id
 
 ),
 
@@ -44,12 +41,13 @@ final as (
     select
         symbol,
         update_id,
-        quote[1] as ts,
-        quote[2] as bid_price,
-        quote[3] as bid_qty,
-        quote[4] as ask_price,
-        quote[5] as ask_qty
-    from quotes_deduplicated
+        arg_min_null(ts, row_hash) as ts,
+        arg_min_null(bid_price, row_hash) as bid_price,
+        arg_min_null(bid_qty, row_hash) as bid_qty,
+        arg_min_null(ask_price, row_hash) as ask_price,
+        arg_min_null(ask_qty, row_hash) as ask_qty
+    from quotes_hashed
+    group by symbol, update_id
 
 )
 

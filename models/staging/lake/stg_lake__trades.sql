@@ -25,16 +25,13 @@ trades_in_window as (
 
 ),
 
--- A trade captured twice (overlapping capture files, a re-sent message) counts once. min() over the whole
--- row makes the pick deterministic even if the copies disagree.
-trades_deduplicated as (
+-- A trade captured twice (overlapping capture files, a re-sent message) counts once. Every column is taken
+-- from the same copy, the one with the smallest row hash: deterministic even if the copies disagree, and
+-- cheaper than carrying the whole row as a struct through the aggregation.
+trades_hashed as (
 
-    select
-        symbol,
-        trade_id,
-        min((ts, price, qty, quote_qty, is_buyer_maker)) as trade
+    select *, hash(ts, price, qty, quote_qty, is_buyer_maker) as row_hash
     from trades_in_window
-    group by symbol, trade_id
 
 ),
 
@@ -43,12 +40,13 @@ final as (
     select
         symbol,
         trade_id,
-        trade[1] as ts,
-        trade[2] as price,
-        trade[3] as qty,
-        trade[4] as quote_qty,
-        trade[5] as is_buyer_maker
-    from trades_deduplicated
+        arg_min_null(ts, row_hash) as ts,
+        arg_min_null(price, row_hash) as price,
+        arg_min_null(qty, row_hash) as qty,
+        arg_min_null(quote_qty, row_hash) as quote_qty,
+        arg_min_null(is_buyer_maker, row_hash) as is_buyer_maker
+    from trades_hashed
+    group by symbol, trade_id
 
 )
 
