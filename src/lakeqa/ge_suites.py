@@ -772,7 +772,6 @@ def run_ge_checkpoint(
         datasource = context.data_sources.add_or_update_pandas(name=DATASOURCE_NAME)
         run_id = RunIdentifier(run_name=day, run_time=start.replace(tzinfo=dt.timezone.utc))
         format_config = {"result_format": result_format, "unexpected_index_column_names": list(KEY_COLUMNS)}
-        last_suite = list(plans)[-1] if plans else None
         for name, plan in plans.items():
             t0 = time.perf_counter()
             frame = batches.load(plan)
@@ -787,12 +786,8 @@ def run_ge_checkpoint(
                 gx.Checkpoint(
                     name=f"lakeqa_{name}",
                     validation_definitions=[validation_definition],
-                    # the site is rebuilt from every stored result: once, after the day's last suite, is enough
-                    actions=(
-                        [UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])]
-                        if name == last_suite
-                        else []
-                    ),
+                    # each action renders its own result's pages and the index entry (not the whole site)
+                    actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
                     result_format=format_config,
                 )
             )
