@@ -20,11 +20,10 @@ trades_aggregated_to_seconds as (
         min(price) as min_price,
         -- max()/min() skip NULL and min() skips NaN; R4 must still see a second with a bad price
         bool_or(price is null or isnan(price)) as has_missing_price,
-        -- sums in trade order: the order rows arrive in follows hash tables and threads, and floating-point
-        -- addition in another order changes the last bits; this way a day rebuilt gives the same bytes
-        sum(qty order by ts, trade_id) as volume_base,
-        sum(coalesce(quote_qty, price * qty) order by ts, trade_id) as volume_quote,
-        sum(price * qty order by ts, trade_id) as price_qty_sum,
+        -- exact sums: floating-point addition in another row order changes the last bits
+        {{ lakeqa_exact_sum('qty') }} as volume_base,
+        {{ lakeqa_exact_sum('coalesce(quote_qty, price * qty)') }} as volume_quote,
+        {{ lakeqa_exact_sum('price * qty') }} as price_qty_sum,
         count(*) as trade_count
     from trades
     group by symbol, date_trunc('second', ts)

@@ -24,11 +24,11 @@ bars_aggregated_to_minutes as (
             high is null or isnan(high) or low is null or isnan(low)
             or open is null or isnan(open) or close is null or isnan(close)
         ) as has_missing_price,
-        -- sums in time order, for the same bytes on every rebuild (see int_trades_aggregated_to_seconds)
-        sum(volume_base order by ts) as volume_base,
-        sum(volume_quote order by ts) as volume_quote,
+        -- exact sums, for the same bytes on every rebuild (macros/lake/lakeqa_exact_sum.sql)
+        {{ lakeqa_exact_sum('volume_base') }} as volume_base,
+        {{ lakeqa_exact_sum('volume_quote') }} as volume_quote,
         cast(sum(trade_count) as bigint) as trade_count,
-        sum(vwap * volume_base order by ts) as price_qty_sum,
+        {{ lakeqa_exact_sum('vwap * volume_base') }} as price_qty_sum,
         -- the book of the minute's last traded second
         arg_max_null(bid, ts) as bid,
         arg_max_null(ask, ts) as ask,
