@@ -49,4 +49,5 @@ def _main(args) -> int:
         faults="all",
         progress=False,
     )
-    return run.main(["--from", FIRST_DAY, "--to", GENERATED_DAY])
+    # the generated day has injected faults, so FAIL verdicts are expected: the demo itself succeeds
+    return run.main(["--from", FIRST_DAY, "--to", GENERATED_DAY, "--fail-on", "never"])
