@@ -105,3 +105,15 @@ def test_bad_day_is_a_clear_error(run_env, capsys):
     generate_lake(run_env.lake, date="2024-08-09", trades_per_day=5_000, progress=False)
     assert cli.main(["run", "--day", "2024-02-30"]) == 1
     assert "not a calendar day" in capsys.readouterr().err
+
+
+def test_demo_builds_the_lake_and_runs_the_qa(run_env, capsys):
+    """The README's main command (make demo = lakeqa demo) from an empty lake, on a small generated day."""
+    assert cli.main(["demo", "--trades-per-day", "20000"]) == 0
+    out = capsys.readouterr().out
+    assert "where to look:" in out
+    days = run_env.query("select cast(date as varchar), count(*) from fusion group by all order by 1")
+    assert [d for d, _ in days] == ["2024-08-08", "2024-08-09", "2024-08-10"]
+    # the real sample's two symbols on its two days, the generated day's thirteen
+    assert days[-1][1] == 13
+    assert (run_env.paths.output_root / "reports/qa/2024-08-10_qa_report.html").is_file()
