@@ -9,24 +9,26 @@
     `day` accepts YYYY-MM-DD, TODAY, YESTERDAY (UTC) or LATEST (the newest date partition in the lake).
     `from` / `to` (inclusive) build a range and take precedence over `day`.
     Every value is checked against a strict pattern before it reaches SQL.
+    Each window var comes from --vars if given there, else from env var LAKEQA_WINDOW (see
+    lakeqa_window_var), else its default.
 
     Example:
       dbt build --select tag:daily --vars '{day: 2024-08-09}'
       dbt build --select tag:daily --vars '{from: 2024-08-08, to: 2024-08-09}'
 #}
 {% macro lakeqa_window() %}
-    {% if var('mode', 'daily') == 'hourly' %}
+    {% if lakeqa_window_var('mode', 'daily') == 'hourly' %}
         {{ return(lakeqa_hourly_window()) }}
-    {% elif var('mode', 'daily') != 'daily' %}
-        {{ exceptions.raise_compiler_error("lakeqa: var 'mode' must be daily or hourly, got " ~ (var('mode') | string | tojson)) }}
+    {% elif lakeqa_window_var('mode', 'daily') != 'daily' %}
+        {{ exceptions.raise_compiler_error("lakeqa: var 'mode' must be daily or hourly, got " ~ (lakeqa_window_var('mode') | string | tojson)) }}
     {% endif %}
-    {% set from_var = var('from', none) %}
-    {% set to_var = var('to', none) %}
+    {% set from_var = lakeqa_window_var('from') %}
+    {% set to_var = lakeqa_window_var('to') %}
     {% if from_var or to_var %}
         {% set start_day = lakeqa_resolve_day(from_var or to_var, 'from') %}
         {% set end_day = lakeqa_resolve_day(to_var or from_var, 'to') %}
     {% else %}
-        {% set start_day = lakeqa_resolve_day(var('day', 'LATEST'), 'day') %}
+        {% set start_day = lakeqa_resolve_day(lakeqa_window_var('day', 'LATEST'), 'day') %}
         {% set end_day = start_day %}
     {% endif %}
 
@@ -64,7 +66,7 @@
 #}
 {% macro lakeqa_hourly_window() %}
     {% set dt = modules.datetime %}
-    {% set end_text = (var('hourly_end', 'NOW') | string) | trim %}
+    {% set end_text = (lakeqa_window_var('hourly_end', 'NOW') | string) | trim %}
     {% if end_text | upper == 'NOW' %}
         {% set end = dt.datetime.utcnow().replace(second=0, microsecond=0) %}
     {% elif modules.re.fullmatch('[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}', end_text) %}
@@ -119,4 +121,35 @@
         {{ exceptions.raise_compiler_error("lakeqa: var '" ~ name ~ "' is not a calendar day: " ~ (text | tojson)) }}
     {% endif %}
     {{ return(text) }}
+{% endmacro %}
+
+
+{#
+    lakeqa_window_var(name, default=none) -> the value of window var `name` (day, from, to, mode, hourly_end):
+    from --vars when given there, else from the JSON object in env var LAKEQA_WINDOW, else `default`.
+
+    Why an env var: dbt parses the whole project again whenever its --vars change, about 5 s here, and a
+    scheduled run changes the day every time. `lakeqa run` passes the window in LAKEQA_WINDOW instead, so
+    dbt's saved parse (target/partial_parse.msgpack) is reused from one day to the next. The value is only
+    ever read here, and every value is checked by lakeqa_window before it reaches SQL.
+
+    Example: LAKEQA_WINDOW='{"from": "2024-08-08", "to": "2024-08-09"}' dbt build --select tag:daily
+#}
+{% macro lakeqa_window_var(name, default=none) %}
+    {% if not execute %}
+        {# parsing: the window shapes no config, so the env var is not read (dbt would re-parse every
+           file that reads it whenever it changes) #}
+        {{ return(var(name, default)) }}
+    {% endif %}
+    {% set text = env_var('LAKEQA_WINDOW', '') | trim %}
+    {% set from_env = {} %}
+    {% if text %}
+        {% set parsed = fromjson(text) %}
+        {% if parsed is not mapping %}
+            {{ exceptions.raise_compiler_error("lakeqa: env var LAKEQA_WINDOW must be a JSON object such as "
+                ~ "{\"day\": \"2024-08-09\"}, got " ~ (text | tojson)) }}
+        {% endif %}
+        {% set from_env = parsed %}
+    {% endif %}
+    {{ return(var(name, from_env.get(name, default))) }}
 {% endmacro %}

@@ -36,10 +36,18 @@ def _environment(values: dict[str, str]):
                 os.environ[key] = old
 
 
-def run_dbt(args: list[str], paths: Paths, *, quiet: bool = False) -> DbtOutcome:
+# The vars that say which window a run builds (macros/window/lakeqa_window.sql reads them).
+WINDOW_VARS = ("day", "from", "to", "mode", "hourly_end")
+
+
+def run_dbt(args: list[str], paths: Paths, *, quiet: bool = False, window: dict | None = None) -> DbtOutcome:
     """Invoke dbt with ``args`` (e.g. ["build", "--select", "tag:daily"]) in the project, with the lake,
-    DuckDB file and output root of ``paths`` in the environment. Returns the outcome; raises DbtError when
-    dbt itself fails to start (bad project, bad vars)."""
+    DuckDB file and output root of ``paths`` in the environment. ``window``: window vars (WINDOW_VARS),
+    passed in env var LAKEQA_WINDOW rather than --vars, so that a new day does not make dbt parse the
+    whole project again. Returns the outcome; raises DbtError when dbt itself fails to start (bad project,
+    bad vars)."""
+    import json
+
     from dbt.cli.main import dbtRunner
 
     full_args = [
@@ -52,7 +60,8 @@ def run_dbt(args: list[str], paths: Paths, *, quiet: bool = False) -> DbtOutcome
     if quiet:
         full_args = ["--quiet", *full_args]
     paths.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    with _environment(paths.env()):
+    environment = {**paths.env(), "LAKEQA_WINDOW": json.dumps(window or {}, sort_keys=True)}
+    with _environment(environment):
         try:
             result = dbtRunner().invoke(full_args)
         finally:

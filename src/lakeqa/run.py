@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from lakeqa import exports
-from lakeqa.dbt_runner import run_dbt
+from lakeqa.dbt_runner import WINDOW_VARS, run_dbt
 from lakeqa.lake import LakeError
 from lakeqa.settings import Paths
 from lakeqa.window import days_between, resolve_day
@@ -130,12 +130,22 @@ def _extra_vars(text: str | None) -> dict:
 # The steps, each callable on its own ---------------------------------------------------------------
 
 
+def build_command(dbt_vars: dict) -> str:
+    """The shell command equivalent to build(), for people to read and re-run."""
+    window = {k: v for k, v in dbt_vars.items() if k in WINDOW_VARS}
+    other = {k: v for k, v in dbt_vars.items() if k not in WINDOW_VARS}
+    command = f"LAKEQA_WINDOW='{json.dumps(window, sort_keys=True)}' dbt build --select tag:daily"
+    return command + (f" --vars '{json.dumps(other, sort_keys=True)}'" if other else "")
+
+
 def build(paths: Paths, dbt_vars: dict) -> bool:
     # unit tests prove the SQL, not the data: they run in `make test` and plain `dbt build`, not every day
-    outcome = run_dbt(
-        ["build", "--select", "tag:daily", "--exclude-resource-type", "unit_test", "--vars", json.dumps(dbt_vars)],
-        paths,
-    )
+    window = {k: v for k, v in dbt_vars.items() if k in WINDOW_VARS}
+    other = {k: v for k, v in dbt_vars.items() if k not in WINDOW_VARS}
+    args = ["build", "--select", "tag:daily", "--exclude-resource-type", "unit_test"]
+    if other:
+        args += ["--vars", json.dumps(other, sort_keys=True)]
+    outcome = run_dbt(args, paths, window=window)
     if not outcome.success:
         failed = [n for n, s in outcome.statuses().items() if s in ("error", "fail")]
         print(f"lakeqa run: dbt build failed: {', '.join(failed[:10]) or 'see the log above'}", file=sys.stderr)
@@ -161,10 +171,12 @@ def run_report(
     return write_report(paths.duckdb_path, day, paths.output_root, top_n=top_n, ge_data_docs_url=url, mode=mode)
 
 
-def run_docs(paths: Paths) -> bool:
-    """Render the latest verdicts into the docs overview page, then `dbt docs generate`."""
+def run_docs(paths: Paths, window_vars: dict | None = None) -> bool:
+    """Render the latest verdicts into the docs overview page, then `dbt docs generate` (compiling the
+    models for the run's window, `window_vars`, or the lake's latest day)."""
     write_overview(paths)
-    return run_dbt(["docs", "generate"], paths).success
+    window = {k: v for k, v in (window_vars or {}).items() if k in WINDOW_VARS}
+    return run_dbt(["docs", "generate"], paths, window=window).success
 
 
 def write_overview(paths: Paths) -> Path:
@@ -235,7 +247,7 @@ def _main(args) -> int:
     n = 0
     if "build" in steps:
         n += 1
-        t = step(n, f"dbt build --select tag:daily --vars '{json.dumps(dbt_vars)}'")
+        t = step(n, build_command(dbt_vars))
         if not build(paths, dbt_vars):
             return 3
         done("build", t)
@@ -273,7 +285,7 @@ def _main(args) -> int:
     if "docs" in steps:
         n += 1
         t = step(n, "dbt docs generate (overview page with the latest verdicts)")
-        if not run_docs(paths):
+        if not run_docs(paths, dbt_vars):
             print("lakeqa run: dbt docs generate failed (the QA outputs above are complete)", file=sys.stderr)
         done("docs", t)
 

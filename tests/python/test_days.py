@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from lakeqa.dbt_runner import DbtError, run_dbt
@@ -55,6 +58,47 @@ def test_a_range_builds_every_day_in_one_run_like_single_days(two_day_lake):
     project.build({"day": "2024-08-09"})
     single = {day: _fingerprints(project, day) for day in ("2024-08-08", "2024-08-09")}
     assert ranged == single
+
+
+def _full_parses() -> int:
+    """How often dbt has said, in this test session's log, that it parses the whole project again."""
+    log = Path(os.environ["DBT_LOG_PATH"]) / "dbt.log"
+    return log.read_text(errors="replace").count("Unable to do partial parsing") if log.exists() else 0
+
+
+def test_the_window_from_env_var_lakeqa_window_keeps_dbts_parse_and_vars_win(two_day_lake):
+    project = two_day_lake
+    build = ["build", "--select", "tag:daily", "--exclude-resource-type", "unit_test"]
+    assert run_dbt(build, project.paths, quiet=True, window={"day": "2024-08-08"}).success
+    assert project.query("select distinct cast(date as varchar) from bars_1s") == [("2024-08-08",)]
+
+    # the next day through the env var: the same dbt vars, so dbt reuses its saved parse
+    before = _full_parses()
+    assert run_dbt(build, project.paths, quiet=True, window={"day": "2024-08-09"}).success
+    assert _full_parses() == before, "a new day in LAKEQA_WINDOW made dbt parse the whole project again"
+    days = project.query("select cast(date as varchar), count(*) from bars_1s group by all order by 1")
+    assert [d for d, _ in days] == ["2024-08-08", "2024-08-09"] and all(n > 1000 for _, n in days)
+
+    # --vars wins over the env var
+    project.paths.duckdb_path.unlink()
+    outcome = run_dbt([*build, "--vars", '{"day": "2024-08-09"}'], project.paths, quiet=True,
+                      window={"day": "2024-08-08"})
+    assert outcome.success
+    assert project.query("select distinct cast(date as varchar) from bars_1s") == [("2024-08-09",)]
+
+
+def test_a_bad_lakeqa_window_is_refused_with_its_name(two_day_lake):
+    project = two_day_lake
+    for window in ({"day": "2024-08-09'; drop table x; --"}, {"mode": "weekly"}):
+        try:
+            outcome = run_dbt(["build", "--select", "tag:daily"], project.paths, quiet=True, window=window)
+        except DbtError as exc:
+            assert "lakeqa: var" in str(exc)
+        else:
+            assert not outcome.success
+    assert not project.paths.duckdb_path.exists() or not project.query(
+        "select count(*) from information_schema.tables where table_name = 'bars_1s'"
+    )[0][0]
 
 
 def test_latest_is_the_default_day(two_day_lake):
