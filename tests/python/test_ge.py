@@ -16,6 +16,7 @@ from lakeqa.ge_suites import (
     CATALOG_PATH,
     GAPS_SUFFIX,
     GeSuiteError,
+    _CompiledTemplates,
     build_suites,
     load_catalog,
     register,
@@ -328,3 +329,30 @@ def test_a_day_outside_the_activity_view_window_is_a_clear_error(faulted_lake_bu
     duckdb.connect(str(db)).close()  # closed on error too
     with pytest.raises(GeSuiteError, match="does not exist"):
         run_ge_checkpoint(tmp_path / "nope.duckdb", FAULT_DAY, tmp_path / "out")
+
+
+def test_data_docs_templates_are_compiled_once_and_render_the_same():
+    """GE makes a new jinja Environment for every Data Docs page, so each page compiles its templates
+    again; _CompiledTemplates shares jinja's bytecode cache between them while a checkpoint runs."""
+    from great_expectations.render.view.view import DefaultJinjaView
+
+    block = {"content_block_type": "text", "text": ["R1 high >= open"], "styling": {"classes": ["col-12"]}}
+
+    def render_with_fresh_view() -> tuple[str, object]:
+        view = DefaultJinjaView()
+        html = view.env.get_template("text.j2").render(content_block=block, content_block_id="b", section_id="s")
+        return html, view.env.bytecode_cache
+
+    plain, cache = render_with_fresh_view()
+    assert cache is None, "GE's views have no template cache of their own"
+    _CompiledTemplates.store.clear()
+    before = _CompiledTemplates.compilations
+    with _CompiledTemplates():
+        first, first_cache = render_with_fresh_view()
+        compiled = _CompiledTemplates.compilations
+        second, second_cache = render_with_fresh_view()
+    assert first_cache is second_cache is not None
+    assert compiled - before >= 2, "rendering text.j2 (which includes a header template) compiled nothing"
+    assert _CompiledTemplates.compilations == compiled, "the second view compiled its templates again"
+    assert plain == first == second
+    assert DefaultJinjaView().env.bytecode_cache is None, "GE's view was not put back"
