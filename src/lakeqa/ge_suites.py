@@ -54,11 +54,12 @@ symbol, ts) are read.
 
 Why one Checkpoint per suite: GE 1.x's ``Checkpoint.run`` passes one ``batch_parameters`` dict to all of
 its validation definitions, and a dataframe asset takes its dataframe from there, so one checkpoint can
-only validate one dataframe. Each suite therefore has its own Checkpoint (one validation definition, an
-``UpdateDataDocsAction``), all run with the same run id (run name = the day, run time = the day's 00:00
-UTC), so re-running a day replaces that day's results in Data Docs and leaves the other days alone. (It
-costs nothing extra: even with several validation definitions in one checkpoint, GE's
-UpdateDataDocsAction rebuilds the site once per validation result.)
+only validate one dataframe. Each suite therefore has its own Checkpoint (one validation definition),
+all run with the same run id (run name = the day, run time = the day's 00:00 UTC), so re-running a day
+replaces that day's results in Data Docs and leaves the other days alone. The Data Docs site is then
+updated once for all of the day's results (``build_data_docs`` with their identifiers) rather than by an
+``UpdateDataDocsAction`` per checkpoint, which would rebuild the index page (reading up to
+DOCS_INDEX_LIMIT stored results) and copy the static assets once per suite.
 
 Where things go: a GE file context under ``<output_root>/ge/gx/`` (suites, validation results,
 checkpoints, written by GE) and the Data Docs site under ``<output_root>/ge/data_docs/`` (``index.html``);
@@ -617,6 +618,13 @@ def _context(ge_root: Path):
 
     ge_root.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(ge_root))
+    if context.variables.config_variables_file_path:
+        # GE re-reads and YAML-parses uncommitted/config_variables.yml on every lookup of a context
+        # variable, about 350 times a checkpoint run (~1 s); lakeqa substitutes no config variables, so the
+        # context goes without the file. The provider is chosen when the context opens: open it again.
+        context.variables.config_variables_file_path = None
+        context.variables.save()
+        context = gx.get_context(mode="file", project_root_dir=str(ge_root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     context.config.analytics_enabled = False
     sites = dict(context.config.data_docs_sites or {})
@@ -796,8 +804,8 @@ def run_ge_checkpoint(
 
     _quiet_gx()
     import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
     from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     suites: dict[str, dict] = {}
     # read-only, and closed before returning (also on error); one batch in memory at a time
@@ -818,6 +826,7 @@ def run_ge_checkpoint(
         datasource = context.data_sources.add_or_update_pandas(name=DATASOURCE_NAME)
         run_id = RunIdentifier(run_name=day, run_time=start.replace(tzinfo=dt.timezone.utc))
         format_config = {"result_format": result_format, "unexpected_index_column_names": list(KEY_COLUMNS)}
+        to_render: list = []
         with _CompiledTemplates():
             for name, plan in plans.items():
                 t0 = time.perf_counter()
@@ -833,19 +842,23 @@ def run_ge_checkpoint(
                     gx.Checkpoint(
                         name=f"lakeqa_{name}",
                         validation_definitions=[validation_definition],
-                        # each action renders its own result's pages and the index entry (not the whole site)
-                        actions=[UpdateDataDocsAction(name="update_data_docs", site_names=[SITE_NAME])],
+                        # no UpdateDataDocsAction: it would rebuild the index and copy the static assets
+                        # once per suite; the site is updated once for all of them below
+                        actions=[],
                         result_format=format_config,
                     )
                 )
                 t0 = time.perf_counter()
                 result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
                 checkpoint_s = time.perf_counter() - t0
-                (validation,) = result.run_results.values()
+                ((result_id, validation),) = result.run_results.items()
+                to_render += [result_id, ExpectationSuiteIdentifier(name=suite.name)]
                 summary = _summarise(plan, validation, complete)
                 summary.update(rows=len(frame), load_s=round(load_s, 3), checkpoint_s=round(checkpoint_s, 3))
                 suites[name] = summary
                 del frame, result, validation
+            # the day's result pages, the suites' pages and the index, in one pass
+            context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=to_render)
     finally:
         con.close()
 

@@ -279,6 +279,8 @@ def test_data_docs_site_is_written_and_names_each_suite(ge_runs):
     assert "R6_SPREAD_SANITY (major)" in page  # the rule id and severity from the catalog, shown by GE
     config = (output_root / "ge" / "gx" / "great_expectations.yml").read_text()
     assert str(output_root) not in config and "analytics_enabled: false" in config
+    # without it GE parses uncommitted/config_variables.yml again on every lookup of a context variable
+    assert re.search(r"^config_variables_file_path:\s*$", config, re.M), "the config variables file is back"
 
 
 def _small_db(src: Path, path: Path, bars_where: str, activity: bool = True) -> Path:
