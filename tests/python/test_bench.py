@@ -1,0 +1,56 @@
+"""The benchmark harness (benchmarks/bench.py) on a tiny lake: it runs the whole daily QA, prints its table
+and writes its JSON. No time is asserted: speed is measured by the benchmark, not by tests."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import duckdb
+
+from lakeqa.settings import PROJECT_DIR
+
+STAGES = {"bars", "rules", "features", "zscore+jump", "iforest", "anomalies+fusion", "dbt start-up and other",
+          "great expectations", "exports", "report"}
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench", PROJECT_DIR / "benchmarks" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_floor_computes_every_aggregate_of_the_bars(tmp_path):
+    """The bare scan must do the work it stands for: no aggregate may be optimised away."""
+    path = tmp_path / "trades.parquet"
+    duckdb.sql(
+        "select 'BTCUSDT' as symbol, i::bigint as trade_id, timestamp '2024-08-09' + to_milliseconds(i * 300) as ts,"
+        " 100.0 + i as price, 1.0 as qty from range(10) t(i)"
+    ).write_parquet(str(path))
+    con = duckdb.connect()
+    plan = "\n".join(row[1] for row in con.execute("explain " + _bench().floor_query([str(path)])).fetchall())
+    for aggregate in ("arg_min", "arg_max", "max(", "min(", "sum(", "count_star"):
+        assert aggregate in plan, f"{aggregate} is not computed by the floor query"
+    con.execute(_bench().floor_query([str(path)]))
+    assert con.execute("select open, close, trade_count from floor_bars_1s order by second limit 1").fetchone() == (
+        100.0, 103.0, 4)
+
+
+def test_the_benchmark_runs_a_tiny_day_and_writes_its_table_and_json(tmp_path, capsys):
+    assert _bench().main(["--trades", "20k", "--symbols", "2", "--work", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for line in ("stage", "full run (wall)", "bare DuckDB scan (floor)", "peak resident memory of the run"):
+        assert line in out
+    data = json.loads((tmp_path / "results" / "bench.json").read_text())
+    assert data["machine"]["cpus"] >= 1 and data["machine"]["duckdb"] == duckdb.__version__
+    (result,) = data["results"]
+    assert result["mode"] == "daily" and result["days_in_lake"] == 1
+    assert 15_000 < result["trades"] < 25_000 and result["quotes"] > result["trades"]
+    assert set(result["stages"]) == STAGES
+    assert result["floor_s"] > 0 and result["wall_s"] > result["floor_s"] and result["peak_rss_mb"] > 100
+    for name in ("bars", "rules", "iforest", "great expectations", "report"):
+        stage = result["stages"][name]
+        assert stage["seconds"] > 0 and stage["x_floor"] > 0 and stage["rows_in"] == result["trades"] + result["quotes"]
+    assert result["stages"]["bars"]["rows_out"] > 0, "no bars_1s rows counted"
+    assert result["stages"]["anomalies+fusion"]["rows_out"] == 2, "one verdict per symbol"
