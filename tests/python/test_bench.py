@@ -54,3 +54,22 @@ def test_the_benchmark_runs_a_tiny_day_and_writes_its_table_and_json(tmp_path, c
         assert stage["seconds"] > 0 and stage["x_floor"] > 0 and stage["rows_in"] == result["trades"] + result["quotes"]
     assert result["stages"]["bars"]["rows_out"] > 0, "no bars_1s rows counted"
     assert result["stages"]["anomalies+fusion"]["rows_out"] == 2, "one verdict per symbol"
+
+
+def test_peak_memory_sums_the_run_and_its_child_processes():
+    """lakeqa run validates with GE in a second process: the benchmark's peak must count both."""
+    import subprocess
+    import sys
+    import time
+
+    hold = "import time; block = bytearray(150 * 2**20); block[::4096] = b'x' * len(block[::4096]); time.sleep(1.5)"
+    parent = (
+        "import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', sys.argv[1]]); "
+        "exec(sys.argv[1]); child.wait()"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", parent, hold])
+    sampler = _bench().TreeMemory(proc.pid, interval=0.02)
+    time.sleep(0.1)
+    proc.wait()
+    peak_mb = sampler.stop() / 1024
+    assert peak_mb > 280, f"only {peak_mb:.0f} MB: the child's 150 MB were not added to the parent's"
