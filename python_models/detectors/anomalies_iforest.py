@@ -17,7 +17,7 @@ def model(dbt, session):
     if not as_bool(dbt.config.meta_get("enable_ai")):
         return empty_anomalies()
     params = iforest.IForestParams.from_vars(dbt.config.meta_get("iforest"))
-    features = bar_features.df()
+    features = bar_features.project(", ".join(f'"{c}"' for c in iforest.INPUT_COLUMNS)).df()
     if features.empty:
         return empty_anomalies()
     # the critical violations of bars_1s rows in the window's time span (violations holds every day built)

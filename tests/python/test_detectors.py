@@ -85,10 +85,9 @@ class FakeRelation:
     def filter(self, _condition):
         return self
 
-    def project(self, _columns):
-        return FakeRelation(
-            self._df[["symbol", "ts"]] if len(self._df) else pd.DataFrame(columns=["symbol", "ts"])
-        )
+    def project(self, columns: str):
+        names = [c.strip().strip('"') for c in columns.split(",")]
+        return FakeRelation(self._df[names] if len(self._df) else pd.DataFrame(columns=names))
 
 
 class FakeDbt:
