@@ -40,6 +40,13 @@ def _environment(values: dict[str, str]):
 WINDOW_VARS = ("day", "from", "to", "mode", "hourly_end")
 
 
+def split_window_vars(dbt_vars: dict) -> tuple[dict, dict]:
+    """(window vars, other vars) of ``dbt_vars``: the first go to run_dbt's ``window``, the rest to --vars."""
+    window = {k: v for k, v in dbt_vars.items() if k in WINDOW_VARS}
+    other = {k: v for k, v in dbt_vars.items() if k not in WINDOW_VARS}
+    return window, other
+
+
 def run_dbt(args: list[str], paths: Paths, *, quiet: bool = False, window: dict | None = None) -> DbtOutcome:
     """Invoke dbt with ``args`` (e.g. ["build", "--select", "tag:daily"]) in the project, with the lake,
     DuckDB file and output root of ``paths`` in the environment. ``window``: window vars (WINDOW_VARS),

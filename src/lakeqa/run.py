@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from lakeqa import exports
-from lakeqa.dbt_runner import WINDOW_VARS, run_dbt
+from lakeqa.dbt_runner import run_dbt, split_window_vars
 from lakeqa.lake import LakeError
 from lakeqa.settings import Paths
 from lakeqa.window import days_between, resolve_day
@@ -132,16 +132,14 @@ def _extra_vars(text: str | None) -> dict:
 
 def build_command(dbt_vars: dict) -> str:
     """The shell command equivalent to build(), for people to read and re-run."""
-    window = {k: v for k, v in dbt_vars.items() if k in WINDOW_VARS}
-    other = {k: v for k, v in dbt_vars.items() if k not in WINDOW_VARS}
+    window, other = split_window_vars(dbt_vars)
     command = f"LAKEQA_WINDOW='{json.dumps(window, sort_keys=True)}' dbt build --select tag:daily"
     return command + (f" --vars '{json.dumps(other, sort_keys=True)}'" if other else "")
 
 
 def build(paths: Paths, dbt_vars: dict) -> bool:
     # unit tests prove the SQL, not the data: they run in `make test` and plain `dbt build`, not every day
-    window = {k: v for k, v in dbt_vars.items() if k in WINDOW_VARS}
-    other = {k: v for k, v in dbt_vars.items() if k not in WINDOW_VARS}
+    window, other = split_window_vars(dbt_vars)
     args = ["build", "--select", "tag:daily", "--exclude-resource-type", "unit_test"]
     if other:
         args += ["--vars", json.dumps(other, sort_keys=True)]
@@ -175,7 +173,7 @@ def run_docs(paths: Paths, window_vars: dict | None = None) -> bool:
     """Render the latest verdicts into the docs overview page, then `dbt docs generate` (compiling the
     models for the run's window, `window_vars`, or the lake's latest day)."""
     write_overview(paths)
-    window = {k: v for k, v in (window_vars or {}).items() if k in WINDOW_VARS}
+    window, _ = split_window_vars(window_vars or {})
     return run_dbt(["docs", "generate"], paths, window=window).success
 
 
