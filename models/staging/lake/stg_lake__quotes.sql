@@ -28,54 +28,11 @@ quotes_in_window as (
 
 ),
 
--- one row per update: every column from the same copy, the one with the smallest row hash (deterministic).
--- As in stg_lake__trades, only the ids seen more than once are aggregated; the rest keep their file order,
--- which keeps the per-second aggregation downstream fast.
-duplicated_ids as (
-
-    select symbol, update_id
-    from quotes_in_window
-    group by symbol, update_id
-    having count(*) > 1
-
-),
-
-quotes_seen_once as (
-
-    select quotes_in_window.*
-    from quotes_in_window
-    anti join duplicated_ids using (symbol, update_id)
-
-),
-
-duplicated_quotes_hashed as (
-
-    select quotes_in_window.*, hash(ts, bid_price, bid_qty, ask_price, ask_qty) as row_hash
-    from quotes_in_window
-    semi join duplicated_ids using (symbol, update_id)
-
-),
-
-duplicated_quotes_once as (
-
-    select
-        symbol,
-        update_id,
-        arg_min_null(bid_price, row_hash) as bid_price,
-        arg_min_null(bid_qty, row_hash) as bid_qty,
-        arg_min_null(ask_price, row_hash) as ask_price,
-        arg_min_null(ask_qty, row_hash) as ask_qty,
-        arg_min_null(ts, row_hash) as ts
-    from duplicated_quotes_hashed
-    group by symbol, update_id
-
-),
-
+-- one row per (symbol, update_id): a copy captured twice counts once (macros/lake/lakeqa_one_copy_per_id.sql)
 final as (
 
-    select symbol, update_id, ts, bid_price, bid_qty, ask_price, ask_qty from quotes_seen_once
-    union all
-    select symbol, update_id, ts, bid_price, bid_qty, ask_price, ask_qty from duplicated_quotes_once
+    {{ lakeqa_one_copy_per_id('quotes_in_window', 'update_id',
+                              ['ts', 'bid_price', 'bid_qty', 'ask_price', 'ask_qty']) }}
 
 )
 
