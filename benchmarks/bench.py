@@ -203,8 +203,8 @@ def run_qa(root: Path, run_dir: Path, extra: list[str], fresh: bool = True) -> d
     for r in results["results"]:
         name = r["unique_id"].split(".")[-1] if not r["unique_id"].startswith("test.") else r["unique_id"].split(".")[2]
         nodes[name] = nodes.get(name, 0.0) + float(r.get("execution_time") or 0.0)
-    # the run's processes together (lakeqa run imports GE in a second process while dbt builds); the
-    # kernel's own peak of the largest one is a lower bound in case a peak fell between two samples
+    # the run's processes together (any child it starts counts too); the kernel's own peak of the largest
+    # one is a lower bound in case a peak fell between two samples
     peak_kb = max(tree_peak_kb, usage.ru_maxrss)
     return {"wall_s": wall, "peak_rss_mb": peak_kb / 1024, "steps": steps, "nodes": nodes,
             "duckdb": str(run_dir / "qa.duckdb")}

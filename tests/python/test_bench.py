@@ -57,7 +57,7 @@ def test_the_benchmark_runs_a_tiny_day_and_writes_its_table_and_json(tmp_path, c
 
 
 def test_peak_memory_sums_the_run_and_its_child_processes():
-    """lakeqa run validates with GE in a second process: the benchmark's peak must count both."""
+    """The benchmark's peak is the run's processes summed, not the largest one alone."""
     import subprocess
     import sys
     import time
