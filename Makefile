@@ -25,7 +25,7 @@ test: setup lint
 	$(BIN)/pytest
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks python_models
+	$(BIN)/ruff check src tests benchmarks models
 
 # dbt docs for the demo database; then open http://localhost:8080
 docs: setup

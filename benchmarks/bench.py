@@ -42,7 +42,7 @@ STAGES = {
              "klines_1m", "compare_our_vs_kline_1m"),
     "rules": ("int_symbol_activity_seconds", "violations", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "neg_volume",
               "relationships", "accepted_values", "not_null", "unique"),
-    "features": ("int_bar_features",),
+    "features": ("bar_features",),
     "zscore+jump": ("anomalies_zscore", "anomalies_jump"),
     "iforest": ("anomalies_iforest",),
     "anomalies+fusion": ("anomalies", "fusion"),

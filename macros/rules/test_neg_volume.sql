@@ -20,14 +20,14 @@
         {% do details.append("case when " ~ adapter.quote(column) ~ " < 0 then '" ~ column ~ " ' || " ~ lakeqa_num(adapter.quote(column)) ~ " end") %}
     {% endfor %}
     {{ lakeqa_rule_failures_select(
-        'NEG_VOLUME', model,
+        'neg_volume', model,
         where=negatives | join(' or '),
         detail="'negative volume: ' || concat_ws(', ', " ~ details | join(', ') ~ ")",
         sample_columns=volume_columns) }}
 {% endmacro %}
 
-{% test neg_volume(model, volume_columns=['volume_base', 'volume_quote']) %}
-    {{ config(severity=lakeqa_rule_test_severity('NEG_VOLUME')) }}
+{% test neg_volume(model, volume_columns) %}
+    {{ config(severity=lakeqa_rule_test_severity('neg_volume')) }}
     {{ return(adapter.dispatch('test_neg_volume', 'lakeqa')(model, volume_columns)) }}
 {% endtest %}
 

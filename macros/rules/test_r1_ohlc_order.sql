@@ -12,7 +12,7 @@
 #}
 {% macro lakeqa_r1_ohlc_order_failures(model) %}
     {{ lakeqa_rule_failures_select(
-        'R1_OHLC_ORDER', model,
+        'r1_ohlc_order', model,
         where="not (isnan(open) or isnan(high) or isnan(low) or isnan(close))
                and not (low <= least(open, close) and greatest(open, close) <= high)",
         detail="'OHLC out of order: open ' || " ~ lakeqa_num('open') ~ " || ', high ' || " ~ lakeqa_num('high')
@@ -22,7 +22,7 @@
 {% endmacro %}
 
 {% test r1_ohlc_order(model) %}
-    {{ config(severity=lakeqa_rule_test_severity('R1_OHLC_ORDER')) }}
+    {{ config(severity=lakeqa_rule_test_severity('r1_ohlc_order')) }}
     {{ return(adapter.dispatch('test_r1_ohlc_order', 'lakeqa')(model)) }}
 {% endtest %}
 

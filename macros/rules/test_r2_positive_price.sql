@@ -8,14 +8,14 @@
 #}
 {% macro lakeqa_r2_positive_price_failures(model) %}
     {{ lakeqa_rule_failures_select(
-        'R2_POSITIVE_PRICE', model,
+        'r2_positive_price', model,
         where="least(open, high, low, close) <= 0",
         detail="'non-positive price: lowest of open/high/low/close is ' || " ~ lakeqa_num('least(open, high, low, close)'),
         sample_columns=['open', 'high', 'low', 'close']) }}
 {% endmacro %}
 
 {% test r2_positive_price(model) %}
-    {{ config(severity=lakeqa_rule_test_severity('R2_POSITIVE_PRICE')) }}
+    {{ config(severity=lakeqa_rule_test_severity('r2_positive_price')) }}
     {{ return(adapter.dispatch('test_r2_positive_price', 'lakeqa')(model)) }}
 {% endtest %}
 

@@ -8,14 +8,14 @@
 #}
 {% macro lakeqa_r3_ask_ge_bid_failures(model) %}
     {{ lakeqa_rule_failures_select(
-        'R3_ASK_GE_BID', model,
+        'r3_ask_ge_bid', model,
         where="ask < bid",
         detail="'crossed book: ask ' || " ~ lakeqa_num('ask') ~ " || ' is below bid ' || " ~ lakeqa_num('bid'),
         sample_columns=['bid', 'ask', 'close']) }}
 {% endmacro %}
 
 {% test r3_ask_ge_bid(model) %}
-    {{ config(severity=lakeqa_rule_test_severity('R3_ASK_GE_BID')) }}
+    {{ config(severity=lakeqa_rule_test_severity('r3_ask_ge_bid')) }}
     {{ return(adapter.dispatch('test_r3_ask_ge_bid', 'lakeqa')(model)) }}
 {% endtest %}
 

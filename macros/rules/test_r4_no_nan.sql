@@ -12,7 +12,7 @@
          or low is null or isnan(low) or close is null or isnan(close))
     {% endset %}
     {{ lakeqa_rule_failures_select(
-        'R4_NO_NAN', model,
+        'r4_no_nan', model,
         where=is_missing,
         detail="'missing price: open ' || " ~ lakeqa_num('open') ~ " || ', high ' || " ~ lakeqa_num('high')
                ~ " || ', low ' || " ~ lakeqa_num('low') ~ " || ', close ' || " ~ lakeqa_num('close'),
@@ -20,7 +20,7 @@
 {% endmacro %}
 
 {% test r4_no_nan(model) %}
-    {{ config(severity=lakeqa_rule_test_severity('R4_NO_NAN')) }}
+    {{ config(severity=lakeqa_rule_test_severity('r4_no_nan')) }}
     {{ return(adapter.dispatch('test_r4_no_nan', 'lakeqa')(model)) }}
 {% endtest %}
 

@@ -26,7 +26,7 @@
         end
     {% endset %}
     {{ lakeqa_rule_failures_select(
-        'R7_KLINE_PARITY', model,
+        'r7_kline_parity', model,
         where="is_match = false",
         detail=detail,
         sample_columns=['presence', 'our_open', 'kline_open', 'our_high', 'kline_high', 'our_low', 'kline_low',
@@ -34,7 +34,7 @@
 {% endmacro %}
 
 {% test r7_kline_parity(model) %}
-    {{ config(severity=lakeqa_rule_test_severity('R7_KLINE_PARITY')) }}
+    {{ config(severity=lakeqa_rule_test_severity('r7_kline_parity')) }}
     {{ return(adapter.dispatch('test_r7_kline_parity', 'lakeqa')(model)) }}
 {% endtest %}
 

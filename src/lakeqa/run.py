@@ -24,7 +24,7 @@ import duckdb
 from lakeqa import exports
 from lakeqa.dbt_runner import run_dbt, split_window_vars
 from lakeqa.lake import LakeError
-from lakeqa.settings import Paths
+from lakeqa.settings import Paths, setting
 from lakeqa.window import days_between, resolve_day
 
 EXAMPLE = """\
@@ -89,7 +89,7 @@ class Window:
             if args.day or args.from_day or args.to_day:
                 raise LakeError("hourly mode takes --hourly-end, not --day/--from/--to")
             end = _hourly_end(args.hourly_end)
-            minutes = int(json.loads(args.vars).get("hourly_window_min", 90)) if args.vars else 90
+            minutes = int(setting("hourly_window_min", _extra_vars(args.vars)))
             start = end - dt.timedelta(minutes=minutes)
             days = sorted({start.date().isoformat(), (end - dt.timedelta(microseconds=1)).date().isoformat()})
             dbt_vars = {"mode": "hourly", "hourly_end": end.strftime("%Y-%m-%d %H:%M")}

@@ -116,6 +116,30 @@ def _first_key(settings: dict, group: str) -> str:
     return keys[0] if keys else "key"
 
 
+def group_values(group: str, flat: dict | None, override: dict | None) -> dict[str, Any]:
+    """A settings group for a dbt Python model: ``flat`` holds each key as dbt resolved its flat var
+    (``group.key``), ``override`` the nested var ``group`` if one was given; the override wins key by key,
+    as in the macro lakeqa_setting. A key of the override that ``flat`` lacks is an error."""
+    values = dict(flat or {})
+    if override in (None, "", {}):
+        return values
+    if not isinstance(override, dict):
+        raise SettingsError(f"var {group!r} is a group of settings; give one of its keys, got {override!r}")
+    unknown = [key for key in override if key not in values]
+    if unknown:
+        raise SettingsError(f"unknown setting(s) {', '.join(group + '.' + k for k in unknown)}; {group} has: {', '.join(values)}")
+    return {**values, **override}
+
+
+def project_default(name: str) -> Any:
+    """The default of setting ``name`` as written in dbt_project.yml: the only place a default lives (the
+    detectors' parameter classes take theirs from here)."""
+    defaults = project_defaults()
+    if name not in defaults:
+        raise SettingsError(f"unknown setting {name!r} (not a var in dbt_project.yml)")
+    return defaults[name]
+
+
 def setting(name: str, overrides: dict | None = None) -> Any:
     """One resolved setting, e.g. ``setting("reporting.anomalies_top_n", vars)``."""
     settings = resolve_settings(overrides)

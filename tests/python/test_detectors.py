@@ -68,7 +68,7 @@ def shift_prices_from(bars: pd.DataFrame, ts: str, factor: float) -> None:
 
 
 def load_python_model(name: str):
-    path = PROJECT / "python_models" / "detectors" / f"{name}.py"
+    path = PROJECT / "models" / "detectors" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -491,7 +491,7 @@ def test_enable_ai_false_returns_an_empty_frame_without_running_a_detector(name,
     for mod in (zscore, jump, iforest):
         monkeypatch.setattr(mod, "anomalies", lambda *a, **k: pytest.fail("a detector ran"))
     feats = bar_features(make_bars(seconds=600))
-    dbt = FakeDbt({"int_bar_features": feats, "violations": pd.DataFrame()}, {"enable_ai": False})
+    dbt = FakeDbt({"bar_features": feats, "violations": pd.DataFrame()}, {"enable_ai": False})
     out = module.model(dbt, None)
     assert out.empty and list(out.columns) == ANOMALY_COLUMNS
 
@@ -509,7 +509,7 @@ def test_python_models_run_their_detector_with_the_vars(name):
         "jump": {"k_sigma": 6.8, "spread_stable_bps": 50, "cooldown_seconds": 5, "min_trade_count": 5},
         "iforest": {"n_estimators": 50, "contamination": 0.005, "random_state": 42, "fit_sample_size": 5000},
     }
-    out = module.model(FakeDbt({"int_bar_features": feats, "violations": violations}, meta), None)
+    out = module.model(FakeDbt({"bar_features": feats, "violations": violations}, meta), None)
     assert list(out.columns) == ANOMALY_COLUMNS and len(out) > 0
     expected = {
         "anomalies_zscore": "ZSCORE_LOG_VOLUME",

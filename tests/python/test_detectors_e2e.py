@@ -1,7 +1,7 @@
 """The detectors end to end through dbt (e2e, about two minutes): on a generated lake every injected
 PRICE_JUMP is found by JUMP and every VOLUME_SPIKE by ZSCORE_LOG_VOLUME or IFOREST at the right symbol and
 second; on a clean generated day JUMP and the z-score detectors stay quiet and IFOREST flags about its
-contamination; int_bar_features equals the pandas reference; a rebuild is byte-identical; enable_ai false
+contamination; bar_features equals the pandas reference; a rebuild is byte-identical; enable_ai false
 skips the detectors; real captures go through every detector."""
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def test_sql_features_equal_the_pandas_reference(faulted):
     )
     expected = bar_features(bars, window_s=3600, start="2024-08-09")
     got = faulted.df(
-        "select * from int_bar_features where symbol in ('BTCUSDT', 'XRPETH') order by symbol, ts"
+        "select * from bar_features where symbol in ('BTCUSDT', 'XRPETH') order by symbol, ts"
     )
     assert len(got) == len(expected) > 40_000
     assert (got["ts"].to_numpy() == expected["ts"].to_numpy()).all()

@@ -1,11 +1,15 @@
 {# grain: one row per symbol per day (var mode daily) or per symbol per hour (mode hourly) #}
 {% set window = lakeqa_window() %}
 {% set period = 'day' if window.mode == 'daily' else 'hour' %}
-{% set fusion = var('fusion') %}
-{% set iforest_share = (var('iforest')['contamination'] | float) if var('enable_ai') else 0.0 %}
-{% set background_rate = iforest_share
-    + 3 * (fusion['zscore_background_rate'] | float)
-    + (fusion['jump_background_rate'] | float) %}
+{#- every weight and threshold is a setting (dbt_project.yml, fusion.*) -#}
+{% set fusion = {} %}
+{% for key in ['weight_schema', 'weight_detector', 'weight_ai', 'critical_weight', 'major_weight', 'minor_weight',
+               'zscore_background_rate', 'jump_background_rate', 'background_tolerance', 'detector_excess_scale',
+               'pass_score', 'review_score'] %}
+    {% do fusion.update({key: lakeqa_setting_number('fusion.' ~ key)}) %}
+{% endfor %}
+{% set iforest_share = lakeqa_setting_number('iforest.contamination') if var('enable_ai') else 0.0 %}
+{% set background_rate = iforest_share + 3 * fusion.zscore_background_rate + fusion.jump_background_rate %}
 
 with
 
@@ -143,7 +147,8 @@ anomaly_counts as (
 
 anomalies_by_detector as (
 
-    select symbol, ts, cast(to_json(map_from_entries(list((detector, n)))) as varchar) as by_detector
+    -- ordered by detector: the same day gives the same bytes, whatever order the rows came in
+    select symbol, ts, cast(to_json(map_from_entries(list((detector, n) order by detector))) as varchar) as by_detector
     from (
         select
             symbol,
@@ -190,7 +195,7 @@ components as (
         n_bars * {{ background_rate }} as expected_anomalies,
         -- IsolationForest's threshold is common to all symbols, so its flags spread unevenly across them:
         -- var fusion.background_tolerance allows for that overdispersion
-        {{ fusion['background_tolerance'] | float }} * n_bars * {{ background_rate }}
+        {{ fusion.background_tolerance }} * n_bars * {{ background_rate }}
             + 3 * sqrt(n_bars * {{ background_rate }}) as anomaly_allowance
     from counts
 
@@ -201,8 +206,9 @@ scores as (
     select
         *,
         greatest(0, n_anomalies - anomaly_allowance) as excess_anomalies,
-        1.0 / (1 + n_violations_critical + 0.25 * n_violations_major + 0.02 * n_violations_minor) as schema_score,
-        1.0 / (1 + greatest(0, n_anomalies - anomaly_allowance) / {{ fusion['detector_excess_scale'] | float }})
+        1.0 / (1 + {{ fusion.critical_weight }} * n_violations_critical + {{ fusion.major_weight }} * n_violations_major
+            + {{ fusion.minor_weight }} * n_violations_minor) as schema_score,
+        1.0 / (1 + greatest(0, n_anomalies - anomaly_allowance) / {{ fusion.detector_excess_scale }})
             as detector_score,
         case when n_anomalies > anomaly_allowance then 1 - max_anomaly_confidence else 1.0 end as ai_confidence
     from components
@@ -214,7 +220,8 @@ verdicts as (
     select
         *,
         case when n_bars = 0 then 0.0
-             else 0.7 * schema_score + 0.2 * detector_score + 0.1 * ai_confidence end as score
+             else {{ fusion.weight_schema }} * schema_score + {{ fusion.weight_detector }} * detector_score
+                 + {{ fusion.weight_ai }} * ai_confidence end as score
     from scores
 
 ),
@@ -228,8 +235,8 @@ final as (
         '{{ window.mode }}' as mode,
         case
             when n_bars = 0 then 'FAIL'
-            when n_violations_critical > 0 or score < {{ fusion['review_score'] | float }} then 'FAIL'
-            when n_violations_major > 0 or score < {{ fusion['pass_score'] | float }} then 'REVIEW'
+            when n_violations_critical > 0 or score < {{ fusion.review_score }} then 'FAIL'
+            when n_violations_major > 0 or score < {{ fusion.pass_score }} then 'REVIEW'
             else 'PASS'
         end as verdict,
         round(score, 6) as score,
@@ -245,9 +252,9 @@ final as (
         case
             when n_bars = 0 then 'no data: ' || symbol || ' is expected (settings or the day before) but has no bars in this {{ period }}'
             when n_violations_critical > 0 then n_violations_critical || ' critical violation(s): ' || array_to_string(critical_rules, ', ')
-            when score < {{ fusion['review_score'] | float }} then 'score ' || round(score, 3) || ' below {{ fusion["review_score"] }}'
+            when score < {{ fusion.review_score }} then 'score ' || round(score, 3) || ' below {{ fusion.review_score }}'
             when n_violations_major > 0 then n_violations_major || ' major violation(s): ' || array_to_string(major_rules, ', ')
-            when score < {{ fusion['pass_score'] | float }} then 'score ' || round(score, 3) || ' below {{ fusion["pass_score"] }}'
+            when score < {{ fusion.pass_score }} then 'score ' || round(score, 3) || ' below {{ fusion.pass_score }}'
                 || case when excess_anomalies > 0 then ' (' || n_anomalies || ' anomalies, ' || round(anomaly_allowance, 1) || ' expected at most)' else '' end
             when n_violations_minor > 0 then 'pass with ' || n_violations_minor || ' minor violation(s): ' || array_to_string(minor_rules, ', ')
             else 'pass'
@@ -265,7 +272,7 @@ final as (
             'schema_score': round(schema_score, 6),
             'detector_score': round(detector_score, 6),
             'ai_confidence': round(ai_confidence, 6),
-            'weights': {'schema': 0.7, 'detector': 0.2, 'ai': 0.1}
+            'weights': {'schema': {{ fusion.weight_schema }}, 'detector': {{ fusion.weight_detector }}, 'ai': {{ fusion.weight_ai }}}
         }) as varchar) as metadata
     from verdicts
 

@@ -1,87 +1,86 @@
 {# grain: one row per rule violation (a gap is one row with its start and end) #}
 {#
-    Every rule's failing rows come from the same macros that the rule's dbt test runs (macros/rules/),
-    so a violation here and a failing test row are one and the same thing.
+    Generated from dbt's graph: one select per rule test attached in the models' yml (`data_tests`), each
+    running that test's own SQL (its dispatched `test_<rule>` macro, with the test's arguments), so a
+    violation here and a failing test row are one and the same thing, and attaching a rule to a table in
+    the yml is all it takes to add its violations here. Severity comes from lakeqa_rule_catalog().
+
+    dbt orders models from the refs it sees while parsing, before the graph is known: the tables rules may
+    be attached to are named below, and a rule attached to any other model stops the compile with a
+    message saying to add it.
 #}
+-- depends_on: {{ ref('bars_1s') }}
+-- depends_on: {{ ref('bars_1m') }}
+-- depends_on: {{ ref('klines_1m') }}
+-- depends_on: {{ ref('compare_our_vs_kline_1m') }}
+-- depends_on: {{ ref('int_continuity_intervals') }}
+-- depends_on: {{ ref('symbol_settings') }}
+{%- set attachments = lakeqa_rule_attachments() %}
 
 with
 
-rule_catalog as (
+{% if execute and attachments | length == 0 %}
+    {{ exceptions.raise_compiler_error("violations: no rule test is attached to any model (data_tests in the models' yml)") }}
+{% endif %}
 
-    select * from {{ ref('rule_catalog') }}
+{% for attachment in attachments %}
+{% if attachment.model_id not in model.depends_on.nodes %}
+    {{ exceptions.raise_compiler_error("violations: rule " ~ attachment.rule.rule_id ~ " is attached to model "
+        ~ attachment.model ~ ", which violations.sql does not depend on; add the line -- depends_on: {{ ref('"
+        ~ attachment.model ~ "') }} at its top") }}
+{% endif %}
+{% set relation = api.Relation.create(
+    database=graph.nodes[attachment.model_id].database,
+    schema=graph.nodes[attachment.model_id].schema,
+    identifier=graph.nodes[attachment.model_id].alias) %}
+{% set failing_rows = adapter.dispatch('test_' ~ attachment.test_name, 'lakeqa')(relation, **attachment.kwargs) %}
+failures_{{ loop.index }} as (
 
-),
-
-bars_1s_violations as (
-
-    {% set bars_1s = ref('bars_1s') %}
-    {% set activity = ref('int_symbol_activity_seconds') %}
-    {{ lakeqa_r1_ohlc_order_failures(bars_1s) }}
-    union all {{ lakeqa_r2_positive_price_failures(bars_1s) }}
-    union all {{ lakeqa_r3_ask_ge_bid_failures(bars_1s) }}
-    union all {{ lakeqa_r4_no_nan_failures(bars_1s) }}
-    union all select * from ({{ lakeqa_r5_continuity_failures(bars_1s, 'activity', 'second', activity) }})
-    union all {{ lakeqa_r6_spread_sanity_failures(bars_1s) }}
-    union all {{ lakeqa_neg_volume_failures(bars_1s, ['volume_base', 'volume_quote']) }}
-
-),
-
-bars_1m_violations as (
-
-    {% set bars_1m = ref('bars_1m') %}
-    {{ lakeqa_r1_ohlc_order_failures(bars_1m) }}
-    union all {{ lakeqa_r2_positive_price_failures(bars_1m) }}
-    union all {{ lakeqa_r3_ask_ge_bid_failures(bars_1m) }}
-    union all {{ lakeqa_r4_no_nan_failures(bars_1m) }}
-    union all select * from ({{ lakeqa_r5_continuity_failures(bars_1m, 'activity', 'minute', activity) }})
-    union all {{ lakeqa_r6_spread_sanity_failures(bars_1m) }}
-    union all {{ lakeqa_neg_volume_failures(bars_1m, ['volume_base', 'volume_quote']) }}
+    -- {{ attachment.rule.rule_id }} on {{ attachment.model }}
+    select
+        symbol,
+        ts,
+        ts_end,
+        rule,
+        '{{ attachment.rule.severity }}' as severity,
+        '{{ attachment.model }}' as source_table,
+        detail,
+        row_sample
+    from ({{ failing_rows }})
 
 ),
 
-klines_1m_violations as (
-
-    {% set klines_1m = ref('klines_1m') %}
-    {{ lakeqa_r1_ohlc_order_failures(klines_1m) }}
-    union all {{ lakeqa_r2_positive_price_failures(klines_1m) }}
-    union all {{ lakeqa_r4_no_nan_failures(klines_1m) }}
-    union all select * from ({{ lakeqa_r5_continuity_failures(klines_1m, 'minutes', 'minute') }})
-    union all {{ lakeqa_neg_volume_failures(klines_1m, ['volume', 'quote_volume']) }}
-
-),
-
-comparison_violations as (
-
-    {{ lakeqa_r7_kline_parity_failures(ref('compare_our_vs_kline_1m')) }}
-
-),
+{% endfor %}
 
 all_violations as (
 
-    select *, 'bars_1s' as source_table from bars_1s_violations
-    union all
-    select *, 'bars_1m' as source_table from bars_1m_violations
-    union all
-    select *, 'klines_1m' as source_table from klines_1m_violations
-    union all
-    select *, 'compare_our_vs_kline_1m' as source_table from comparison_violations
+    {% for attachment in attachments %}
+    select * from failures_{{ loop.index }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+    {% if not attachments %}
+    select
+        cast(null as varchar) as symbol, cast(null as timestamp) as ts, cast(null as timestamp) as ts_end,
+        cast(null as varchar) as rule, cast(null as varchar) as severity, cast(null as varchar) as source_table,
+        cast(null as varchar) as detail, cast(null as varchar) as row_sample
+    where false
+    {% endif %}
 
 ),
 
 final as (
 
     select
-        all_violations.symbol,
-        all_violations.ts,
-        all_violations.ts_end,
-        cast(all_violations.ts as date) as date,
-        all_violations.rule,
-        rule_catalog.severity,
-        all_violations.source_table,
-        all_violations.detail,
-        all_violations.row_sample
+        symbol,
+        ts,
+        ts_end,
+        cast(ts as date) as date,
+        rule,
+        severity,
+        source_table,
+        detail,
+        row_sample
     from all_violations
-    inner join rule_catalog on all_violations.rule = rule_catalog.rule_id
 
 )
 

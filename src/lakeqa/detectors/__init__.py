@@ -1,6 +1,6 @@
-"""Anomaly detectors behind the dbt Python models in python_models/detectors/ (the `anomalies` mart).
+"""Anomaly detectors behind the dbt Python models in models/detectors/ (the `anomalies` mart).
 
-- ``features``  feature names and definitions, a pandas reference of `int_bar_features`, the record shape
+- ``features``  feature names and definitions, a pandas reference of `bar_features`, the record shape
 - ``zscore``    ZSCORE_SPREAD_BP, ZSCORE_LOG_VOLUME, ZSCORE_VWAP_DRIFT_BP (trailing-hour z-scores)
 - ``jump``      JUMP (one-second return over its trailing sigma, gated, clustered)
 - ``iforest``   IFOREST (IsolationForest on per-symbol standardised features)

@@ -1,4 +1,4 @@
-"""The detectors' shared vocabulary: feature names, the `int_bar_features` columns, a pandas reference
+"""The detectors' shared vocabulary: feature names, the `bar_features` columns, a pandas reference
 implementation of that model (for tests and for checking the SQL), and the `anomalies` record shape
 (JSON text of features and clusters, ISO-8601 UTC timestamps, rounded floats).
 
@@ -40,7 +40,7 @@ import pandas as pd
 FEATURES: tuple[str, ...] = ("spread_bp", "log_volume", "vwap_drift_bp", "return_1s")
 
 # detector name -> the feature it z-scores
-# feature -> fixed-point units per feature unit (the grid of models/intermediate/detectors/int_bar_features)
+# feature -> fixed-point units per feature unit (the grid of models/intermediate/detectors/bar_features)
 GRID_UNITS: dict[str, float] = {"spread_bp": 1e6, "log_volume": 1e6, "vwap_drift_bp": 1e6, "return_1s": 1e10}
 
 ZSCORE_DETECTORS: dict[str, str] = {
@@ -186,7 +186,7 @@ def as_bool(value) -> bool:
 
 # ---------------------------------------------------------------------- reference implementation (pandas)
 def bar_features(bars: pd.DataFrame, window_s: int = 3600, start=None) -> pd.DataFrame:
-    """The `int_bar_features` rows computed in pandas from `bars_1s`-shaped rows (symbol, ts, open, high,
+    """The `bar_features` rows computed in pandas from `bars_1s`-shaped rows (symbol, ts, open, high,
     low, close, volume_base, vwap, spread_bps, trade_count). Rows before `start` serve as lookback only.
 
     This is the specification the SQL model is checked against, and what the module tests feed the

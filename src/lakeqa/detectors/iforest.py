@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -27,19 +27,21 @@ from sklearn.ensemble import IsolationForest
 
 from lakeqa.detectors.features import FEATURES, anomaly_frame, features_json, sorted_features
 from lakeqa.detectors.labeler import label_iforest
+from lakeqa.settings import project_default
 
 
-# the columns of int_bar_features the detector reads: the model loads only these (a quarter of the table's
+# the columns of bar_features the detector reads: the model loads only these (a quarter of the table's
 # columns; at 10 M trades a day the whole table in pandas made this model the run's peak of memory)
 INPUT_COLUMNS: tuple[str, ...] = ("symbol", "ts", "trade_count", "has_nonfinite_value", *FEATURES)
 
 
 @dataclass(frozen=True)
 class IForestParams:
-    n_estimators: int = 200
-    contamination: float | str = 0.005
-    random_state: int = 42
-    fit_sample_size: int = 100_000
+    # defaults: the settings iforest.* of dbt_project.yml; n_jobs and chunk_rows are how it runs here
+    n_estimators: int = field(default_factory=lambda: int(project_default("iforest.n_estimators")))
+    contamination: float | str = field(default_factory=lambda: float(project_default("iforest.contamination")))
+    random_state: int = field(default_factory=lambda: int(project_default("iforest.random_state")))
+    fit_sample_size: int = field(default_factory=lambda: int(project_default("iforest.fit_sample_size")))
     n_jobs: int = 2
     chunk_rows: int = 131_072
 
@@ -48,7 +50,11 @@ class IForestParams:
         """From the dbt var `iforest` (n_estimators, contamination, random_state, fit_sample_size, and
         optionally n_jobs and chunk_rows)."""
         v = dict(iforest or {})
-        contamination = v.get("contamination", cls.contamination)
+
+        def get(key):
+            return v[key] if key in v else project_default(f"iforest.{key}")
+
+        contamination = get("contamination")
         if not (isinstance(contamination, str) and contamination.strip().lower() == "auto"):
             contamination = float(contamination)
             if not 0.0 < contamination <= 0.5:
@@ -56,12 +62,12 @@ class IForestParams:
         else:
             contamination = "auto"
         return cls(
-            n_estimators=int(v.get("n_estimators", cls.n_estimators)),
+            n_estimators=int(get("n_estimators")),
             contamination=contamination,
-            random_state=int(v.get("random_state", cls.random_state)),
-            fit_sample_size=int(v.get("fit_sample_size", cls.fit_sample_size)),
-            n_jobs=max(1, int(v.get("n_jobs", cls.n_jobs))),
-            chunk_rows=max(1, int(v.get("chunk_rows", cls.chunk_rows))),
+            random_state=int(get("random_state")),
+            fit_sample_size=int(get("fit_sample_size")),
+            n_jobs=max(1, int(v.get("n_jobs", 2))),
+            chunk_rows=max(1, int(v.get("chunk_rows", 131_072))),
         )
 
 

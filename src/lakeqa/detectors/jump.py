@@ -17,34 +17,40 @@ and `cooldown_seconds = 0` disables clustering (every event is its own record).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from lakeqa.detectors.features import anomaly_frame, features_json, sorted_features, to_json
 from lakeqa.detectors.labeler import label_jump
+from lakeqa.settings import project_default
 
 
 @dataclass(frozen=True)
 class JumpParams:
-    k_sigma: float = 6.8
-    spread_stable_bps: float = 50.0
-    cooldown_seconds: float = 5.0
-    min_trade_count: int = 5
-    min_obs: int = 300
+    # defaults: the settings jump.* (and zscore.min_obs) of dbt_project.yml
+    k_sigma: float = field(default_factory=lambda: float(project_default("jump.k_sigma")))
+    spread_stable_bps: float = field(default_factory=lambda: float(project_default("jump.spread_stable_bps")))
+    cooldown_seconds: float = field(default_factory=lambda: float(project_default("jump.cooldown_seconds")))
+    min_trade_count: int = field(default_factory=lambda: int(project_default("jump.min_trade_count")))
+    min_obs: int = field(default_factory=lambda: int(project_default("zscore.min_obs")))
 
     @classmethod
     def from_vars(cls, jump: Mapping | None, zscore: Mapping | None = None) -> JumpParams:
         """From the dbt vars `jump` (k_sigma, spread_stable_bps, cooldown_seconds, min_trade_count) and
         `zscore` (min_obs)."""
         j, z = dict(jump or {}), dict(zscore or {})
+
+        def get(key):
+            return j[key] if key in j else project_default(f"jump.{key}")
+
         return cls(
-            k_sigma=float(j.get("k_sigma", cls.k_sigma)),
-            spread_stable_bps=float(j.get("spread_stable_bps", cls.spread_stable_bps)),
-            cooldown_seconds=float(j.get("cooldown_seconds", cls.cooldown_seconds)),
-            min_trade_count=int(j.get("min_trade_count", cls.min_trade_count)),
-            min_obs=int(j.get("min_obs", z.get("min_obs", cls.min_obs))),
+            k_sigma=float(get("k_sigma")),
+            spread_stable_bps=float(get("spread_stable_bps")),
+            cooldown_seconds=float(get("cooldown_seconds")),
+            min_trade_count=int(get("min_trade_count")),
+            min_obs=int(z["min_obs"] if "min_obs" in z else project_default("zscore.min_obs")),
         )
 
 

@@ -1,5 +1,5 @@
 """`ZSCORE_<FEATURE>` detectors: a bar is flagged when its feature is more than `k` sigmas from the
-symbol's trailing-hour mean (current bar excluded, statistics from `int_bar_features`), and the trailing
+symbol's trailing-hour mean (current bar excluded, statistics from `bar_features`), and the trailing
 hour holds at least `min_obs` values.
 
 Sigma floor. A feature that moves in ticks (a spread of one tick almost all the time, a VWAP drift of 0 in
@@ -13,14 +13,14 @@ two-tick second. The sigma used is therefore max(trailing std, floor):
   the second's VWAP is a price move inside the second; most seconds hold one trade and a drift of exactly
   0, so the drift's own std is a poor scale for the few busy seconds: it is measured against the
   symbol's one-second price volatility (and never finer than a tick).
-- log_volume: floor = var zscore.sigma_floor_log_volume (default 0.35, i.e. ln 2 / 2): volume that stays
+- log_volume: floor = setting zscore.sigma_floor_log_volume (dbt_project.yml: 0.35, i.e. ln 2 / 2): volume that stays
   within a factor exp(k * 0.35) ~ 5.8 of its trailing geometric mean never fires, whatever the lot size.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,26 +32,34 @@ from lakeqa.detectors.features import (
     sorted_features,
 )
 from lakeqa.detectors.labeler import label_zscore
+from lakeqa.settings import project_default
 
-DEFAULT_SIGMA_FLOOR_LOG_VOLUME = 0.35
 
 
 @dataclass(frozen=True)
 class ZScoreParams:
-    k: float = 5.0
-    min_obs: int = 300
-    window_s: int = 3600
-    sigma_floor_log_volume: float = DEFAULT_SIGMA_FLOOR_LOG_VOLUME
+    # defaults: the settings zscore.* of dbt_project.yml
+    k: float = field(default_factory=lambda: float(project_default("zscore.k")))
+    min_obs: int = field(default_factory=lambda: int(project_default("zscore.min_obs")))
+    window_s: int = field(default_factory=lambda: int(project_default("zscore.window_s")))
+    sigma_floor_log_volume: float = field(
+        default_factory=lambda: float(project_default("zscore.sigma_floor_log_volume"))
+    )
 
     @classmethod
     def from_vars(cls, zscore: Mapping | None) -> ZScoreParams:
-        """From the dbt var `zscore` (a mapping: k, min_obs, window_s, optional sigma_floor_log_volume)."""
+        """From the settings group `zscore` (k, min_obs, window_s, sigma_floor_log_volume); a key not given
+        takes its dbt_project.yml default."""
         v = dict(zscore or {})
+
+        def get(key):
+            return v[key] if key in v else project_default(f"zscore.{key}")
+
         return cls(
-            k=float(v.get("k", cls.k)),
-            min_obs=int(v.get("min_obs", cls.min_obs)),
-            window_s=int(v.get("window_s", cls.window_s)),
-            sigma_floor_log_volume=float(v.get("sigma_floor_log_volume", DEFAULT_SIGMA_FLOOR_LOG_VOLUME)),
+            k=float(get("k")),
+            min_obs=int(get("min_obs")),
+            window_s=int(get("window_s")),
+            sigma_floor_log_volume=float(get("sigma_floor_log_volume")),
         )
 
 

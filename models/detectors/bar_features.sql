@@ -13,7 +13,7 @@
     features unless a value sits within that noise of a grid boundary.
 #}
 {%- set window = lakeqa_window() -%}
-{%- set window_s = var('zscore')['window_s'] | int -%}
+{%- set window_s = lakeqa_setting_number('zscore.window_s') | int -%}
 {%- set lookback_minutes = (window_s + 59) // 60 -%}
 {#- feature -> (fixed-point units per feature unit, clip applied in the sums only: keeps them in range) -#}
 {%- set features = {

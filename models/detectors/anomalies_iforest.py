@@ -6,17 +6,18 @@ The logic lives in lakeqa.detectors.iforest; this model only wires dbt to it.
 import pandas as pd
 
 from lakeqa.detectors import iforest
+from lakeqa.settings import group_values
 from lakeqa.detectors.features import as_bool, empty_anomalies
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    bar_features = dbt.ref("int_bar_features")
+    bar_features = dbt.ref("bar_features")
     violations = dbt.ref("violations")
 
     if not as_bool(dbt.config.meta_get("enable_ai")):
         return empty_anomalies()
-    params = iforest.IForestParams.from_vars(dbt.config.meta_get("iforest"))
+    params = iforest.IForestParams.from_vars(group_values("iforest", dbt.config.meta_get("iforest"), dbt.config.meta_get("iforest_override")))
     features = bar_features.project(", ".join(f'"{c}"' for c in iforest.INPUT_COLUMNS)).df()
     if features.empty:
         return empty_anomalies()
