@@ -1,66 +1,94 @@
-"""The rule catalog seed is the one definition of the rules; what dbt must know at parse time agrees with it."""
+"""The rule catalog (macros/rules/_lakeqa_rule_catalog.sql) is the one definition of the rules; the yml
+`data_tests` are the one place they are attached; everything else is generated from those two."""
 
 from __future__ import annotations
 
-import csv
-import re
+import json
+import os
+from pathlib import Path
 
-from lakeqa.settings import PROJECT_DIR
+import pytest
 
-CATALOG = PROJECT_DIR / "seeds" / "rule_catalog.csv"
+from lakeqa.settings import PROJECT_DIR, project_default
+
 RULE_MACROS = PROJECT_DIR / "macros" / "rules"
+DESIGN = {
+    "R1_OHLC_ORDER": "critical",
+    "R2_POSITIVE_PRICE": "critical",
+    "R3_ASK_GE_BID": "major",
+    "R4_NO_NAN": "critical",
+    "R5_CONTINUITY": "critical",
+    "R6_SPREAD_SANITY": "major",
+    "R7_KLINE_PARITY": "minor",
+    "NEG_VOLUME": "major",
+}
 
 
-def _catalog() -> list[dict]:
-    with CATALOG.open(newline="") as fh:
-        return list(csv.DictReader(fh))
+def _manifest() -> dict:
+    return json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "manifest.json").read_text())
 
 
-def test_catalog_has_every_rule_of_the_design_with_its_severity():
-    severities = {row["rule_id"]: row["severity"] for row in _catalog()}
-    assert severities == {
-        "R1_OHLC_ORDER": "critical",
-        "R2_POSITIVE_PRICE": "critical",
-        "R3_ASK_GE_BID": "major",
-        "R4_NO_NAN": "critical",
-        "R5_CONTINUITY": "critical",
-        "R6_SPREAD_SANITY": "major",
-        "R7_KLINE_PARITY": "minor",
-        "NEG_VOLUME": "major",
+@pytest.mark.e2e
+def test_catalog_table_has_every_rule_of_the_design_with_its_severity(faulted_lake_build):
+    rows = faulted_lake_build.query("select rule_id, severity from rule_catalog")
+    assert dict(rows) == DESIGN
+
+
+@pytest.mark.e2e
+def test_every_rule_has_its_generic_test_file_and_is_attached_somewhere(faulted_lake_build):
+    for test_name, applies_to in faulted_lake_build.query("select test_name, applies_to from rule_catalog"):
+        assert (RULE_MACROS / f"test_{test_name}.sql").is_file(), f"no macros/rules/test_{test_name}.sql"
+        assert applies_to, f"{test_name} is attached to no model"
+
+
+@pytest.mark.e2e
+def test_catalog_applies_to_is_what_the_yml_attaches(faulted_lake_build):
+    attached: dict[str, set[str]] = {}
+    for node in _manifest()["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] == "test" and meta.get("name", "").startswith(("r", "neg_")):
+            model = node["attached_node"].split(".")[-1]
+            attached.setdefault(meta["name"], set()).add(model)
+    catalog = dict(faulted_lake_build.query("select test_name, applies_to from rule_catalog"))
+    assert {name: set(tables.split()) for name, tables in catalog.items()} == {
+        name: tables for name, tables in attached.items() if name in catalog
     }
+    # and violations reports them on exactly those tables (where faults were injected)
+    per_rule = faulted_lake_build.query(
+        "select c.test_name, list(distinct v.source_table) from violations v join rule_catalog c"
+        " on v.rule = c.rule_id group by all"
+    )
+    for test_name, tables in per_rule:
+        assert set(tables) <= set(catalog[test_name].split())
 
 
-def test_parse_time_list_of_critical_rules_equals_the_catalog():
-    helpers = (RULE_MACROS / "_lakeqa_rule_helpers.sql").read_text()
-    listed = re.search(r"macro lakeqa_critical_rules\(\).*?return\(\[(.*?)\]\)", helpers, re.S).group(1)
-    in_macro = set(re.findall(r"'([A-Z0-9_]+)'", listed))
-    in_catalog = {row["rule_id"] for row in _catalog() if row["severity"] == "critical"}
-    assert in_macro == in_catalog
+@pytest.mark.e2e
+def test_thresholds_come_from_their_setting_with_no_second_default(faulted_lake_build):
+    rows = faulted_lake_build.query("select threshold_var, threshold from rule_catalog where threshold_var is not null")
+    assert rows
+    for var, threshold in rows:
+        assert threshold == float(project_default(var)), var
+    assert "threshold_default" not in {c for (c,) in faulted_lake_build.query(
+        "select column_name from information_schema.columns where table_name = 'rule_catalog'")}
 
 
-def test_every_catalog_rule_has_a_generic_test_and_is_attached_where_it_applies():
-    yml = (PROJECT_DIR / "models" / "marts" / "bars" / "_bars__models.yml").read_text()
-    models = {}
-    for block in re.split(r"\n  - name: ", yml)[1:]:
-        name = block.split("\n", 1)[0].strip()
-        models[name] = block
-    for row in _catalog():
-        test_name = row["rule_id"].lower()
-        test_name = {"neg_volume": "neg_volume"}.get(test_name, test_name)
-        short = re.sub(r"^(r\d)_.*$", r"\1", test_name)
-        files = [p.name for p in RULE_MACROS.glob(f"test_{short}*.sql")] or [
-            p.name for p in RULE_MACROS.glob(f"test_{test_name}.sql")
-        ]
-        assert files, f"no generic test file for {row['rule_id']}"
-        for table in row["applies_to"].split():
-            assert table in models, f"{row['rule_id']} applies to {table}, which has no yml entry"
-            assert re.search(rf"- {short}[a-z_]*", models[table]), f"{row['rule_id']} not attached to {table}"
+@pytest.mark.e2e
+def test_test_severity_follows_the_catalog_at_parse_time(faulted_lake_build):
+    """Critical rules warn by default; with rules_critical_as_error the catalog's critical ones (and only
+    those) error. Severity is a parse-time config: the reason the catalog is a macro, not a seed."""
+    from lakeqa.dbt_runner import run_dbt
 
-
-def test_threshold_vars_exist_in_dbt_project():
-    project = (PROJECT_DIR / "dbt_project.yml").read_text()
-    for row in _catalog():
-        if row["threshold_var"]:
-            match = re.search(rf"^\s+{row['threshold_var']}:\s*([0-9.eE+-]+)", project, re.M)
-            assert match, f"var {row['threshold_var']} missing from dbt_project.yml"
-            assert float(match.group(1)) == float(row["threshold_default"]), row["threshold_var"]
+    outcome = run_dbt(["parse", "--vars", json.dumps({"rules_critical_as_error": True})],
+                      faulted_lake_build.paths, quiet=True)
+    assert outcome.success
+    severity = {}
+    for node in _manifest()["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] == "test" and meta.get("name") in set(
+            name for name, in faulted_lake_build.query("select test_name from rule_catalog")
+        ):
+            severity.setdefault(meta["name"], set()).add(node["config"]["severity"].lower())
+    catalog = dict(faulted_lake_build.query("select test_name, severity from rule_catalog"))
+    for name, seen in severity.items():
+        assert seen == ({"error"} if catalog[name] == "critical" else {"warn"}), name
+    run_dbt(["parse"], faulted_lake_build.paths, quiet=True)
