@@ -40,7 +40,8 @@ DAY = "2024-08-09"
 STAGES = {
     "bars": ("stg_lake_", "int_trades_aggregated_to_seconds", "int_quotes_last_per_second", "bars_1s", "bars_1m",
              "klines_1m", "compare_our_vs_kline_1m"),
-    "rules": ("int_symbol_activity_seconds", "violations", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "neg_volume",
+    "rules": ("int_symbol_activity_seconds", "int_continuity_intervals", "rule_catalog", "rule_attachments",
+              "violations", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "neg_volume",
               "relationships", "accepted_values", "not_null", "unique"),
     "features": ("bar_features",),
     "zscore+jump": ("anomalies_zscore", "anomalies_jump"),

@@ -197,7 +197,7 @@ def write_overview(paths: Paths) -> Path:
         "# lakeqa",
         "",
         "QA of the market-data lake: bars from trades and quotes, reconciled with the exchange's klines, rules",
-        "R1–R7 (see the `rule_catalog` seed), anomaly detectors, and one verdict per symbol and day (`fusion`).",
+        "R1–R7 (see the `rule_catalog` model), anomaly detectors, and one verdict per symbol and day (`fusion`).",
         "",
         f"## Latest verdicts: {day}",
         "",
