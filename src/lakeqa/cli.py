@@ -16,7 +16,7 @@ COMMAND_MODULES = [
     "lakeqa.run",
     "lakeqa.demo",
     "lakeqa.ge_suites",
-    "lakeqa.report.render",
+    "lakeqa.report.command",
 ]
 
 

@@ -161,7 +161,7 @@ def export(paths: Paths, day: str, mode: str = "daily") -> dict[str, Path | None
 
 
 def run_report(
-    paths: Paths, day: str, mode: str = "daily", ge_index: Path | None = None, top_n: int = 10
+    paths: Paths, day: str, mode: str = "daily", ge_index: Path | None = None, top_n: int | None = None
 ) -> dict:
     from lakeqa.report.render import write_report
 
@@ -276,7 +276,7 @@ def _main(args) -> int:
         n += 1
         t = step(n, "daily report (markdown and HTML)")
         for day in window.days:
-            top_n = int((dbt_vars.get("reporting") or {}).get("anomalies_top_n", 10))
+            top_n = int(setting("reporting.anomalies_top_n", dbt_vars))
             reports[day] = run_report(paths, day, window.mode, ge_index.get(day), top_n)
         done("report", t)
 

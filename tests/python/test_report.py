@@ -16,12 +16,14 @@ import argparse
 import datetime as dt
 import json
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from lakeqa.report import render
+from lakeqa import cli, settings
+from lakeqa.report import command, render
 from lakeqa.report import write_report
 
 SUMMER = "2024-08-09"
@@ -586,6 +588,34 @@ def test_rerun_replaces_report(db: Path, tmp_path: Path, report: dict) -> None:
     assert _listing(Path(report["md_path"]).parent) == [f"{SUMMER}_qa_report.html", f"{SUMMER}_qa_report.md"]
 
 
+def test_hourly_report_keeps_the_daily_one(db: Path, tmp_path: Path) -> None:
+    daily = write_report(db, SUMMER, tmp_path / "out")
+    folder = Path(daily["md_path"]).parent
+    before = {name: (folder / name).read_bytes() for name in _listing(folder)}
+
+    hourly = write_report(db, SUMMER, tmp_path / "out", mode="hourly")
+    assert (hourly["md_path"], hourly["html_path"]) == (
+        folder / f"{SUMMER}_qa_report_hourly.md",
+        folder / f"{SUMMER}_qa_report_hourly.html",
+    )
+    assert _listing(folder) == sorted(
+        [*before, f"{SUMMER}_qa_report_hourly.html", f"{SUMMER}_qa_report_hourly.md"]
+    )
+    assert {name: (folder / name).read_bytes() for name in before} == before
+
+    # Each report links its own twin and lists the files of its own mode.
+    md = Path(hourly["md_path"]).read_text(encoding="utf-8")
+    assert f"[{SUMMER}_qa_report_hourly.html]({SUMMER}_qa_report_hourly.html)" in md
+    files = section(md, "Files and links")
+    assert f"[reports/qa/{SUMMER}_qa_report_hourly.md]({SUMMER}_qa_report_hourly.md)" in files
+    assert f"[qa/fusion/{SUMMER}_fusion_hourly.parquet]" in files
+    html = Path(hourly["html_path"]).read_text(encoding="utf-8")
+    assert f'<a href="{SUMMER}_qa_report_hourly.md">' in html
+    assert f"qa/fusion/{SUMMER}_fusion.parquet" in section(
+        before[f"{SUMMER}_qa_report.md"].decode(), "Files and links"
+    )
+
+
 def test_bad_arguments(db: Path, tmp_path: Path) -> None:
     with pytest.raises(render.ReportError, match="bad day"):
         write_report(db, "2024-13-01", tmp_path)
@@ -602,7 +632,7 @@ def test_bad_arguments(db: Path, tmp_path: Path) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lakeqa")
-    render.register(parser.add_subparsers(dest="command"))
+    command.register(parser.add_subparsers(dest="command"))
     return parser
 
 
@@ -619,19 +649,99 @@ def test_cli_report(db: Path, tmp_path: Path, capsys) -> None:
     assert f"{SUMMER}_qa_report.html" in printed and "anomalies 16 from 9 records" in printed
 
 
-def test_cli_defaults_from_environment(db: Path, tmp_path: Path, monkeypatch) -> None:
+def test_cli_paths_from_environment_in_any_folder(db: Path, tmp_path: Path, monkeypatch) -> None:
+    """DUCKDB_PATH and QA_OUTPUT_ROOT name where `lakeqa run` wrote; `lakeqa report` run from elsewhere
+    reads and writes there, not in its current folder."""
     monkeypatch.setenv("DUCKDB_PATH", str(db))
     monkeypatch.setenv("QA_OUTPUT_ROOT", str(tmp_path / "env-out"))
-    monkeypatch.chdir(tmp_path)
-    args = _parser().parse_args(["report", "--day", SUMMER])
-    assert (args.duckdb, args.output, args.top_n) == (str(db), str(tmp_path / "env-out"), 10)
-    assert args.func(args) == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(["report", "--day", SUMMER]) == 0
     assert (tmp_path / "env-out" / "reports" / "qa" / f"{SUMMER}_qa_report.md").is_file()
+    assert list(elsewhere.iterdir()) == []
 
-    monkeypatch.delenv("DUCKDB_PATH")
-    monkeypatch.delenv("QA_OUTPUT_ROOT")
-    args = _parser().parse_args(["report", "--day", SUMMER])
-    assert (args.duckdb, args.output) == ("lakeqa.duckdb", "output")
+
+def test_cli_default_paths_are_the_projects(db: Path, tmp_path: Path, monkeypatch) -> None:
+    """Without arguments or env vars: <project>/lakeqa.duckdb and <project>/output, as for every command
+    (lakeqa.settings.Paths), not ./lakeqa.duckdb and ./output of the current folder."""
+    project = _project_with_top_n(tmp_path / "project", None, monkeypatch)
+    shutil.copy(db, project / "lakeqa.duckdb")
+    monkeypatch.delenv("DUCKDB_PATH", raising=False)
+    monkeypatch.delenv("QA_OUTPUT_ROOT", raising=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert cli.main(["report", "--day", SUMMER]) == 0
+    assert (project / "output" / "reports" / "qa" / f"{SUMMER}_qa_report.html").is_file()
+    assert list(elsewhere.iterdir()) == []
+
+
+def _project_with_top_n(folder: Path, top_n: int | None, monkeypatch) -> Path:
+    """A copy of the project's dbt_project.yml in ``folder`` (with reporting.anomalies_top_n set to
+    ``top_n`` when given), made the project that lakeqa.settings reads."""
+    folder.mkdir()
+    text = (settings.PROJECT_DIR / "dbt_project.yml").read_text(encoding="utf-8")
+    if top_n is not None:
+        text, n = re.subn(r"(?m)^(\s*reporting\.anomalies_top_n:).*$", rf"\g<1> {top_n}", text)
+        assert n == 1
+    (folder / "dbt_project.yml").write_text(text, encoding="utf-8")
+    monkeypatch.setattr(settings, "PROJECT_DIR", folder)
+    return folder
+
+
+def _top_rows(md_path: Path, n: int) -> list[list[str]]:
+    return table_rows(section(Path(md_path).read_text(encoding="utf-8"), f"Top {n} symbols by anomalies"))
+
+
+def test_top_n_default_comes_from_dbt_project_yml(db: Path, tmp_path: Path, monkeypatch) -> None:
+    assert settings.setting("reporting.anomalies_top_n") == 10  # the project's own default
+    _project_with_top_n(tmp_path / "project", 2, monkeypatch)
+    result = write_report(db, SUMMER, tmp_path / "api")
+    assert [r[1] for r in _top_rows(result["md_path"], 2)] == ["XRPUSDT", "BTCUSDT"]
+    assert "Top 2 symbols by anomalies (expanded)" in Path(result["html_path"]).read_text(encoding="utf-8")
+
+    out = tmp_path / "cli"
+    assert cli.main(["report", "--day", SUMMER, "--duckdb", str(db), "--output", str(out)]) == 0
+    assert len(_top_rows(out / "reports" / "qa" / f"{SUMMER}_qa_report.md", 2)) == 2
+
+
+@pytest.mark.parametrize(
+    "dbt_vars", ['{"reporting": {"anomalies_top_n": 3}}', '{"reporting.anomalies_top_n": 3}']
+)
+def test_top_n_from_vars(db: Path, tmp_path: Path, dbt_vars: str) -> None:
+    out = tmp_path / "out"
+    argv = ["report", "--day", SUMMER, "--duckdb", str(db), "--output", str(out), "--vars", dbt_vars]
+    assert cli.main(argv) == 0
+    md = out / "reports" / "qa" / f"{SUMMER}_qa_report.md"
+    assert [r[1] for r in _top_rows(md, 3)] == ["XRPUSDT", "BTCUSDT", "ETHUSDT"]
+
+    # an explicit --top-n wins over the vars
+    assert cli.main([*argv, "--top-n", "1"]) == 0
+    assert [r[1] for r in _top_rows(md, 1)] == ["XRPUSDT"]
+
+
+def test_top_n_vars_errors(db: Path, tmp_path: Path, capsys) -> None:
+    argv = ["report", "--day", SUMMER, "--duckdb", str(db), "--output", str(tmp_path / "out"), "--vars"]
+    assert cli.main([*argv, '{"reporting": {"anomalies_topn": 3}}']) == 1
+    assert "unknown setting 'reporting.anomalies_topn'" in capsys.readouterr().err
+    assert cli.main([*argv, '{"reporting.anomalies_top_n": -1}']) == 1
+    assert "whole number >= 0" in capsys.readouterr().err
+    assert cli.main([*argv, "{not json"]) == 1
+    assert "--vars is not JSON" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_run_passes_its_vars_to_the_report(db: Path, tmp_path: Path, capsys) -> None:
+    """`lakeqa run --vars` reaches the report's top-N (only the report step runs, on the fixture DB)."""
+    (tmp_path / "lake").mkdir()
+    out = tmp_path / "out"
+    skip = [a for step in ("build", "ge", "exports", "docs") for a in ("--skip", step)]
+    argv = ["run", "--day", SUMMER, *skip, "--lake", str(tmp_path / "lake"), "--duckdb", str(db)]
+    code = cli.main([*argv, "--output", str(out), "--vars", '{"reporting.anomalies_top_n": 3}'])
+    assert code == 4  # the fixture has FAIL verdicts
+    assert len(_top_rows(out / "reports" / "qa" / f"{SUMMER}_qa_report.md", 3)) == 3
+    assert f"{SUMMER}_qa_report.html" in capsys.readouterr().out
 
 
 def test_cli_errors(tmp_path: Path, capsys) -> None:

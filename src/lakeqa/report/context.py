@@ -1,0 +1,483 @@
+"""The report's one context: what both templates show, built from `ReportData` as plain dicts and lists.
+
+Values are plain text (numbers formatted, times in UTC and Europe/London); each template escapes them for
+its format. The charts are finished SVG strings from `svg`, which escapes the data it draws.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from lakeqa.report import svg
+from lakeqa.report.queries import SEVERITIES, VERDICTS, ReportData
+from lakeqa.report.timefmt import fmt_span, fmt_ts, london_offset_note
+
+MODES = ("daily", "hourly")
+REPORT_DIR = Path("reports") / "qa"
+SYMBOL_LIST_CAP = 8
+
+
+def mode_suffix(mode: str) -> str:
+    """``""`` for daily files, ``"_hourly"`` for hourly ones, so an hourly run never replaces the daily files
+    (the same suffix as the fusion export's ``{date}_fusion_hourly.parquet``)."""
+    return "" if mode == "daily" else f"_{mode}"
+
+
+def report_names(date: str, mode: str) -> tuple[str, str]:
+    """The Markdown and HTML file names of the report of ``date`` in ``mode``."""
+    stem = f"{date}_qa_report{mode_suffix(mode)}"
+    return f"{stem}.md", f"{stem}.html"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Formatting
+
+
+def _n(value: Any) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+def _symbols_text(symbols: list[str]) -> str:
+    shown = ", ".join(symbols[:SYMBOL_LIST_CAP])
+    more = len(symbols) - SYMBOL_LIST_CAP
+    return f"{shown} +{more} more" if more > 0 else shown
+
+
+def _table(columns: list[tuple[str, str]], rows: list[list[str]]) -> dict[str, Any]:
+    """A table for the templates: columns as (name, kind), kind one of text, num, ts, verdict."""
+    return {"columns": [{"name": name, "kind": kind} for name, kind in columns], "rows": rows}
+
+
+def anomalies_phrase(data: ReportData) -> str:
+    """``36 anomalies from 29 records``: cluster records count as many anomalies as they merge."""
+    return (
+        f"{_plural(data.anomalies_expanded, 'anomaly', 'anomalies')} from "
+        f"{_plural(data.anomaly_records, 'record')}"
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Sections
+
+
+def _no_data_symbols(data: ReportData) -> list[str]:
+    out = []
+    for r in data.fusion:
+        reason = (r["reason"] or "").lower()
+        if reason.startswith("no data") or (r["n_bars"] == 0 and r["symbol"] not in data.prices):
+            out.append(r["symbol"])
+    return sorted(set(out))
+
+
+def summary_items(data: ReportData) -> list[tuple[str, str]]:
+    items = []
+    no_data = _no_data_symbols(data)
+    sym = f"{len(data.symbols):,}"
+    if no_data:
+        sym += f" ({len(no_data)} without data: {_symbols_text(no_data)})"
+    items.append(("Symbols", sym))
+    for name, count in (("Bars (1m)", data.bars_1m), ("Bars (1s)", data.bars_1s)):
+        items.append((name, _n(count) if count is not None else f"not available (no bars_{name[6:8]} table)"))
+    if data.present("violations"):
+        sev = ", ".join(f"{s} {data.violations_by_severity.get(s, 0):,}" for s in SEVERITIES)
+        extra = {k: v for k, v in data.violations_by_severity.items() if k not in SEVERITIES and v}
+        if extra:
+            sev += ", " + ", ".join(f"{k} {v:,}" for k, v in sorted(extra.items()))
+        items.append(("Violations", f"{data.violations_total:,} ({sev})"))
+    else:
+        items.append(("Violations", "not available (no violations table)"))
+    if data.present("anomalies"):
+        items.append(("Anomalies", f"{anomalies_phrase(data)} (clusters expanded)"))
+    else:
+        items.append(("Anomalies", "not available (no anomalies table: detectors disabled or not run)"))
+    if data.present("fusion"):
+        verdicts = ", ".join(f"{v} {data.verdicts.get(v, 0):,}" for v in VERDICTS)
+        other = {k: c for k, c in data.verdicts.items() if k not in VERDICTS and c}
+        if other:
+            verdicts += ", " + ", ".join(f"{k} {c:,}" for k, c in sorted(other.items()))
+        unit = "symbol-hours" if data.mode == "hourly" else "symbols"
+        items.append(("Verdicts", f"{verdicts} ({_plural(len(data.fusion), 'row')} over {unit})"))
+    else:
+        items.append(("Verdicts", "not available (no fusion table)"))
+    return items
+
+
+def fusion_table(data: ReportData) -> dict[str, Any]:
+    hourly = data.mode == "hourly"
+    numbers = ["score", "schema", "detector", "AI", "bars", "critical", "major", "minor", "anomalies"]
+    columns = (
+        [("symbol", "text")]
+        + ([("hour", "ts")] if hourly else [])
+        + [("verdict", "verdict")]
+        + [(name, "num") for name in numbers]
+        + [("reason", "text")]
+    )
+    rows = []
+    for r in data.fusion:
+        row = [r["symbol"] or ""]
+        if hourly:
+            row.append(fmt_ts(r["ts"]))
+        row += [
+            r["verdict"],
+            _score(r["score"]),
+            _score(r["schema_score"]),
+            _score(r["detector_score"]),
+            _score(r["ai_confidence"]),
+            _n(r["n_bars"]),
+            _n(r["n_violations_critical"]),
+            _n(r["n_violations_major"]),
+            _n(r["n_violations_minor"]),
+            _n(r["n_anomalies"]),
+            r["reason"] or "",
+        ]
+        rows.append(row)
+    return _table(columns, rows)
+
+
+def rules_table(data: ReportData) -> dict[str, Any]:
+    rows = [
+        [
+            r["rule"] or "",
+            r["severity"] or "",
+            f"{r['count']:,}",
+            f"{r['n_symbols']:,}: {_symbols_text(r['symbols'])}",
+            fmt_ts(r["first"]),
+            fmt_ts(r["last"]),
+        ]
+        for r in data.violations_by_rule
+    ]
+    columns = [
+        ("rule", "text"),
+        ("severity", "text"),
+        ("violations", "num"),
+        ("symbols affected", "text"),
+        ("first", "ts"),
+        ("last", "ts"),
+    ]
+    return _table(columns, rows)
+
+
+def detectors_table(data: ReportData) -> dict[str, Any]:
+    rows = [
+        [
+            r["detector"] or "",
+            f"{r['expanded']:,}",
+            f"{r['records']:,}",
+            f"{r['clustered_records']:,}",
+            f"{r['n_symbols']:,}",
+            fmt_ts(r["first"]),
+            fmt_ts(r["last"]),
+        ]
+        for r in data.anomalies_by_detector
+    ]
+    if len(rows) > 1:
+        rows.append(
+            [
+                "total",
+                f"{data.anomalies_expanded:,}",
+                f"{data.anomaly_records:,}",
+                f"{sum(r['clustered_records'] for r in data.anomalies_by_detector):,}",
+                f"{len(data.anomalies_per_symbol):,}",
+                "",
+                "",
+            ]
+        )
+    columns = [
+        ("detector", "text"),
+        ("anomalies (expanded)", "num"),
+        ("records", "num"),
+        ("clustered records", "num"),
+        ("symbols", "num"),
+        ("first", "ts"),
+        ("last", "ts"),
+    ]
+    return _table(columns, rows)
+
+
+def _verdict_of(data: ReportData) -> dict[str, tuple[str, float | None]]:
+    worst: dict[str, tuple[str, float | None]] = {}
+    for r in data.fusion:  # already worst first
+        worst.setdefault(r["symbol"], (r["verdict"], r["score"]))
+    return worst
+
+
+def top_table(data: ReportData, top_n: int) -> dict[str, Any]:
+    verdicts = _verdict_of(data)
+    rows = []
+    for i, r in enumerate(data.top_symbols(top_n), 1):
+        by_det = ", ".join(f"{d} {n:,}" for d, n in r["by_detector"].items())
+        rows.append(
+            [
+                str(i),
+                r["symbol"],
+                f"{r['expanded']:,}",
+                f"{r['records']:,}",
+                by_det,
+                verdicts.get(r["symbol"], ("—", None))[0],
+            ]
+        )
+    columns = [
+        ("#", "num"),
+        ("symbol", "text"),
+        ("anomalies (expanded)", "num"),
+        ("records", "num"),
+        ("by detector", "text"),
+        ("verdict", "verdict"),
+    ]
+    return _table(columns, rows)
+
+
+def symbol_order(data: ReportData) -> list[str]:
+    """Worst verdict first (fusion's order), then the symbols fusion does not know, by name."""
+    seen: list[str] = []
+    for r in data.fusion:
+        if r["symbol"] is not None and r["symbol"] not in seen:
+            seen.append(r["symbol"])
+    return seen + [s for s in data.symbols if s not in seen]
+
+
+def violation_line(v: dict[str, Any]) -> str:
+    source = f" ({v['source_table']})" if v.get("source_table") else ""
+    detail = f": {v['detail']}" if v.get("detail") else ""
+    return f"{fmt_span(v['ts'], v['ts_end'])} — {v['severity']} {v['rule']}{source}{detail}"
+
+
+def anomaly_line(a: dict[str, Any]) -> str:
+    parts = [f"{fmt_ts(a['ts'])} — {a['detector']}"]
+    if a["label"]:
+        parts.append(f" {a['label']}")
+    if a["confidence"] is not None:
+        parts.append(f", confidence {a['confidence']:.2f}")
+    cluster = a.get("cluster")
+    if a["n"] > 1 or cluster:
+        c = cluster or {}
+        text = f", cluster of {a['n']}"
+        start, end = _parse_ts(c.get("start_ts")), _parse_ts(c.get("end_ts"))
+        if start and end:
+            text += f" ({fmt_span(start, end)})"
+        if isinstance(c.get("max_abs_z"), int | float):
+            text += f", max |z| {c['max_abs_z']:.2f}"
+        parts.append(text)
+    if a["rationale"]:
+        parts.append(f": {a['rationale']}")
+    return "".join(parts)
+
+
+def _parse_ts(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        ts = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts.astimezone(dt.UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def _detail_blocks(violations: list[str], more_violations: int, anomalies: list[str], more_anomalies: int):
+    """(label, lines) for the violations and the anomalies of one symbol, saying what was left out."""
+    blocks = []
+    if violations:
+        total = len(violations) + more_violations
+        shown = f"{len(violations)} of {total:,}, " if more_violations > 0 else ""
+        blocks.append({"label": f"Violations ({shown}most severe first)", "lines": violations})
+    if anomalies:
+        total = len(anomalies) + more_anomalies
+        if more_anomalies > 0:
+            shown = f"first {len(anomalies)} of {_plural(total, 'record')}"
+        else:
+            shown = _plural(total, "record")
+        blocks.append({"label": f"Anomalies ({shown}, in time order)", "lines": anomalies})
+    return blocks
+
+
+def symbol_details(data: ReportData) -> tuple[list[dict[str, Any]], list[str]]:
+    """The first events of each symbol that has any (worst verdict first), and the symbols with none."""
+    verdicts = _verdict_of(data)
+    details, quiet = [], []
+    for s in symbol_order(data):
+        vs, an = data.first_violations.get(s, []), data.first_anomalies.get(s, [])
+        if not vs and not an:
+            quiet.append(s)
+            continue
+        verdict, score = verdicts.get(s, (None, None))
+        n_v = data.violations_per_symbol.get(s, 0)
+        n_a = data.anomalies_per_symbol.get(s, {}).get("records", 0)
+        blocks = _detail_blocks(
+            [violation_line(v) for v in vs], n_v - len(vs), [anomaly_line(a) for a in an], n_a - len(an)
+        )
+        heading = s if verdict is None else f"{s} — {verdict} (score {_score(score)})"
+        details.append({"symbol": s, "heading": heading, "blocks": blocks})
+    return details, quiet
+
+
+def ge_href(target: str | None, report_dir: Path) -> str | None:
+    """A link to GE Data Docs: URLs as given, absolute paths made relative to the report's folder."""
+    if not target:
+        return None
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target):
+        return target if re.match(r"^(https?|file):", target, re.IGNORECASE) else None
+    path = Path(target)
+    if path.is_absolute():
+        return Path(os.path.relpath(path, report_dir.resolve())).as_posix()
+    return path.as_posix()
+
+
+def output_files(date: str, mode: str, output_root: Path) -> list[dict[str, Any]]:
+    """Every file of the day and mode: path relative to the output root, link relative to the report."""
+    md_name, html_name = report_names(date, mode)
+    entries = [
+        ("QA report (Markdown)", (REPORT_DIR / md_name).as_posix()),
+        ("QA report (HTML, charts)", (REPORT_DIR / html_name).as_posix()),
+        ("violations", f"qa/schema/{date}_violations.jsonl"),
+        ("anomalies", f"qa/ai/{date}_anomalies.jsonl"),
+        ("fusion", f"qa/fusion/{date}_fusion{mode_suffix(mode)}.parquet"),
+    ]
+    return [
+        {
+            "description": description,
+            "path": rel,
+            "link": Path(os.path.relpath(output_root / rel, output_root / REPORT_DIR)).as_posix(),
+            # the two report files are being written now; the others only if the exports ran
+            "exists": i < 2 or (output_root / rel).exists(),
+        }
+        for i, (description, rel) in enumerate(entries)
+    ]
+
+
+def title_text(data: ReportData) -> str:
+    mode = data.mode
+    if data.mode == "hourly" and data.window:
+        mode += f", {data.window[0]:%H:%M}–{data.window[1]:%H:%M} UTC"
+    return f"lakeqa QA report — {data.day.isoformat()} ({mode})"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Charts (HTML only)
+
+
+def _rules_chart(data: ReportData) -> str:
+    rows = []
+    for r in data.violations_by_rule:
+        _, colour = svg.severity_style((r["severity"] or "").split(",")[0].strip())
+        rows.append((r["rule"] or "", r["count"], colour, f"{r['count']:,} ({r['severity']})"))
+    return svg.bar_chart("Violations by rule", rows, empty="no violations")
+
+
+def _detectors_chart(data: ReportData) -> str:
+    rows = [
+        (
+            r["detector"] or "",
+            r["expanded"],
+            svg.detector_colour(r["detector"]),
+            f"{r['expanded']:,} from {_plural(r['records'], 'record')}",
+        )
+        for r in data.anomalies_by_detector
+    ]
+    return svg.bar_chart("Anomalies by detector (clusters expanded)", rows, empty="no anomalies")
+
+
+def _top_chart(data: ReportData, top_n: int) -> str:
+    rows = [(r["symbol"], r["expanded"], "#6366f1", f"{r['expanded']:,}") for r in data.top_symbols(top_n)]
+    return svg.bar_chart(f"Top {top_n} symbols by anomalies (expanded)", rows, empty="no anomalies")
+
+
+def _symbol_panels(data: ReportData, date: str) -> list[dict[str, Any]]:
+    """One price chart per symbol, worst verdict first, with its caption."""
+    verdicts = _verdict_of(data)
+    midnight = dt.datetime.combine(data.day, dt.time())
+    window = data.window or (midnight, midnight + dt.timedelta(days=1))
+    panels = []
+    for s in symbol_order(data):
+        verdict, score = verdicts.get(s, (None, None))
+        n_v = data.violations_per_symbol.get(s, 0)
+        a = data.anomalies_per_symbol.get(s, {})
+        caption = _plural(n_v, "violation")
+        critical = sum(m["count"] for m in data.violation_marks.get(s, []) if m["severity"] == "critical")
+        if critical:
+            caption += f" ({critical:,} critical)"
+        if data.present("anomalies"):
+            caption += f" · {_plural(a.get('expanded', 0), 'anomaly', 'anomalies')}"
+            if a.get("records", 0) != a.get("expanded", 0):
+                caption += f" from {_plural(a.get('records', 0), 'record')}"
+        if data.mode == "hourly":
+            caption += f" on {date} (chart: {window[0]:%H:%M}–{window[1]:%H:%M} UTC)"
+        chart = svg.price_chart(
+            s,
+            data.prices.get(s, []),
+            window,
+            data.violation_marks.get(s, []),
+            data.violation_spans.get(s, []),
+            data.anomaly_marks.get(s, []),
+        )
+        panels.append(
+            {"symbol": s, "verdict": verdict, "score": _score(score), "svg": chart, "caption": caption}
+        )
+    return panels
+
+
+def _legend_detectors(data: ReportData) -> list[str]:
+    """The detectors of the day in the legend's colour order (all known ones when there are none)."""
+    found = [r["detector"] for r in data.anomalies_by_detector if r["detector"]]
+    ordered = [d for d in svg.DETECTOR_COLOURS if d in found] + [
+        d for d in found if d not in svg.DETECTOR_COLOURS
+    ]
+    return ordered or list(svg.DETECTOR_COLOURS)
+
+
+# --------------------------------------------------------------------------------------------------------
+
+
+def build_context(
+    data: ReportData,
+    *,
+    date: str,
+    output_root: Path,
+    top_n: int,
+    ge_href: str | None,
+    duckdb_label: str,
+) -> dict[str, Any]:
+    """Everything the two templates show, for one day and mode."""
+    md_name, html_name = report_names(date, data.mode)
+    details, quiet = symbol_details(data)
+    return {
+        "title": title_text(data),
+        "date": date,
+        "mode": data.mode,
+        "time_note": london_offset_note(data.day),
+        "md_name": md_name,
+        "html_name": html_name,
+        "verdicts": list(VERDICTS),
+        "present": {name: data.present(name) for name in ("fusion", "violations", "anomalies", "bars_1m")},
+        "summary": summary_items(data),
+        "fusion": fusion_table(data),
+        "rules": rules_table(data),
+        "detectors": detectors_table(data),
+        "anomalies_phrase": anomalies_phrase(data),
+        "top_n": top_n,
+        "top": top_table(data, top_n),
+        "details": details,
+        "quiet": ", ".join(quiet),
+        "output_root": str(output_root),
+        "files": output_files(date, data.mode, output_root),
+        "duckdb_label": duckdb_label,
+        "ge_href": ge_href,
+        "charts": {
+            "legend": svg.legend(_legend_detectors(data)),
+            "symbols": _symbol_panels(data, date),
+            "rules": _rules_chart(data),
+            "detectors": _detectors_chart(data),
+            "top": _top_chart(data, top_n),
+        },
+    }
