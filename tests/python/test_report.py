@@ -754,3 +754,16 @@ def test_cli_errors(tmp_path: Path, capsys) -> None:
         _parser().parse_args(["report"])  # --day is required
     help_text = _parser()._subparsers._group_actions[0].choices["report"].format_help()
     assert "example" in help_text and "lakeqa report --day 2024-08-09" in help_text
+
+
+def test_score_formula_shows_the_weights_the_build_used(tmp_path):
+    path = build_db(tmp_path / "w.duckdb")
+    con = duckdb.connect(str(path))
+    con.execute("""update fusion set metadata = '{"weights": {"schema": 0.6, "detector": 0.25, "ai": 0.15}}'""")
+    con.close()
+    result = write_report(path, SUMMER, tmp_path / "out")
+    assert "score = 0.6 × schema + 0.25 × detector + 0.15 × AI" in Path(result["md_path"]).read_text()
+    assert "score = 0.6 × schema + 0.25 × detector + 0.15 × AI" in Path(result["html_path"]).read_text()
+    # without metadata the formula shows the settings' defaults (dbt_project.yml)
+    result = write_report(build_db(tmp_path / "d.duckdb"), SUMMER, tmp_path / "out2")
+    assert "score = 0.7 × schema + 0.2 × detector + 0.1 × AI" in Path(result["md_path"]).read_text()

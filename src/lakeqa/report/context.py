@@ -439,6 +439,19 @@ def _legend_detectors(data: ReportData) -> list[str]:
 # --------------------------------------------------------------------------------------------------------
 
 
+def _weights(data: ReportData) -> dict[str, str]:
+    """The score formula's weights as the build used them (fusion's metadata), else the settings'
+    defaults, formatted for the formula line."""
+    from lakeqa.settings import project_default
+
+    weights = data.weights or {}
+    out = {}
+    for key, name in (("schema", "fusion.weight_schema"), ("detector", "fusion.weight_detector"), ("ai", "fusion.weight_ai")):
+        value = weights.get(key)
+        out[key] = f"{(project_default(name) if value is None else value):g}"
+    return out
+
+
 def build_context(
     data: ReportData,
     *,
@@ -466,6 +479,7 @@ def build_context(
         "detectors": detectors_table(data),
         "anomalies_phrase": anomalies_phrase(data),
         "top_n": top_n,
+        "weights": _weights(data),
         "top": top_table(data, top_n),
         "details": details,
         "quiet": ", ".join(quiet),

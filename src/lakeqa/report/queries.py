@@ -57,6 +57,8 @@ class ReportData:
     violation_spans: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     anomaly_marks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     window: tuple[dt.datetime, dt.datetime] | None = None
+    # the fusion weights the build used (fusion.metadata.weights): {"schema", "detector", "ai"}
+    weights: dict[str, float] | None = None
 
     def present(self, name: str) -> bool:
         return self.tables.get(name) is not None
@@ -195,6 +197,14 @@ def load(
         for r in data.fusion:
             data.verdicts[r["verdict"]] = data.verdicts.get(r["verdict"], 0) + 1
         symbols.update(r["symbol"] for r in data.fusion if r["symbol"] is not None)
+        if fusion.has("metadata"):
+            found = con.execute(
+                f"select distinct json_extract_string(metadata, '$.weights') from {fusion.qualified}"
+                f" where {where} and metadata is not null",
+                params,
+            ).fetchall()
+            if len(found) == 1 and found[0][0]:
+                data.weights = {k: _num(v) for k, v in json.loads(found[0][0]).items()}
 
     # The chart window: the day, or in hourly mode the hours fusion covers.
     day_start = dt.datetime(day.year, day.month, day.day)
