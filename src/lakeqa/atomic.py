@@ -9,18 +9,41 @@ makes its files 0600, which a dashboard or a colleague could not read.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 __all__ = ["ordinary_mode", "write_atomically", "write_bytes", "write_text", "write_text_files"]
 
+_UMASK_LOCK = threading.Lock()
+_PROC_STATUS = "/proc/self/status"
+_PROC_UMASK = re.compile(r"^Umask:\s*([0-7]+)\s*$", re.MULTILINE)
+
+
+def _current_umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux >= 4.7 shows it in
+    /proc/self/status). Elsewhere it can only be read by setting it, and ``os.umask`` is process-wide:
+    the generator writes the lake from a thread pool, so the value set meanwhile is the restrictive 077
+    (a file another thread creates in that instant is private rather than world-writable), and the lock
+    keeps two callers here from restoring each other's temporary value for good."""
+    try:
+        with open(_PROC_STATUS, encoding="ascii") as fh:
+            found = _PROC_UMASK.search(fh.read())
+        if found:
+            return int(found.group(1), 8)
+    except OSError:
+        pass
+    with _UMASK_LOCK:
+        umask = os.umask(0o077)
+        os.umask(umask)
+    return umask
+
 
 def ordinary_mode() -> int:
     """The mode a plain ``open(path, "w")`` would give a new file: 0666 less the process's umask."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    return 0o666 & ~_current_umask()
 
 
 def _temp_beside(path: Path) -> str:

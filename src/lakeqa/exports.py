@@ -4,47 +4,70 @@
 - qa/ai/{date}_anomalies.jsonl
 - qa/fusion/{date}_fusion.parquet
 
-Each file is written to a temporary name in its folder and renamed into place, so a reader never sees a
-half-written file and a failed export leaves the previous file as it was.
+Every file goes through lakeqa.atomic: written to a temporary name in its folder, renamed into place, with
+ordinary permissions (0644 under umask 022), so a reader never sees a half-written file, a failed export
+leaves the previous file as it was, and colleagues and dashboards can read it.
+
+The JSON lines are strict JSON: NaN and infinities (a NaN trade price in a violation's `row_sample`, which
+DuckDB's to_json writes as a bare ``NaN``) are written as null; the violation's `detail` text names the
+value (``high nan``). Re-exporting the same rows gives the same bytes: rows in a total order, the fusion
+`metadata` JSON with sorted keys, and no writer timestamps.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
+import json
+import math
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
+
+from lakeqa import atomic
 
 ISO_TS = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def write_atomically(path: Path, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` for a temp file beside ``path``, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-        return path
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+def violations_path(output_root: Path, day: str) -> Path:
+    return Path(output_root) / "qa" / "schema" / f"{day}_violations.jsonl"
+
+
+def anomalies_path(output_root: Path, day: str) -> Path:
+    return Path(output_root) / "qa" / "ai" / f"{day}_anomalies.jsonl"
+
+
+def fusion_path(output_root: Path, day: str, mode: str = "daily") -> Path:
+    suffix = "" if mode == "daily" else f"_{mode}"
+    return Path(output_root) / "qa" / "fusion" / f"{day}_fusion{suffix}.parquet"
+
+
+def _finite_or_none(value):
+    """``value`` with every NaN or infinite float, at any depth, replaced by None (JSON null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_or_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(item) for item in value]
+    return value
+
+
+def strict_json(text: str, *, sort_keys: bool = False) -> str:
+    """JSON text as strict JSON, compact: DuckDB's to_json writes non-finite doubles as the bare tokens
+    NaN, Infinity and -Infinity, which are not JSON (a strict parser, jq or a browser rejects the line);
+    they become null. A number too large for a double (1e999) parses as infinity and becomes null too.
+    Key order is kept unless ``sort_keys`` (then the same object always gives the same text)."""
+    obj = json.loads(text, parse_constant=lambda _token: None)
+    return json.dumps(
+        _finite_or_none(obj), allow_nan=False, ensure_ascii=False, separators=(",", ":"), sort_keys=sort_keys
+    )
 
 
 def _write_json_lines(con: duckdb.DuckDBPyConnection, query: str, day: str, path: Path) -> Path:
     """``query`` selects one JSON text column, one object per row, for the day bound to its parameter."""
-    lines = [row[0] for row in con.execute(query, [day]).fetchall()]
-
-    def write(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            for line in lines:
-                fh.write(line + "\n")
-
-    return write_atomically(path, write)
+    lines = [strict_json(row[0]) + "\n" for row in con.execute(query, [day]).fetchall()]
+    return atomic.write_text(path, "".join(lines))
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -69,9 +92,10 @@ def export_violations(con: duckdb.DuckDBPyConnection, day: str, output_root: Pat
         }}) as varchar)
         from violations
         where date = cast(? as date)
-        order by symbol, violations.ts, source_table, rule, detail
+        -- a total order (to the last column), so that the same rows always give the same file
+        order by symbol, violations.ts, source_table, rule, detail, ts_end, row_sample
     """
-    return _write_json_lines(con, query, day, output_root / "qa" / "schema" / f"{day}_violations.jsonl")
+    return _write_json_lines(con, query, day, violations_path(output_root, day))
 
 
 def export_anomalies(con: duckdb.DuckDBPyConnection, day: str, output_root: Path) -> Path | None:
@@ -95,7 +119,7 @@ def export_anomalies(con: duckdb.DuckDBPyConnection, day: str, output_root: Path
         where date = cast(? as date)
         order by symbol, anomalies.ts, detector
     """
-    return _write_json_lines(con, query, day, output_root / "qa" / "ai" / f"{day}_anomalies.jsonl")
+    return _write_json_lines(con, query, day, anomalies_path(output_root, day))
 
 
 def export_fusion(
@@ -108,9 +132,24 @@ def export_fusion(
         "select * exclude (date) from fusion where date = cast(? as date) and mode = ? order by fusion.ts, symbol",
         [day, mode],
     ).fetch_arrow_table()
-    suffix = "" if mode == "daily" else f"_{mode}"
-    path = output_root / "qa" / "fusion" / f"{day}_fusion{suffix}.parquet"
-    return write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    table = deterministic_fusion_table(table)
+    path = fusion_path(output_root, day, mode)
+    return atomic.write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def deterministic_fusion_table(table: pa.Table) -> pa.Table:
+    """The fusion rows as they must be written for a re-run of the day to give the same bytes.
+
+    `metadata` is JSON text built in SQL, and the keys of its maps (``anomalies_by_detector``) come out
+    in whatever order DuckDB's hash aggregate produced them, which varies from run to run: it is
+    re-serialised with sorted keys (and NaN/infinity as null, like the JSON lines). The columns are
+    made one chunk each, so the Parquet pages do not depend on how DuckDB batched the rows."""
+    if "metadata" in table.column_names:
+        index = table.column_names.index("metadata")
+        field = table.schema.field(index)
+        texts = [None if t is None else strict_json(t, sort_keys=True) for t in table["metadata"].to_pylist()]
+        table = table.set_column(index, field, pa.array(texts, type=field.type))
+    return table.combine_chunks()
 
 
 def export_day(duckdb_path: Path, day: str, output_root: Path, mode: str = "daily") -> dict[str, Path | None]:

@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import date as Date
@@ -28,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from lakeqa import atomic
 from lakeqa.generator import faults as F
 from lakeqa.generator.market import (
     MIN_US,
@@ -43,6 +42,7 @@ from lakeqa.generator.market import (
 )
 from lakeqa.generator.symbols import SPECS, SymbolSpec, expected_trades, parse_count, select_symbols
 from lakeqa.lake import SCHEMAS, LakeError, check_symbol, conform, partition_dir, write_atomic_parquet
+from lakeqa.settings import Paths
 
 __all__ = ["GenerateReport", "generate_lake", "register", "FAULT_KINDS", "DEFAULT_FAULT_SYMBOLS"]
 
@@ -217,17 +217,7 @@ def _klines_table(kl: dict[str, np.ndarray], day0_us: int, keep: np.ndarray) -> 
 
 
 def _write_json_atomic(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=True, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic.write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 # ------------------------------------------------------------------------------------------ generation
@@ -537,7 +527,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--lake", default=None, help="lake root (default: $LAKE_ROOT, else ./lake)")
+    p.add_argument("--lake", default=None, help="lake root (default: $LAKE_ROOT, else the project's lake/)")
     p.add_argument("--date", default=DEFAULT_DATE, help=f"the last day, YYYY-MM-DD (default {DEFAULT_DATE})")
     p.add_argument("--days", type=int, default=1, help="number of days ending at --date (default 1)")
     g = p.add_mutually_exclusive_group()
@@ -571,7 +561,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = args.lake or os.environ.get("LAKE_ROOT") or "./lake"
+    # the same resolution as every command: --lake, else LAKE_ROOT, else the project's lake/
+    root = Paths.from_env(lake_root=args.lake).lake_root
     report = generate_lake(
         root,
         date=args.date,

@@ -6,14 +6,14 @@ layout of ../shared/DESIGN.md is defined once: ``<root>/<dataset>/symbol=S/date=
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from lakeqa import atomic
 
 # Naive microsecond timestamps holding UTC wall time: DuckDB reads them as TIMESTAMP (not TIMESTAMPTZ),
 # so no session time zone can shift them.
@@ -115,29 +115,18 @@ def conform(dataset: str, table: pa.Table) -> pa.Table:
 
 
 def write_atomic_parquet(table: pa.Table, path: Path) -> bool:
-    """Write ``table`` to ``path`` via a temp file and rename. Returns False if identical bytes were there."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd", write_statistics=True)
-        if path.exists() and _same_bytes(Path(tmp), path):
-            os.unlink(tmp)
-            return False
-        # mkstemp makes the file private (0600); the lake is read by other users and tools
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-        return True
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _same_bytes(a: Path, b: Path) -> bool:
-    if a.stat().st_size != b.stat().st_size:
+    """Write ``table`` to ``path`` atomically (lakeqa.atomic: temp file, rename, ordinary permissions, so
+    other users and tools can read the lake). Returns False, and leaves the file untouched (its mtime
+    too), when the file already holds exactly these bytes: an import run again changes nothing."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd", write_statistics=True)
+    # as unsigned bytes: an Arrow buffer exposes signed chars ("b"), unequal to bytes >= 0x80 of the file
+    data = memoryview(sink.getvalue()).cast("B")
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == data.nbytes and path.read_bytes() == data:
         return False
-    return a.read_bytes() == b.read_bytes()
+    atomic.write_atomically(path, lambda tmp: Path(tmp).write_bytes(data))
+    return True
 
 
 def write_partitions(root: Path | str, dataset: str, symbol: str, table: pa.Table, name: str) -> list[Path]:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from lakeqa import exports
+from lakeqa import atomic, exports
 from lakeqa.dbt_runner import run_dbt, split_window_vars
 from lakeqa.lake import LakeError
 from lakeqa.settings import Paths, setting
@@ -61,9 +61,16 @@ def register(subparsers) -> None:
         help="exit 4 when any verdict is at or beyond this (default FAIL)",
     )
     parser.add_argument("--skip", action="append", choices=STEPS, default=[], help="skip a step (repeatable)")
-    parser.add_argument("--lake", default=None, help="lake root (default: env LAKE_ROOT or ./lake)")
-    parser.add_argument("--duckdb", default=None, help="DuckDB file (default: env DUCKDB_PATH)")
-    parser.add_argument("--output", default=None, help="output root (default: env QA_OUTPUT_ROOT)")
+    # None: Paths.from_env decides (argument, else env var, else the project's default), as in every command
+    parser.add_argument(
+        "--lake", default=None, help="lake root (default: env LAKE_ROOT, else the project's lake/)"
+    )
+    parser.add_argument(
+        "--duckdb", default=None, help="DuckDB file (default: env DUCKDB_PATH, else the project's lakeqa.duckdb)"
+    )
+    parser.add_argument(
+        "--output", default=None, help="output root (default: env QA_OUTPUT_ROOT, else the project's output/)"
+    )
     parser.add_argument("--vars", default=None, help="extra dbt vars as JSON, e.g. '{\"enable_ai\": false}'")
     parser.add_argument("--timings-json", default=None, help="write each step's wall time to this JSON file")
     parser.set_defaults(func=_main)
@@ -214,8 +221,7 @@ def write_overview(paths: Paths) -> Path:
         "{% enddocs %}",
         "",
     ]
-    path = paths.project_dir / OVERVIEW_DOC
-    return exports.write_atomically(path, lambda tmp: Path(tmp).write_text("\n".join(lines), encoding="utf-8"))
+    return atomic.write_text(paths.project_dir / OVERVIEW_DOC, "\n".join(lines))
 
 
 # The command ---------------------------------------------------------------------------------------
@@ -289,7 +295,7 @@ def _main(args) -> int:
 
     if args.timings_json:
         timings["total"] = time.monotonic() - t_start
-        Path(args.timings_json).write_text(json.dumps(timings, indent=2))
+        atomic.write_text(Path(args.timings_json), json.dumps(timings, indent=2))
 
     verdicts = _verdicts(paths, window)
     _print_summary(paths, window, verdicts, written, reports, ge_index, time.monotonic() - t_start)

@@ -189,6 +189,28 @@ def test_a_volume_spike_fires_and_a_doubling_does_not():
     assert vol["label"].iloc[0] == "volume_spike"
 
 
+def test_zscore_records_carry_their_signed_z_in_features():
+    # the seed's contract: features.z_score is the record's signed z (its sign says spike or drop)
+    bars = make_bars(seconds=3 * 3600)
+    bars.loc[bars["ts"] == at("12:10:00"), "volume_base"] *= 200
+    bars.loc[bars["ts"] == at("12:30:00"), "volume_base"] /= 200
+    feats = bar_features(bars)
+    params = zscore.ZScoreParams()
+    hits = zscore.detect(feats, params)
+    out = zscore.anomalies(feats, params)
+    vol = out[out["detector"] == "ZSCORE_LOG_VOLUME"].reset_index(drop=True)
+    assert list(vol["ts"]) == [at("12:10:00"), at("12:30:00")]
+    assert list(vol["label"]) == ["volume_spike", "volume_drop"]
+    z_scores = [json.loads(text)["z_score"] for text in vol["features"]]
+    assert z_scores[0] > params.k and z_scores[1] < -params.k
+    expected = hits[hits["detector"] == "ZSCORE_LOG_VOLUME"]["z"].to_list()
+    # the z the detector thresholded, rounded like every float of the JSON (8 significant digits)
+    assert z_scores == [F.round_sig(z) for z in expected]
+    assert [abs(z) for z in z_scores] == pytest.approx(list(vol["score"]), abs=1e-6)
+    # and the record keeps the seed's field names, z_score added after them
+    assert list(json.loads(vol["features"].iloc[0])) == [*F.FEATURES, "trade_count", "z_score"]
+
+
 def test_fewer_than_min_obs_observations_never_fire():
     bars = make_bars(seconds=3 * 3600)
     bars = bars[bars["ts"].dt.second % 15 == 0].reset_index(drop=True)  # 240 bars an hour
@@ -269,6 +291,23 @@ def test_clusters_chain_on_the_last_event():
     assert out["cluster"].iloc[1] is None and out["cluster"].iloc[2] is None
 
 
+def test_jump_records_carry_the_signed_return_over_sigma_in_features():
+    bars = jump_bars({"12:00:54": 1.01, "12:30:00": 0.985, "12:30:02": 1.01})
+    feats = bar_features(bars)
+    params = jump.JumpParams()
+    events = jump.jump_events(feats, params).set_index("ts")
+    out = jump.anomalies(feats, params).set_index("ts")
+    assert list(out.index) == [at("12:00:54"), at("12:30:00")]
+    up, down = (json.loads(out.loc[at(t), "features"])["z_score"] for t in ("12:00:54", "12:30:00"))
+    for t, z in ((at("12:00:54"), up), (at("12:30:00"), down)):
+        event = events.loc[t]
+        assert z == F.round_sig(event["return_1s"] / event["sigma"])
+        assert abs(z) == pytest.approx(out.loc[t, "score"], abs=1e-6)
+    # a fall is negative even when the cluster it starts holds a rise (the record is its first event's)
+    assert up > params.k_sigma and down < -params.k_sigma
+    assert json.loads(out.loc[at("12:30:00"), "cluster"])["count"] == 2
+
+
 def test_a_jump_in_a_wide_spread_is_not_reported():
     bars = jump_bars({"12:00:54": 1.01})
     second = bars["ts"] == at("12:00:54")
@@ -342,6 +381,8 @@ def test_iforest_flags_about_contamination_of_clean_rows():
     out = iforest.anomalies(feats, None, params)
     assert len(out) == result.is_outlier.sum()
     assert set(out["detector"]) == {"IFOREST"} and set(out["label"]) == {"multivariate_outlier"}
+    # no single z for a multivariate outlier: its features carry the bar's features only
+    assert {tuple(json.loads(text)) for text in out["features"]} == {(*F.FEATURES, "trade_count")}
 
 
 def test_rows_with_critical_violations_or_nonfinite_values_never_take_part_in_the_fit():
@@ -479,6 +520,8 @@ def test_json_text_is_rounded_and_iso_utc():
         text
         == '{"spread_bp": 1.2345679, "log_volume": null, "vwap_drift_bp": 0.0, "return_1s": 1e-05, "trade_count": 3}'
     )
+    with_z = F.features_json({"return_1s": 0.0149, "trade_count": 10}, z_score=-161.4723456789)
+    assert with_z.endswith('"trade_count": 10, "z_score": -161.47235}')
     assert F.iso_utc(pd.Timestamp("2024-08-09 12:00:54")) == "2024-08-09T12:00:54Z"
     assert F.iso_utc(pd.Timestamp("2024-08-09 12:00:54.25")) == "2024-08-09T12:00:54.250000Z"
     assert F.iso_utc(pd.Timestamp("2024-08-09 14:00:54", tz="Europe/Berlin")) == "2024-08-09T12:00:54Z"

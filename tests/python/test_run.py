@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -21,7 +25,28 @@ def run_env(dbt_project, monkeypatch):
     return dbt_project
 
 
-def test_daily_run_writes_every_output_and_exits_on_fail(run_env, capsys):
+def strict_loads(line: str):
+    """json.loads refusing NaN and infinities (not JSON: jq, browsers and most parsers reject them)."""
+
+    def refuse(token: str):
+        raise ValueError(f"not JSON: {token} in {line}")
+
+    return json.loads(line, parse_constant=refuse)
+
+
+QA_FILES = ("qa/schema/2024-08-09_violations.jsonl", "qa/ai/2024-08-09_anomalies.jsonl",
+            "qa/fusion/2024-08-09_fusion.parquet")  # fmt: skip
+
+
+@pytest.fixture
+def usual_umask():
+    """umask 022 for the test: the files must then come out readable by others (0644)."""
+    saved = os.umask(0o022)
+    yield
+    os.umask(saved)
+
+
+def test_daily_run_writes_every_output_and_exits_on_fail(run_env, usual_umask, capsys):
     project = run_env
     generate_lake(project.lake, date="2024-08-09", days=2, trades_per_day=60_000, faults="all", progress=False)
     code = cli.main(["run", "--mode", "daily", "--day", "2024-08-09"])
@@ -43,23 +68,39 @@ def test_daily_run_writes_every_output_and_exits_on_fail(run_env, capsys):
     first = json.loads((root / "qa/schema/2024-08-09_violations.jsonl").read_text().splitlines()[0])
     assert list(first)[:6] == ["symbol", "ts", "rule", "severity", "detail", "row_sample"]
     assert isinstance(first["row_sample"], dict)
+    for rel in QA_FILES:
+        assert stat.S_IMODE((root / rel).stat().st_mode) & 0o044 == 0o044, f"{rel} is not readable by others"
+    # strict JSON on every line, on a day with a NaN price (the NAN_PRICE fault): the NaN is null
+    records = {}
+    for rel in QA_FILES[:2]:
+        records[rel] = [strict_loads(line) for line in (root / rel).read_text(encoding="utf-8").splitlines()]
+    nan_rows = [r for r in records[QA_FILES[0]] if r["rule"] == "R4_NO_NAN" and r["symbol"] == "BNBUSDT"]
+    assert nan_rows and all(None in r["row_sample"].values() and "nan" in r["detail"] for r in nan_rows)
+    first_bytes = {rel: (root / rel).read_bytes() for rel in QA_FILES}
     fusion = project.query(
         f"select count(*), count(distinct symbol) from read_parquet('{root}/qa/fusion/2024-08-09_fusion.parquet')"
     )[0]
     assert fusion[0] == fusion[1] == 13
 
     # dbt docs: the overview page carries the verdict table
-    import os
-
     target = os.environ["DBT_TARGET_PATH"]
     manifest = json.loads(open(os.path.join(target, "manifest.json")).read())
     overview = manifest["docs"]["doc.lakeqa.__overview__"]["block_contents"]
     assert "Latest verdicts: 2024-08-09" in overview and "| BNBUSDT | **FAIL**" in overview
+    # the exposures link to what this run wrote: the report folder, the GE index, the QA files' folder
+    urls = {e["name"]: e["url"] for e in manifest["exposures"].values()}
+    linked = {name: Path(unquote(urlparse(url).path)) for name, url in urls.items()}
+    assert (linked["daily_qa_report"] / "2024-08-09_qa_report.html").is_file(), urls
+    assert linked["great_expectations_data_docs"] == root / "ge/data_docs/index.html", urls
+    assert all((linked["qa_files"] / rel.removeprefix("qa/")).is_file() for rel in QA_FILES), urls
 
     # the same day again: same verdicts; --fail-on never exits 0
     before = project.query("select symbol, verdict, score from fusion order by symbol")
     assert cli.main(["run", "--day", "2024-08-09", "--fail-on", "never", "--skip", "docs", "--skip", "ge"]) == 0
     assert project.query("select symbol, verdict, score from fusion order by symbol") == before
+    # ... and the same bytes in every file (the fusion metadata's keys come out of SQL in any order)
+    for rel in QA_FILES:
+        assert (root / rel).read_bytes() == first_bytes[rel], f"{rel} changed when the day was run again"
 
 
 def test_range_gives_a_verdict_per_day(run_env):

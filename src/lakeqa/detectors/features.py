@@ -126,9 +126,15 @@ def to_json(obj: Mapping) -> str:
     return json.dumps(conv(obj), separators=(", ", ": "), allow_nan=False)
 
 
-def features_json(row: Mapping) -> str:
-    """The bar's features as JSON text (the four features plus the trade count that gates JUMP)."""
-    return to_json({f: row.get(f) for f in (*FEATURES, "trade_count")})
+def features_json(row: Mapping, z_score: float | None = None) -> str:
+    """The bar's features as JSON text (the four features plus the trade count that gates JUMP), and, for
+    the records of the z-score and jump detectors, ``z_score``: the seed's contract gives every such
+    record its signed z (a z-score record's z of its feature, JUMP's return_1s / sigma). IFOREST records
+    have no single z and leave it out."""
+    fields = {f: row.get(f) for f in (*FEATURES, "trade_count")}
+    if z_score is not None:
+        fields["z_score"] = z_score
+    return to_json(fields)
 
 
 def empty_anomalies() -> pd.DataFrame:

@@ -111,6 +111,11 @@ def cluster_events(events: pd.DataFrame, cooldown_seconds: float) -> pd.DataFram
     return pd.DataFrame.from_records(records)
 
 
+def signed_z(row) -> float:
+    """An event's return_1s / sigma, sign included (the detector thresholds its absolute value)."""
+    return float(np.copysign(row["abs_z"], row["return_1s"]))
+
+
 def anomalies(features: pd.DataFrame, params: JumpParams) -> pd.DataFrame:
     """The JUMP records (clustered) of the feature rows."""
     records = []
@@ -135,7 +140,8 @@ def anomalies(features: pd.DataFrame, params: JumpParams) -> pd.DataFrame:
                 "rationale": lab.rationale,
                 "confidence": lab.confidence,
                 "score": row["abs_z"],
-                "features": features_json(row),
+                # signed: the direction of the jump (abs_z is |return_1s| / sigma); the first event's
+                "features": features_json(row, z_score=signed_z(row)),
                 "cluster": to_json(cluster) if cluster else None,
             }
         )

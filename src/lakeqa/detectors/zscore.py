@@ -140,7 +140,7 @@ def anomalies(features: pd.DataFrame, params: ZScoreParams) -> pd.DataFrame:
                 "rationale": lab.rationale,
                 "confidence": lab.confidence,
                 "score": abs(row["z"]),
-                "features": features_json(row),
+                "features": features_json(row, z_score=row["z"]),
                 "cluster": None,
             }
         )

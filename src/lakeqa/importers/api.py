@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections import defaultdict
@@ -267,7 +266,3 @@ def _with_progress(exc: LakeError, report: ImportReport) -> LakeError:
     if not report.files:
         return exc
     return type(exc)(f"{exc} ({len(report.files)} earlier file(s) were imported)")
-
-
-def default_lake_root() -> Path:
-    return Path(os.environ.get("LAKE_ROOT") or "lake")

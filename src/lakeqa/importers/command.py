@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from lakeqa.importers.api import default_lake_root, import_paths
+from lakeqa.importers.api import import_paths
 from lakeqa.importers.common import FORMATS
+from lakeqa.settings import Paths
 
 DESCRIPTION = """\
 Import real exchange files into the lake (Hive-partitioned Parquet under --lake):
@@ -53,7 +54,7 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--lake",
         default=None,
         metavar="DIR",
-        help="lake root (default: $LAKE_ROOT, else ./lake)",
+        help="lake root (default: $LAKE_ROOT, else the project's lake/)",
     )
     parser.add_argument(
         "--format",
@@ -79,7 +80,8 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    lake = args.lake or default_lake_root()
+    # the same resolution as every command: --lake, else LAKE_ROOT, else the project's lake/
+    lake = Paths.from_env(lake_root=args.lake).lake_root
 
     def show(file_report) -> None:
         if not args.quiet:
