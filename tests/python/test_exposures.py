@@ -12,7 +12,8 @@ import pytest
 
 from lakeqa import exports
 from lakeqa.dbt_runner import run_dbt
-from lakeqa.report.render import GE_DATA_DOCS, output_files
+from lakeqa.report.context import output_files
+from lakeqa.report.render import GE_DATA_DOCS
 from lakeqa.settings import PROJECT_DIR, Paths
 
 pytestmark = pytest.mark.e2e
@@ -47,7 +48,12 @@ def test_exposure_urls_point_at_what_the_run_writes_under_its_output_root(tmp_pa
     }
     # ... and those are where the writers put the day's files
     report_dir = url_path(urls["daily_qa_report"])
-    reports = [root / rel for _, rel, _ in output_files(DAY, root) if rel.startswith("reports/")]
+    reports = [
+        root / f["path"]
+        for mode in ("daily", "hourly")
+        for f in output_files(DAY, mode, root)
+        if f["path"].startswith("reports/")
+    ]
     assert reports and all(path.parent == report_dir for path in reports)
     qa_dir = url_path(urls["qa_files"])
     for path in (
