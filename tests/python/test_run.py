@@ -136,6 +136,24 @@ def test_hourly_mode_reads_and_replaces_only_its_window(run_env):
     assert project.query("select count(*) from fusion where mode = 'daily'") == [(13,)]
 
 
+def test_hourly_run_across_midnight_leaves_the_daily_reports_byte_identical(run_env):
+    project = run_env
+    generate_lake(project.lake, date="2024-08-10", days=2, symbols=3, trades_per_day=20_000, progress=False)
+    assert cli.main(["run", "--from", "2024-08-09", "--to", "2024-08-10", "--skip", "docs", "--skip", "ge",
+                     "--fail-on", "never"]) == 0
+    reports = project.paths.output_root / "reports" / "qa"
+    daily = {p.name: p.read_bytes() for p in sorted(reports.iterdir())}
+    assert set(daily) == {f"2024-08-{d}_qa_report.{ext}" for d in ("09", "10") for ext in ("md", "html")}
+    # the window 23:00..00:30 crosses midnight: it touches both days
+    assert cli.main(["run", "--mode", "hourly", "--hourly-end", "2024-08-10 00:30", "--skip", "docs",
+                     "--skip", "ge", "--fail-on", "never"]) == 0
+    after = {p.name: p.read_bytes() for p in sorted(reports.iterdir())}
+    assert {name: after[name] for name in daily} == daily, "an hourly run rewrote a daily report"
+    hourly = set(after) - set(daily)
+    assert hourly and all(name.endswith(("_qa_report_hourly.md", "_qa_report_hourly.html")) for name in hourly)
+    assert "hourly" in after["2024-08-09_qa_report_hourly.md"].decode()
+
+
 def test_run_help_has_an_example(capsys):
     with pytest.raises(SystemExit):
         cli.main(["run", "--help"])
