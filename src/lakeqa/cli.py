@@ -15,7 +15,7 @@ COMMAND_MODULES = [
     "lakeqa.generate",
     "lakeqa.run",
     "lakeqa.demo",
-    "lakeqa.ge_suites",
+    "lakeqa.ge.command",
     "lakeqa.report.command",
 ]
 

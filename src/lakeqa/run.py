@@ -157,10 +157,12 @@ def build(paths: Paths, dbt_vars: dict) -> bool:
     return outcome.success
 
 
-def run_ge(paths: Paths, day: str, dbt_vars: dict) -> dict:
-    from lakeqa.ge_suites import run_ge_checkpoint
+def run_ge(paths: Paths, day: str) -> dict:
+    """GE on a built day; its thresholds are the ones the build resolved (rule_attachments), so the run's
+    --vars reach GE through the build and are not passed again."""
+    from lakeqa.ge import run_ge_checkpoint
 
-    return run_ge_checkpoint(paths.duckdb_path, day, paths.output_root, vars=dbt_vars)
+    return run_ge_checkpoint(paths.duckdb_path, day, paths.output_root)
 
 
 def export(paths: Paths, day: str, mode: str = "daily") -> dict[str, Path | None]:
@@ -261,7 +263,7 @@ def _main(args) -> int:
         n += 1
         t = step(n, "Great Expectations checkpoint and Data Docs")
         for day in window.days:
-            result = run_ge(paths, day, dbt_vars)
+            result = run_ge(paths, day)
             ge_index[day] = Path(result["data_docs_index"])
             failed = [name for name, suite in result["suites"].items() if not suite["success"]]
             print(f"      {day}: {len(result['suites'])} suites, {len(failed)} with unexpected rows", flush=True)

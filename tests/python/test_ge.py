@@ -1,43 +1,86 @@
-"""The rules as Great Expectations suites: generated from the rule catalog, in agreement with dbt's
-`violations` on the generated faulted day, silent on the clean day, and written as Data Docs."""
+"""The rules as Great Expectations suites: built from the rule attachments the dbt build wrote (the yml's
+data_tests), in agreement with dbt's tests and `violations` on the generated faulted day, silent on the
+clean day, following a threshold var and a changed attachment exactly as dbt does, written as Data Docs."""
 
 from __future__ import annotations
 
 import argparse
-import csv
+import json
 import re
+import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from lakeqa.ge_suites import (
+from lakeqa.ge import (
     BUILDERS,
-    CATALOG_PATH,
     GAPS_SUFFIX,
     GeSuiteError,
-    _CompiledTemplates,
     build_suites,
-    load_catalog,
-    register,
+    read_rule_set,
+    rule_set_from_rows,
     run_ge_checkpoint,
 )
+from lakeqa.ge import command as ge_command
+from lakeqa.ge.batches import Batches
+from lakeqa.ge.context import _CompiledTemplates
+from lakeqa.settings import PROJECT_DIR, Paths, setting
+
+from .conftest import DbtProject
 
 FAULT_DAY = "2024-08-09"
 CLEAN_DAY = "2024-08-08"
 
+# ------------------------------------------------------------------------------- rule sets given as rows
+# Test input shaped like the two tables dbt writes (rule_catalog, rule_attachments); the e2e tests below
+# read the real ones.
 
-def _catalog_rows() -> list[dict]:
-    with CATALOG_PATH.open(newline="") as fh:
-        return list(csv.DictReader(fh))
+RULES = {
+    "r1_ohlc_order": ("R1_OHLC_ORDER", "critical", None, None),
+    "r2_positive_price": ("R2_POSITIVE_PRICE", "critical", None, None),
+    "r3_ask_ge_bid": ("R3_ASK_GE_BID", "major", None, None),
+    "r4_no_nan": ("R4_NO_NAN", "critical", None, None),
+    "r5_continuity": ("R5_CONTINUITY", "critical", "default_max_gap_s", 60.0),
+    "r6_spread_sanity": ("R6_SPREAD_SANITY", "major", "rule_max_spread_bps", 500.0),
+    "r7_kline_parity": ("R7_KLINE_PARITY", "minor", "compare_price_tolerance_bps", 0.0),
+    "neg_volume": ("NEG_VOLUME", "major", None, None),
+}
 
 
-def _write_catalog(path: Path, rows: list[dict]) -> Path:
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+def _catalog(*extra: dict) -> list[dict]:
+    rows = [
+        {"rule_id": rid, "test_name": test, "name": rid.title(), "severity": sev, "threshold_var": var,
+         "threshold": thr, "description": f"what {rid} checks"}
+        for test, (rid, sev, var, thr) in RULES.items()
+    ]
+    return rows + list(extra)
+
+
+def _attached(test_name: str, table: str, threshold: float | None = None, test_id: str | None = None,
+              **arguments) -> dict:
+    rule_id, _, _, default = RULES.get(test_name, (test_name.upper(), None, None, None))
+    return {
+        "rule_id": rule_id, "test_name": test_name, "table_name": table,
+        "arguments": json.dumps(arguments, sort_keys=True),
+        "threshold": threshold if threshold is not None else default,
+        "test_id": test_id or f"test.lakeqa.{test_name}_{table}",
+    }
+
+
+BARS_1S = [
+    _attached("r1_ohlc_order", "bars_1s"),
+    _attached("r2_positive_price", "bars_1s"),
+    _attached("r3_ask_ge_bid", "bars_1s"),
+    _attached("r4_no_nan", "bars_1s"),
+    _attached("r5_continuity", "bars_1s", gap_kind="activity", grain="second"),
+    _attached("r6_spread_sanity", "bars_1s"),
+    _attached("neg_volume", "bars_1s", volume_columns=["volume_base", "volume_quote"]),
+]
+
+
+def _suites(*attachment_rows: dict, catalog: list[dict] | None = None, table_columns=None):
+    return build_suites(rule_set_from_rows(catalog or _catalog(), attachment_rows), table_columns)
 
 
 def _expectations(plan) -> list[dict]:
@@ -47,31 +90,10 @@ def _expectations(plan) -> list[dict]:
     ]
 
 
-# ------------------------------------------------------------------------------------ suites from the catalog
-
-
-def test_suites_follow_the_catalog_applies_to():
-    plans = build_suites()
-    rows = _catalog_rows()
-    expected: dict[str, set[str]] = {}
-    for row in rows:
-        for table in row["applies_to"].split():
-            expected.setdefault(table, set()).add(row["rule_id"])
-    got: dict[str, set[str]] = {}
-    for plan in plans.values():
-        got.setdefault(plan.table, set()).update(plan.rule_ids())
-    assert got == expected
-    # R5 gaps are validated on a derived batch, one companion suite per table R5 applies to
-    r5_tables = next(r["applies_to"].split() for r in rows if r["rule_id"] == "R5_CONTINUITY")
-    assert {n for n in plans if n.endswith(GAPS_SUFFIX)} == {t + GAPS_SUFFIX for t in r5_tables}
-    assert set(BUILDERS) >= {r["rule_id"] for r in rows}
-
-
-def test_expectations_are_ge_natives_with_the_catalog_in_meta():
-    plans = build_suites()
-    bars = _expectations(plans["bars_1s"])
+def test_each_rule_test_becomes_ge_native_expectations_with_the_rule_in_meta():
+    plans = _suites(*BARS_1S, _attached("r7_kline_parity", "compare_our_vs_kline_1m"))
     by_rule: dict[str, list[dict]] = {}
-    for e in bars:
+    for e in _expectations(plans["bars_1s"]):
         by_rule.setdefault(e["rule_id"], []).append(e)
     assert {(e["column_A"], e["column_B"]) for e in by_rule["R1_OHLC_ORDER"]} == {
         ("high", "open"), ("high", "close"), ("open", "low"), ("close", "low")}
@@ -87,101 +109,210 @@ def test_expectations_are_ge_natives_with_the_catalog_in_meta():
     assert (r5["type"], r5["column_list"]) == ("expect_compound_columns_to_be_unique", ["symbol", "ts"])
     (r6,) = by_rule["R6_SPREAD_SANITY"]
     assert (r6["column"], r6["max_value"], r6["strict_max"]) == ("spread_bps", 500.0, True)
-    assert {e["column"] for e in by_rule["NEG_VOLUME"]} == {"volume_base", "volume_quote"}
-    assert {e["column"] for e in _expectations(plans["klines_1m"]) if e["rule_id"] == "NEG_VOLUME"} == {
-        "volume", "quote_volume"}
+    assert [e["column"] for e in by_rule["NEG_VOLUME"]] == ["volume_base", "volume_quote"]
     (r7,) = _expectations(plans["compare_our_vs_kline_1m"])
     assert (r7["type"], r7["column"], r7["value_set"]) == ("expect_column_values_to_be_in_set", "is_match", [True])
 
-    catalog = {r["rule_id"]: r for r in _catalog_rows()}
-    for plan in plans.values():
-        for e in plan.expectations:
-            row = catalog[e.meta["rule_id"]]
-            assert (e.meta["severity"], e.meta["description"]) == (row["severity"], row["description"])
-            assert e.description.startswith(f"{row['rule_id']} ({row['severity']})")
+    catalog = {r["rule_id"]: r for r in _catalog()}
+    tests = {(r["rule_id"], r["table_name"]): r["test_id"] for r in BARS_1S}
+    for e in plans["bars_1s"].expectations + plans["bars_1s" + GAPS_SUFFIX].expectations:
+        row = catalog[e.meta["rule_id"]]
+        assert (e.meta["severity"], e.meta["description"]) == (row["severity"], row["description"])
+        assert e.meta["dbt_test"] == tests[(row["rule_id"], "bars_1s")]
+        assert e.description.startswith(f"{row['rule_id']} ({row['severity']})")
 
 
-def test_a_catalog_without_r6_gives_suites_without_the_spread_expectation(tmp_path):
-    rows = [r for r in _catalog_rows() if r["rule_id"] != "R6_SPREAD_SANITY"]
-    plans = build_suites(_write_catalog(tmp_path / "catalog.csv", rows))
-    assert {"bars_1s", "bars_1m"} <= set(plans)
-    for plan in plans.values():
-        assert "R6_SPREAD_SANITY" not in plan.rule_ids()
-        assert all(e.configuration.kwargs.get("column") != "spread_bps" for e in plan.expectations)
-    assert any(
-        e.configuration.kwargs.get("column") == "spread_bps" for e in build_suites()["bars_1s"].expectations
+def test_the_columns_come_from_the_attachment_arguments():
+    """neg_volume checks the columns its yml arguments name, on whatever table it is attached to."""
+    plans = _suites(
+        _attached("neg_volume", "klines_1m", volume_columns=["volume", "quote_volume"]),
+        _attached("neg_volume", "compare_our_vs_kline_1m", volume_columns=["our_volume"]),
     )
+    assert [e["column"] for e in _expectations(plans["klines_1m"])] == ["volume", "quote_volume"]
+    assert [e["column"] for e in _expectations(plans["compare_our_vs_kline_1m"])] == ["our_volume"]
+    assert plans["compare_our_vs_kline_1m"].columns() == ["symbol", "ts", "our_volume"]
 
 
-def test_a_rule_the_catalog_applies_only_to_klines_gives_only_a_klines_expectation(tmp_path):
-    rows = [dict(r, applies_to="klines_1m") for r in _catalog_rows() if r["rule_id"] == "R4_NO_NAN"]
-    plans = build_suites(_write_catalog(tmp_path / "catalog.csv", rows))
-    assert list(plans) == ["klines_1m"]
-    assert [e.configuration.kwargs["column"] for e in plans["klines_1m"].expectations] == [
-        "open", "high", "low", "close"]
+def test_r5_gap_suites_follow_gap_kind_and_grain():
+    plans = _suites(
+        _attached("r5_continuity", "bars_1s", gap_kind="activity", grain="second"),
+        _attached("r5_continuity", "bars_1m", gap_kind="activity", grain="minute"),
+        _attached("r5_continuity", "klines_1m", gap_kind="minutes", grain="minute"),
+    )
+    gaps = {n: (p.table, p.batch.gap_kind, p.batch.grain) for n, p in plans.items() if n.endswith(GAPS_SUFFIX)}
+    assert gaps == {
+        "bars_1s__r5_gaps": ("bars_1s", "activity", "second"),
+        "bars_1m__r5_gaps": ("bars_1m", "activity", "minute"),
+        "klines_1m__r5_gaps": ("klines_1m", "minutes", "minute"),
+    }
+    for name in gaps:
+        # the dbt rule's condition on int_continuity_intervals, gap_s > max_gap_s, as its GE negation
+        (e,) = _expectations(plans[name])
+        assert (e["type"], e["column_A"], e["column_B"], e["or_equal"]) == (
+            "expect_column_pair_values_a_to_be_greater_than_b", "max_gap_s", "gap_s", True)
+    with pytest.raises(GeSuiteError, match="attach r5_continuity once per table"):
+        _suites(_attached("r5_continuity", "bars_1s", gap_kind="activity", grain="second"),
+                _attached("r5_continuity", "bars_1s", test_id="test.other", gap_kind="minutes", grain="minute"))
 
 
-def test_a_catalog_rule_without_a_builder_raises(tmp_path):
-    rows = _catalog_rows() + [dict(_catalog_rows()[0], rule_id="R8_MOON_PHASE", name="Moon phase")]
-    with pytest.raises(GeSuiteError, match="R8_MOON_PHASE has no Great Expectations builder"):
-        build_suites(_write_catalog(tmp_path / "catalog.csv", rows))
+def test_a_catalog_rule_without_a_builder_raises():
+    moon = {"rule_id": "R8_MOON_PHASE", "test_name": "r8_moon_phase", "name": "Moon phase", "severity": "minor",
+            "threshold_var": None, "threshold": None, "description": "no trading at full moon"}
+    # in the catalog, attached nowhere: still an error (the next build may attach it)
+    with pytest.raises(GeSuiteError, match=r"R8_MOON_PHASE \(test r8_moon_phase\) is in the rule catalog but has"
+                                           r" no Great Expectations builder.*test_r8_moon_phase\.sql"):
+        _suites(*BARS_1S, catalog=_catalog(moon))
+    with pytest.raises(GeSuiteError, match=r"r8_moon_phase, attached to bars_1m\)"):
+        _suites(*BARS_1S, _attached("r8_moon_phase", "bars_1m"), catalog=_catalog(moon))
+    assert set(BUILDERS) == set(RULES)
 
 
-def test_a_rule_applied_where_its_builder_has_no_mapping_raises(tmp_path):
-    rows = [dict(r, applies_to="klines_1m") for r in _catalog_rows() if r["rule_id"] == "R3_ASK_GE_BID"]
-    with pytest.raises(GeSuiteError, match="R3_ASK_GE_BID applies to klines_1m"):
-        build_suites(_write_catalog(tmp_path / "catalog.csv", rows))
-    rows = [dict(r, applies_to="trades") for r in _catalog_rows() if r["rule_id"] == "R4_NO_NAN"]
-    with pytest.raises(GeSuiteError, match="'trades', which has no GE batch"):
-        build_suites(_write_catalog(tmp_path / "catalog.csv", rows))
+def test_an_attachment_to_a_table_without_the_columns_it_needs_raises():
+    klines = {"klines_1m": {"symbol", "ts", "open", "high", "low", "close", "volume", "quote_volume"}}
+    assert set(_suites(_attached("r1_ohlc_order", "klines_1m"), table_columns=klines)) == {"klines_1m"}
+    with pytest.raises(GeSuiteError, match=r"R3_ASK_GE_BID \(r3_ask_ge_bid\) attached to klines_1m .*"
+                                           r"has no column\(s\) ask, bid.*remove it from klines_1m's data_tests"):
+        _suites(_attached("r3_ask_ge_bid", "klines_1m"), table_columns=klines)
+    with pytest.raises(GeSuiteError, match="has no column.s. volume_base"):
+        _suites(_attached("neg_volume", "klines_1m", volume_columns=["volume_base"]), table_columns=klines)
+    with pytest.raises(GeSuiteError, match="R4_NO_NAN .* attached to trades .*: table trades is not in the DuckDB"):
+        _suites(_attached("r4_no_nan", "trades"), table_columns={"trades": None})
 
 
-def test_thresholds_come_from_the_catalog_and_dbt_vars_override_them():
-    def spread_max(plans):
-        (e,) = [e for e in plans["bars_1s"].expectations if e.meta["rule_id"] == "R6_SPREAD_SANITY"]
+def test_bad_or_unknown_test_arguments_raise():
+    with pytest.raises(GeSuiteError, match="NEG_VOLUME .*volume_columns must be a non-empty list"):
+        _suites(_attached("neg_volume", "bars_1s"))
+    with pytest.raises(GeSuiteError, match="NEG_VOLUME .*volume_columns must be a non-empty list"):
+        _suites(_attached("neg_volume", "bars_1s", volume_columns="volume_base"))
+    with pytest.raises(GeSuiteError, match="R5_CONTINUITY .*gap_kind must be one of activity, minutes"):
+        _suites(_attached("r5_continuity", "bars_1s", gap_kind="hours", grain="second"))
+    # an argument GE would ignore while the dbt test applies it: refuse rather than disagree with dbt
+    with pytest.raises(GeSuiteError, match=r"R1_OHLC_ORDER .*argument\(s\) where are not known to its GE builder"):
+        _suites(_attached("r1_ohlc_order", "bars_1s", where="symbol = 'BTCUSDT'"))
+
+
+def test_the_threshold_is_the_attachment_threshold():
+    def spread_max(plans, table="bars_1s"):
+        (e,) = [e for e in plans[table].expectations if e.meta["rule_id"] == "R6_SPREAD_SANITY"]
         return e.configuration.kwargs["max_value"], e.meta["threshold"]
 
-    default = float(next(r["threshold_default"] for r in _catalog_rows() if r["rule_id"] == "R6_SPREAD_SANITY"))
-    assert spread_max(build_suites()) == (default, default)
-    assert spread_max(build_suites(vars={"rule_max_spread_bps": 250, "from": "2024-08-08"})) == (250, 250)
-    assert build_suites(vars={"default_max_gap_s": 90})["bars_1s" + GAPS_SUFFIX].batch_params == {
-        "default_max_gap_s": 90}
-    with pytest.raises(GeSuiteError, match="rule_max_spread_bps must be a number"):
-        build_suites(vars={"rule_max_spread_bps": "wide"})
-    with pytest.raises(GeSuiteError, match="must be a positive number"):
-        build_suites(vars={"rule_max_spread_bps": 0})
+    # the catalog says 500, the attachment (as the build resolved var or argument) says 300: 300 it is
+    plans = _suites(_attached("r6_spread_sanity", "bars_1s", threshold=300.0),
+                    _attached("r6_spread_sanity", "bars_1m", threshold=40.0, max_spread_bps=40))
+    assert spread_max(plans) == (300.0, 300.0)
+    assert spread_max(plans, "bars_1m") == (40.0, 40.0)
+    assert any("argument max_spread_bps" in n for e in plans["bars_1m"].expectations for n in e.notes)
+    with pytest.raises(GeSuiteError, match="maximum spread .*must be a positive number, got 0.0"):
+        _suites(_attached("r6_spread_sanity", "bars_1s", threshold=0.0))
 
 
-def test_load_catalog_names_the_problem(tmp_path):
-    bad = tmp_path / "catalog.csv"
-    bad.write_text("rule_id,name\nR1_OHLC_ORDER,OHLC order\n")
-    with pytest.raises(GeSuiteError, match="lacks column"):
-        load_catalog(bad)
-    with pytest.raises(GeSuiteError, match="does not exist"):
-        load_catalog(tmp_path / "missing.csv")
+def test_rule_tables_that_do_not_fit_name_the_problem(tmp_path):
+    with pytest.raises(GeSuiteError, match="rule_catalog: row 1 lacks column.s. test_name"):
+        rule_set_from_rows([{"rule_id": "R1_OHLC_ORDER"}], [])
+    with pytest.raises(GeSuiteError, match="attaches rule R9_X .r9_x., which rule_catalog does not list"):
+        rule_set_from_rows(_catalog(), [_attached("r9_x", "bars_1s")])
+    with pytest.raises(GeSuiteError, match="arguments are not JSON"):
+        rule_set_from_rows(_catalog(), [_attached("r4_no_nan", "bars_1s") | {"arguments": "{gap"}])
+    with pytest.raises(GeSuiteError, match="rule_attachments is empty"):
+        build_suites(rule_set_from_rows(_catalog(), []))
+    path = tmp_path / "unbuilt.duckdb"
+    duckdb.connect(str(path)).close()
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        with pytest.raises(GeSuiteError, match="no rule_catalog table.*build the project first"):
+            read_rule_set(con)
+    finally:
+        con.close()
 
 
-def test_ge_command_is_registered_with_its_defaults(monkeypatch):
-    monkeypatch.delenv("DUCKDB_PATH", raising=False)
-    monkeypatch.delenv("QA_OUTPUT_ROOT", raising=False)
+def test_ge_command_resolves_its_paths_like_every_command(monkeypatch, tmp_path):
     parser = argparse.ArgumentParser(prog="lakeqa")
-    register(parser.add_subparsers(dest="command"))
+    ge_command.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["ge", "--day", FAULT_DAY])
-    assert (args.day, args.duckdb, args.output, args.result_format) == (FAULT_DAY, "lakeqa.duckdb", "output", "SUMMARY")
-    assert callable(args.func)
+    # None: Paths.from_env decides (option, else env var, else the project's default), not the parser
+    assert (args.day, args.duckdb, args.output, args.result_format) == (FAULT_DAY, None, None, "SUMMARY")
     with pytest.raises(SystemExit):
         parser.parse_args(["ge"])  # --day is required
-    monkeypatch.setenv("DUCKDB_PATH", "/data/qa.duckdb")
-    monkeypatch.setenv("QA_OUTPUT_ROOT", "/data/out")
-    parser = argparse.ArgumentParser(prog="lakeqa")
-    register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["ge", "--day", FAULT_DAY])
-    assert (args.duckdb, args.output) == ("/data/qa.duckdb", "/data/out")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["ge", "--day", FAULT_DAY, "--vars", "{}"])  # thresholds come from the build
+
+    calls = []
+
+    def fake_checkpoint(duckdb_path, day, output_root, *, result_format):
+        calls.append((duckdb_path, day, output_root, result_format))
+        return {"attachments": "x", "suites": {}, "warnings": [], "errors": [], "data_docs_index": "i"}
+
+    monkeypatch.setattr(ge_command, "run_ge_checkpoint", fake_checkpoint)
+    monkeypatch.delenv("DUCKDB_PATH", raising=False)
+    monkeypatch.delenv("QA_OUTPUT_ROOT", raising=False)
+    assert args.func(args) == 0
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "env.duckdb"))
+    monkeypatch.setenv("QA_OUTPUT_ROOT", str(tmp_path / "env_out"))
+    args.func(args)
+    args = parser.parse_args(["ge", "--day", FAULT_DAY, "--duckdb", str(tmp_path / "opt.duckdb")])
+    args.func(args)
+    assert calls == [
+        (PROJECT_DIR.resolve() / "lakeqa.duckdb", FAULT_DAY, PROJECT_DIR.resolve() / "output", "SUMMARY"),
+        (tmp_path / "env.duckdb", FAULT_DAY, tmp_path / "env_out", "SUMMARY"),
+        (tmp_path / "opt.duckdb", FAULT_DAY, tmp_path / "env_out", "SUMMARY"),
+    ]
 
 
 # ----------------------------------------------------------------------------- against the generated lake
 
 e2e = pytest.mark.e2e
+
+
+def _rule_set_and_plans(duckdb_path: Path, day: str = FAULT_DAY):
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        rule_set = read_rule_set(con)
+        tables = {a.table for a in rule_set.attachments}
+        return rule_set, build_suites(rule_set, Batches(con, day).table_columns(tables))
+    finally:
+        con.close()
+
+
+def _violations(project: DbtProject, day: str) -> tuple[dict, dict]:
+    """(table, rule) -> the (symbol, ts) of violations' rows that day, and their row count."""
+    keys: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for table, rule, symbol, ts in project.query(
+        "select source_table, rule, symbol, strftime(ts, '%Y-%m-%d %H:%M:%S') from violations where date = ?",
+        [day],
+    ):
+        keys.setdefault((table, rule), set()).add((symbol, ts))
+        counts[(table, rule)] = counts.get((table, rule), 0) + 1
+    return keys, counts
+
+
+def _attached_pairs(project: DbtProject) -> set[tuple[str, str]]:
+    return set(project.query("select table_name, rule_id from rule_attachments"))
+
+
+def _assert_ge_agrees_with_violations(project: DbtProject, result: dict, day: str) -> dict:
+    """GE's flagged (symbol, ts) per table and rule equal violations', for every attachment of the build."""
+    violations, counts = _violations(project, day)
+    pairs = _attached_pairs(project)
+    assert set(violations) <= pairs
+    assert {(t, r) for t, rules in result["rules"].items() for r in rules} == pairs
+    for table, rule in sorted(pairs):
+        ge_rule = result["rules"][table][rule]
+        dbt_rows = violations.get((table, rule), set())
+        assert counts.get((table, rule), 0) == len(dbt_rows), f"{table} {rule}: one violation per (symbol, ts)"
+        assert {tuple(k) for k in ge_rule["flagged_keys"]} == dbt_rows, f"{table} {rule}: GE and dbt differ"
+        assert ge_rule["success"] == (not dbt_rows), f"{table} {rule}"
+    return violations
+
+
+def _rule_test_statuses(outcome) -> dict[tuple[str, str], str]:
+    """(rule test name, table it is attached to) -> status, from dbt's run results."""
+    out = {}
+    for r in outcome.results:
+        meta = getattr(r.node, "test_metadata", None)
+        if meta is not None and meta.name in BUILDERS:
+            out[(meta.name, r.node.attached_node.split(".")[-1])] = str(r.status)
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -197,40 +328,49 @@ def ge_runs(faulted_lake_build, tmp_path_factory):
 
 
 @e2e
+def test_suites_follow_the_rule_attachments_table(faulted_lake_build):
+    rows = faulted_lake_build.query(
+        "select table_name, rule_id, test_name, arguments, test_id from rule_attachments")
+    rule_set, plans = _rule_set_and_plans(faulted_lake_build.paths.duckdb_path)
+    expected: dict[str, set[str]] = {}
+    for table, rule_id, _, _, _ in rows:
+        expected.setdefault(table, set()).add(rule_id)
+    got: dict[str, set[str]] = {}
+    for plan in plans.values():
+        got.setdefault(plan.table, set()).update(plan.rule_ids())
+    assert got == expected
+    # R5 gaps: one companion suite per R5 attachment, reading the attachment's gap kind
+    assert {n: (p.batch.gap_kind, p.batch.grain) for n, p in plans.items() if n.endswith(GAPS_SUFFIX)} == {
+        table + GAPS_SUFFIX: (json.loads(args)["gap_kind"], json.loads(args)["grain"])
+        for table, _, test, args, _ in rows if test == "r5_continuity"
+    }
+    for table, _, test, args, _ in rows:
+        if test == "neg_volume":
+            assert [e.configuration.kwargs["column"] for e in plans[table].expectations
+                    if e.meta["rule_id"] == "NEG_VOLUME"] == json.loads(args)["volume_columns"]
+    # every expectation names the dbt test it mirrors, and every dbt rule test has expectations
+    assert {e.meta["dbt_test"] for p in plans.values() for e in p.expectations} == {r[4] for r in rows}
+    assert {r.test_name for r in rule_set.rules} <= set(BUILDERS)
+
+
+@e2e
 def test_ge_and_dbt_flag_the_same_rows_on_the_faulted_day(faulted_lake_build, ge_runs):
     result = ge_runs[FAULT_DAY]
     assert result["errors"] == [] and result["warnings"] == []
     assert result["success"] is False
-    violations: dict[tuple[str, str], set[tuple[str, str]]] = {}
-    counts: dict[tuple[str, str], int] = {}
-    for table, rule, symbol, ts, n in faulted_lake_build.query(
-        "select source_table, rule, symbol, strftime(ts, '%Y-%m-%d %H:%M:%S'), count(*) over"
-        " (partition by source_table, rule) from violations where date = ?",
-        [FAULT_DAY],
-    ):
-        violations.setdefault((table, rule), set()).add((symbol, ts))
-        counts[(table, rule)] = n
-    catalog_pairs = {(t, r["rule_id"]) for r in _catalog_rows() for t in r["applies_to"].split()}
-    assert set(violations) <= catalog_pairs
-    fired = 0
-    for table, rule in sorted(catalog_pairs):
+    violations = _assert_ge_agrees_with_violations(faulted_lake_build, result, FAULT_DAY)
+    for (table, rule), keys in violations.items():
         ge_rule = result["rules"][table][rule]
-        flagged = {tuple(k) for k in ge_rule["flagged_keys"]}
-        dbt_rows = violations.get((table, rule), set())
-        assert counts.get((table, rule), 0) == len(dbt_rows), f"{table} {rule}: one violation per (symbol, ts)"
-        assert ge_rule["flagged"] == counts.get((table, rule), 0), f"{table} {rule}: GE and dbt counts differ"
-        assert flagged == dbt_rows, f"{table} {rule}: GE and dbt flag different rows"
-        assert ge_rule["success"] == (not dbt_rows)
         if ge_rule["expectations"] == 1:
             (expectation,) = [
                 e for s in result["suites"].values() if s["table"] == table
                 for e in s["expectations"] if e["rule_id"] == rule
             ]
-            assert expectation["unexpected_count"] == counts.get((table, rule), 0), f"{table} {rule}"
-        fired += bool(dbt_rows)
+            assert expectation["unexpected_count"] == len(keys), f"{table} {rule}"
     # the generator's faults make every rule fire somewhere: R1-R7 and NEG_VOLUME
-    assert {rule for (_, rule), keys in violations.items() if keys} == {r["rule_id"] for r in _catalog_rows()}
-    assert fired >= 8
+    catalog = {r for (r,) in faulted_lake_build.query("select rule_id from rule_catalog")}
+    assert {rule for (_, rule), keys in violations.items() if keys} == catalog
+    assert len(violations) >= 8
 
 
 @e2e
@@ -247,9 +387,9 @@ def test_every_suite_succeeds_on_the_clean_day(ge_runs):
 
 
 @e2e
-def test_result_lists_each_expectation_with_its_rule(ge_runs):
+def test_result_lists_each_expectation_with_its_rule(faulted_lake_build, ge_runs):
     result = ge_runs[FAULT_DAY]
-    plans = build_suites()
+    _, plans = _rule_set_and_plans(faulted_lake_build.paths.duckdb_path)
     assert list(result["suites"]) == list(plans)
     for name, suite in result["suites"].items():
         # GE orders results its own way (table-level expectations first, then by column)
@@ -259,9 +399,10 @@ def test_result_lists_each_expectation_with_its_rule(ge_runs):
             assert e["type"].startswith("expect_") and isinstance(e["kwargs"], dict)
             assert isinstance(e["unexpected_count"], int)
         assert suite["load_s"] >= 0 and suite["checkpoint_s"] > 0
+    default = float(setting("rule_max_spread_bps"))  # the shared build passes no threshold var
     r6 = next(e for e in result["suites"]["bars_1s"]["expectations"] if e["rule_id"] == "R6_SPREAD_SANITY")
-    assert r6["kwargs"]["column"] == "spread_bps" and r6["kwargs"]["max_value"] == 500
-    assert result["thresholds"]["R6_SPREAD_SANITY"] == 500
+    assert r6["kwargs"]["column"] == "spread_bps" and r6["kwargs"]["max_value"] == default
+    assert result["thresholds"]["bars_1s"]["R6_SPREAD_SANITY"] == default
 
 
 @e2e
@@ -283,16 +424,18 @@ def test_data_docs_site_is_written_and_names_each_suite(ge_runs):
     assert re.search(r"^config_variables_file_path:\s*$", config, re.M), "the config variables file is back"
 
 
-def _small_db(src: Path, path: Path, bars_where: str, activity: bool = True) -> Path:
-    """A DuckDB file with a slice of the shared build's bars_1s (and its activity, or none)."""
+def _small_db(src: Path, path: Path, bars_where: str, attached: str, intervals: bool = True) -> Path:
+    """A DuckDB file with a slice of the shared build's bars_1s, its rule tables limited to `attached`
+    (a predicate on rule_attachments) and its R5 intervals (or none)."""
     con = duckdb.connect(str(path))
     try:
         con.execute(f"attach '{src}' as src (read_only)")
         con.execute(f"create table bars_1s as select * from src.bars_1s where {bars_where}")
-        con.execute("create table symbol_settings as select * from src.symbol_settings")
+        con.execute("create table rule_catalog as select * from src.rule_catalog")
+        con.execute(f"create table rule_attachments as select * from src.rule_attachments where {attached}")
         con.execute(
-            "create table int_symbol_activity_seconds as select symbol, ts from src.bars_1s where "
-            + (bars_where if activity else "false")
+            "create table int_continuity_intervals as select * from src.int_continuity_intervals where "
+            + (bars_where.replace("date =", "cast(ts as date) =") if intervals else "false")
         )
         con.execute("detach src")
     finally:
@@ -301,36 +444,142 @@ def _small_db(src: Path, path: Path, bars_where: str, activity: bool = True) -> 
 
 
 @e2e
-def test_re_running_a_day_replaces_it_and_vars_change_the_threshold(faulted_lake_build, tmp_path):
-    """A one-rule catalog (R6 on bars_1s) on a slice of the build, so that the re-runs stay quick."""
+def test_re_running_a_day_replaces_it_and_ge_reads_the_threshold_the_table_holds(faulted_lake_build, tmp_path):
+    """R6 alone on a slice of the build, so that the re-runs stay quick."""
     db = _small_db(faulted_lake_build.paths.duckdb_path, tmp_path / "small.duckdb",
-                   f"date = '{FAULT_DAY}' and symbol = 'ADAUSDT'")
-    rows = [dict(r, applies_to="bars_1s") for r in _catalog_rows() if r["rule_id"] == "R6_SPREAD_SANITY"]
-    catalog = _write_catalog(tmp_path / "catalog.csv", rows)
+                   f"date = '{FAULT_DAY}' and symbol = 'ADAUSDT'",
+                   "table_name = 'bars_1s' and test_name = 'r6_spread_sanity'")
     output_root = tmp_path / "out"
-    strict = run_ge_checkpoint(db, FAULT_DAY, output_root, catalog=catalog)
+    strict = run_ge_checkpoint(db, FAULT_DAY, output_root)
     assert list(strict["suites"]) == ["bars_1s"] and strict["success"] is False
     (e,) = strict["suites"]["bars_1s"]["expectations"]
     assert e["unexpected_count"] == 1 and e["partial_unexpected_keys"][0][0] == "ADAUSDT"
-    lenient = run_ge_checkpoint(db, FAULT_DAY, output_root, catalog=catalog, vars={"rule_max_spread_bps": 5000})
-    assert lenient["success"] is True and lenient["thresholds"] == {"R6_SPREAD_SANITY": 5000}
+    con = duckdb.connect(str(db))
+    con.execute("update rule_attachments set threshold = 5000")  # what a build with a wider var writes
+    con.close()
+    lenient = run_ge_checkpoint(db, FAULT_DAY, output_root)
+    assert lenient["success"] is True and lenient["thresholds"] == {"bars_1s": {"R6_SPREAD_SANITY": 5000}}
     pages = list((output_root / "ge" / "data_docs" / "validations" / "bars_1s").rglob("*.html"))
     assert len(pages) == 1, "a re-run of a day replaces its page"
     duckdb.connect(str(db)).close()  # opened read-only and closed: a writer can open it now
 
 
 @e2e
-def test_a_day_outside_the_activity_view_window_is_a_clear_error(faulted_lake_build, tmp_path):
-    """int_symbol_activity_seconds only covers the last build's window: GE refuses to call such a day clean."""
+def test_a_day_outside_the_intervals_window_is_a_clear_error(faulted_lake_build, tmp_path):
+    """int_continuity_intervals holds the last build's window only: GE refuses to call such a day gap-free."""
     db = _small_db(faulted_lake_build.paths.duckdb_path, tmp_path / "small.duckdb",
-                   f"date = '{FAULT_DAY}' and symbol = 'BTCUSDT'", activity=False)
-    rows = [dict(r, applies_to="bars_1s") for r in _catalog_rows() if r["rule_id"] == "R5_CONTINUITY"]
-    catalog = _write_catalog(tmp_path / "catalog.csv", rows)
-    with pytest.raises(GeSuiteError, match="int_symbol_activity_seconds has no rows for 2024-08-09"):
-        run_ge_checkpoint(db, FAULT_DAY, tmp_path / "out", catalog=catalog)
+                   f"date = '{FAULT_DAY}' and symbol = 'BTCUSDT'",
+                   "table_name = 'bars_1s' and test_name = 'r5_continuity'", intervals=False)
+    with pytest.raises(GeSuiteError, match="int_continuity_intervals has no rows of kind 'activity' for 2024-08-09"
+                                           " although bars_1s has.*rebuild the day"):
+        run_ge_checkpoint(db, FAULT_DAY, tmp_path / "out")
     duckdb.connect(str(db)).close()  # closed on error too
     with pytest.raises(GeSuiteError, match="does not exist"):
         run_ge_checkpoint(tmp_path / "nope.duckdb", FAULT_DAY, tmp_path / "out")
+
+
+def _project(tmp: Path, lake: Path, project_dir: Path = PROJECT_DIR) -> DbtProject:
+    """A fresh DuckDB file and output root on an existing lake (the shared generated one: read only)."""
+    project = DbtProject(tmp)
+    project.paths = Paths(project_dir=project_dir, lake_root=lake, duckdb_path=tmp / "qa.duckdb",
+                          output_root=tmp / "output")
+    return project
+
+
+@e2e
+def test_a_threshold_var_changes_the_dbt_test_violations_and_ge_alike(faulted_lake_build, tmp_path):
+    """The injected wide spread (lakeqa.generator.faults.WIDE_BPS, 800 bps) breaks the default 500; built
+    with rule_max_spread_bps 20000 it is within the threshold for dbt's test, `violations` and GE alike,
+    with no threshold handed to GE: it reads the one the build resolved."""
+    threshold = 20000
+    default_keys, _ = _violations(faulted_lake_build, FAULT_DAY)
+    assert default_keys[("bars_1s", "R6_SPREAD_SANITY")], "the default build flags the wide spread"
+
+    project = _project(tmp_path, faulted_lake_build.lake)
+    outcome = project.build({"from": FAULT_DAY, "to": FAULT_DAY, "rule_max_spread_bps": threshold})
+    assert project.query("select max(spread_bps) < ? from bars_1s", [threshold]) == [(True,)]
+    statuses = _rule_test_statuses(outcome)
+    assert statuses[("r6_spread_sanity", "bars_1s")] == "pass"  # 'warn' in the default build
+    assert statuses[("r6_spread_sanity", "bars_1m")] == "pass"
+    assert statuses[("r3_ask_ge_bid", "bars_1s")] == "warn"  # the other faults are still there
+    assert project.query('select count(*) from "main_dbt_test__audit"."r6_spread_sanity_bars_1s_"') == [(0,)]
+    assert project.query("select count(*) from violations where rule = 'R6_SPREAD_SANITY'") == [(0,)]
+    r6_attachments = "select table_name, threshold from rule_attachments where rule_id = 'R6_SPREAD_SANITY'"
+    assert set(project.query(r6_attachments)) == {("bars_1s", threshold), ("bars_1m", threshold)}
+
+    result = run_ge_checkpoint(project.paths.duckdb_path, FAULT_DAY, tmp_path / "ge", result_format="COMPLETE")
+    for table in ("bars_1s", "bars_1m"):
+        assert result["rules"][table]["R6_SPREAD_SANITY"] == {
+            "success": True, "expectations": 1, "flagged": 0, "flagged_keys": []}
+        r6 = next(e for e in result["suites"][table]["expectations"] if e["rule_id"] == "R6_SPREAD_SANITY")
+        assert r6["kwargs"]["max_value"] == threshold
+    _assert_ge_agrees_with_violations(project, result, FAULT_DAY)
+
+
+def _copy_project(dest: Path) -> Path:
+    """The repository without its virtualenv, build outputs, lakes and DuckDB files."""
+    top_level = {".venv", ".git", "target", "logs", "lake", "output", "dbt_packages"}  # models/staging/lake stays
+    anywhere = shutil.ignore_patterns("*.duckdb", "*.duckdb.wal", "__pycache__", ".pytest_cache", ".ruff_cache")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = set(anywhere(folder, names))
+        if Path(folder) == PROJECT_DIR:
+            skipped |= top_level & set(names)
+        if Path(folder) == PROJECT_DIR / "benchmarks":
+            skipped |= {"lakes", "results"} & set(names)
+        return skipped
+
+    shutil.copytree(PROJECT_DIR, dest, ignore=ignore)
+    return dest
+
+
+def _edit(path: Path, old: str, new: str, after: str) -> None:
+    """Replace the first `old` that follows `after` in the file (one model's block of the yml)."""
+    text = path.read_text()
+    start = text.index(after)
+    at = text.index(old, start)
+    path.write_text(text[:at] + new + text[at + len(old):])
+
+
+@e2e
+def test_attaching_a_rule_in_the_yml_is_all_it_takes(faulted_lake_build, tmp_path, monkeypatch):
+    """In a copy of the project: r3_ask_ge_bid no longer on bars_1m, neg_volume newly on
+    compare_our_vs_kline_1m (our_volume, kline_volume: the injected negative trade makes our minute's volume
+    negative). dbt's tests, `violations` and the GE suites all follow the yml and nothing else. The same
+    build takes rule_max_spread_bps 25, below the spreads of the busiest seconds and minutes, the converse of
+    the test above: R6 now fires on bars_1m too, for dbt and GE alike (one build instead of two: ~30 s each)."""
+    project_dir = _copy_project(tmp_path / "project")
+    models = project_dir / "models" / "marts" / "bars" / "_bars__models.yml"
+    _edit(models, "      - r3_ask_ge_bid\n", "", after="  - name: bars_1m\n")
+    _edit(models, "      - r7_kline_parity\n",
+          "      - r7_kline_parity\n      - neg_volume:\n          arguments:\n"
+          "            volume_columns: [our_volume, kline_volume]\n",
+          after="  - name: compare_our_vs_kline_1m\n")
+    # the copy's own target/: the shared one holds the partial parse of the real project
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    project = _project(tmp_path / "run", faulted_lake_build.lake, project_dir)
+    outcome = project.build({"from": FAULT_DAY, "to": FAULT_DAY, "rule_max_spread_bps": 25})
+
+    statuses = _rule_test_statuses(outcome)
+    assert ("r3_ask_ge_bid", "bars_1m") not in statuses and statuses[("r3_ask_ge_bid", "bars_1s")] == "warn"
+    assert statuses[("neg_volume", "compare_our_vs_kline_1m")] == "warn"
+    assert statuses[("r6_spread_sanity", "bars_1m")] == "warn"  # 'pass' at the default 500
+    assert set(statuses) == set(project.query("select test_name, table_name from rule_attachments"))
+    sources = dict(project.query(
+        "select rule, list(distinct source_table order by source_table) from violations group by rule"))
+    assert sources["R3_ASK_GE_BID"] == ["bars_1s"]
+    assert "compare_our_vs_kline_1m" in sources["NEG_VOLUME"]
+    assert sources["R6_SPREAD_SANITY"] == ["bars_1m", "bars_1s"]
+
+    result = run_ge_checkpoint(project.paths.duckdb_path, FAULT_DAY, tmp_path / "ge", result_format="COMPLETE")
+    assert "R3_ASK_GE_BID" not in result["rules"]["bars_1m"]
+    compare = [
+        e for e in result["suites"]["compare_our_vs_kline_1m"]["expectations"] if e["rule_id"] == "NEG_VOLUME"
+    ]
+    assert sorted(e["kwargs"]["column"] for e in compare) == ["kline_volume", "our_volume"]
+    assert result["rules"]["compare_our_vs_kline_1m"]["NEG_VOLUME"]["flagged"] == 1
+    assert result["rules"]["bars_1m"]["R6_SPREAD_SANITY"]["flagged"] > 0
+    _assert_ge_agrees_with_violations(project, result, FAULT_DAY)
 
 
 def test_data_docs_templates_are_compiled_once_and_render_the_same():

@@ -17,13 +17,6 @@ from tests.python.importer_fixtures import csv_text, trade_rows, write
 PATH_OPTIONS = ("--lake", "--duckdb", "--output")
 ENV_VARS = ("LAKE_ROOT", "DUCKDB_PATH", "QA_OUTPUT_ROOT")
 
-# Commands known not to follow the contract yet. strict: the test fails as soon as one is fixed, so the
-# mark is removed then.
-KNOWN_BAD = {
-    "ge": "lakeqa ge still defaults to ./ paths; fixed by the GE split",
-}
-
-
 def subcommands() -> dict[str, argparse.ArgumentParser]:
     parser = cli.build_parser()
     (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
@@ -41,8 +34,7 @@ def path_defaults(parser: argparse.ArgumentParser) -> dict[str, object]:
 
 def _params():
     for name in sorted(subcommands()):
-        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BAD[name])] if name in KNOWN_BAD else []
-        yield pytest.param(name, marks=marks, id=name)
+        yield pytest.param(name, id=name)
 
 
 @pytest.fixture
