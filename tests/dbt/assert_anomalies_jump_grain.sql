@@ -1,0 +1,10 @@
+{# grain: one record per symbol and JUMP cluster, at the second of its first event: (symbol, ts) #}
+{#
+    The Python detector models' yml (python_models/detectors/_detectors__python_models.yml) carries no
+    data_tests yet, so their grain test is this singular test running the same generic test macro
+    (macros/tests/test_lakeqa_unique_combination.sql) that every other model's yml attaches.
+    Prebuilt bars stored twice in the lake (R5 reports them) are scored twice: a warning then.
+#}
+{{ config(severity=('warn' if var('use_prebuilt_bars') else 'error')) }}
+
+{{ test_lakeqa_unique_combination(model=ref('anomalies_jump'), combination_of_columns=['symbol', 'ts']) }}
