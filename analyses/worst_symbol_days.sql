@@ -11,7 +11,11 @@ fusion as (
 
 violations_by_rule as (
 
-    select symbol, date, rule, count(*) as n_violations
+    select
+        symbol,
+        date,
+        rule,
+        count(*) as n_violations
     from {{ ref('violations') }}
     group by all
 
@@ -23,12 +27,15 @@ select
     fusion.verdict,
     fusion.score,
     fusion.reason,
-    list(violations_by_rule.rule || ' x' || violations_by_rule.n_violations order by violations_by_rule.rule) as rules
+    list(
+        violations_by_rule.rule || ' x' || violations_by_rule.n_violations
+        order by violations_by_rule.rule
+    ) as rules
 from fusion
 left join violations_by_rule
     on fusion.symbol = violations_by_rule.symbol
-    and fusion.date = violations_by_rule.date
+        and fusion.date = violations_by_rule.date
 where fusion.mode = 'daily'
-  and fusion.verdict != 'PASS'
+    and fusion.verdict != 'PASS'
 group by all
-order by fusion.date desc, fusion.score
+order by fusion.date desc, fusion.score asc

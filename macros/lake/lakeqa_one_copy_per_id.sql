@@ -13,7 +13,7 @@
       {{ lakeqa_one_copy_per_id('trades_in_window', 'trade_id',
                                 ['ts', 'price', 'qty', 'quote_qty', 'is_buyer_maker']) }}
 #}
-{% macro lakeqa_one_copy_per_id(rows, id_column, value_columns) %}
+{% macro lakeqa_one_copy_per_id(rows, id_column, value_columns) -%}
     with
 
     duplicated_ids as (
@@ -57,4 +57,4 @@
     select symbol, {{ id_column }}, {{ value_columns | join(', ') }} from seen_once
     union all
     select symbol, {{ id_column }}, {{ value_columns | join(', ') }} from duplicated_once
-{% endmacro %}
+{%- endmacro %}

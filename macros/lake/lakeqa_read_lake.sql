@@ -165,16 +165,16 @@
     with its dataset, symbol and date parsed from the hive path. Used to know which symbols the lake held
     on a day (a symbol present yesterday and absent today gets a no-data verdict).
 #}
-{% macro lakeqa_lake_inventory(days) %}
-    {% set root = lakeqa_lake_root() %}
-    {% set globs = [] %}
-    {% for day in days %}
-        {% do globs.append("select file from glob(" ~ lakeqa_quote(root ~ '/*/symbol=*/date=' ~ day ~ '/*.parquet') ~ ")") %}
-    {% endfor %}
+{% macro lakeqa_lake_inventory(days) -%}
+    {%- set root = lakeqa_lake_root() -%}
+    {%- set globs = [] -%}
+    {%- for day in days -%}
+        {%- do globs.append("select file from glob(" ~ lakeqa_quote(root ~ '/*/symbol=*/date=' ~ day ~ '/*.parquet') ~ ")") -%}
+    {%- endfor %}
     select
         regexp_extract(file, '/([^/]+)/symbol=[^/]+/date=[^/]+/[^/]+$', 1) as dataset,
         regexp_extract(file, '/symbol=([^/]+)/', 1) as symbol,
         cast(regexp_extract(file, '/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/', 1) as date) as date,
         file
     from ({{ globs | join(' union all ') }})
-{% endmacro %}
+{%- endmacro %}

@@ -27,8 +27,8 @@ quotes_last_per_second as (
     select
         symbol,
         ts,
-        book.bid as bid,
-        book.ask as ask,
+        book['bid'] as bid,
+        book['ask'] as ask,
         last_quote_ts
     from book_at_end_of_second
 

@@ -8,7 +8,8 @@ trade_seconds as (
 
 ),
 
-prebuilt_bar_seconds as (
+-- read only with var use_prebuilt_bars (trade_seconds otherwise): one import CTE per ref either way
+prebuilt_bar_seconds as (  -- noqa: ST03
 
     select * from {{ ref('stg_lake__bars_1s') }}
 
@@ -23,12 +24,21 @@ quote_seconds as (
 activity as (
 
     {% if var('use_prebuilt_bars') %}
-    select symbol, ts from prebuilt_bar_seconds
+    select
+        symbol,
+        ts
+    from prebuilt_bar_seconds
     {% else %}
-    select symbol, ts from trade_seconds
+    select
+        symbol,
+        ts
+    from trade_seconds
     {% endif %}
     union
-    select symbol, ts from quote_seconds
+    select
+        symbol,
+        ts
+    from quote_seconds
 
 )
 

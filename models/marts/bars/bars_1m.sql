@@ -6,7 +6,7 @@ bars_1s as (
 
     select * from {{ ref('bars_1s') }}
     where ts >= {{ lakeqa_window().start_ts }}
-      and ts < {{ lakeqa_window().end_ts }}
+        and ts < {{ lakeqa_window().end_ts }}
 
 ),
 

@@ -14,7 +14,8 @@ quote_seconds as (
 
 ),
 
-prebuilt_bars as (
+-- read only with var use_prebuilt_bars (trade_seconds and quote_seconds otherwise): one import CTE per ref
+prebuilt_bars as (  -- noqa: ST03
 
     select * from {{ ref('stg_lake__bars_1s') }}
 
@@ -43,7 +44,7 @@ trade_seconds_with_book as (
     from trade_seconds
     asof left join quote_seconds
         on trade_seconds.symbol = quote_seconds.symbol
-        and trade_seconds.ts >= quote_seconds.ts
+            and trade_seconds.ts >= quote_seconds.ts
 
 ),
 

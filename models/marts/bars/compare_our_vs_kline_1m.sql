@@ -6,7 +6,7 @@ our_minutes as (
 
     select * from {{ ref('bars_1m') }}
     where ts >= {{ lakeqa_window().start_ts }}
-      and ts < {{ lakeqa_window().end_ts }}
+        and ts < {{ lakeqa_window().end_ts }}
 
 ),
 
@@ -14,14 +14,16 @@ exchange_minutes as (
 
     select * from {{ ref('klines_1m') }}
     where ts >= {{ lakeqa_window().start_ts }}
-      and ts < {{ lakeqa_window().end_ts }}
+        and ts < {{ lakeqa_window().end_ts }}
 
 ),
 
 -- symbol-days for which the exchange delivered klines at all: without them nothing can be reconciled
 exchange_symbol_days as (
 
-    select distinct symbol, cast(ts as date) as date
+    select distinct
+        symbol,
+        cast(ts as date) as date
     from exchange_minutes
 
 ),
@@ -52,10 +54,10 @@ minutes_side_by_side as (
     from our_minutes as ours
     full outer join exchange_minutes as exchange
         on ours.symbol = exchange.symbol
-        and ours.ts = exchange.ts
+            and ours.ts = exchange.ts
     left join exchange_symbol_days
         on ours.symbol = exchange_symbol_days.symbol
-        and cast(ours.ts as date) = exchange_symbol_days.date
+            and cast(ours.ts as date) = exchange_symbol_days.date
 
 ),
 
@@ -108,14 +110,15 @@ final as (
             -- nothing to reconcile against: neither a match nor a mismatch
             when 'no_exchange_klines' then null
             else coalesce(
-                abs(open_diff_bps) <= {{ var('compare_price_tolerance_bps') | float }}
-                and abs(high_diff_bps) <= {{ var('compare_price_tolerance_bps') | float }}
-                and abs(low_diff_bps) <= {{ var('compare_price_tolerance_bps') | float }}
-                and abs(close_diff_bps) <= {{ var('compare_price_tolerance_bps') | float }}
-                and abs(volume_rel_diff) <= {{ var('compare_volume_tolerance_rel') | float }}
-                -- trade counts are compared exactly where the exchange gives one
-                and (kline_trade_count is null or trade_count_diff = 0),
-                false)
+                    abs(open_diff_bps) <= {{ var('compare_price_tolerance_bps') | float }}
+                    and abs(high_diff_bps) <= {{ var('compare_price_tolerance_bps') | float }}
+                    and abs(low_diff_bps) <= {{ var('compare_price_tolerance_bps') | float }}
+                    and abs(close_diff_bps) <= {{ var('compare_price_tolerance_bps') | float }}
+                    and abs(volume_rel_diff) <= {{ var('compare_volume_tolerance_rel') | float }}
+                    -- trade counts are compared exactly where the exchange gives one
+                    and (kline_trade_count is null or trade_count_diff = 0),
+                    false
+                )
         end as is_match
     from differences
 

@@ -46,7 +46,7 @@ final as (
         cast(cluster as varchar) as cluster
     from all_anomalies
     where ts >= {{ window.start_ts }}
-      and ts < {{ window.end_ts }}
+        and ts < {{ window.end_ts }}
 
 )
 

@@ -34,7 +34,7 @@ final as (
         cast(spread_bps as double) as spread_bps
     from prebuilt_bars
     where ts >= {{ window.start_ts }}
-      and ts < {{ window.end_ts }}
+        and ts < {{ window.end_ts }}
 
 )
 

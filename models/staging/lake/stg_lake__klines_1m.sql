@@ -25,7 +25,7 @@ final as (
         cast(taker_buy_quote as double) as taker_buy_quote
     from klines
     where open_time >= {{ window.start_ts }}
-      and open_time < {{ window.end_ts }}
+        and open_time < {{ window.end_ts }}
 
 )
 

@@ -24,7 +24,7 @@ quotes_in_window as (
         cast(ts as timestamp) as ts
     from quotes
     where ts >= {{ window.start_ts }} - to_seconds({{ var('quote_staleness_s') | float }})
-      and ts < {{ window.end_ts }}
+        and ts < {{ window.end_ts }}
 
 ),
 

@@ -21,7 +21,7 @@ trades_in_window as (
         cast(is_buyer_maker as boolean) as is_buyer_maker
     from trades
     where ts >= {{ window.start_ts }}
-      and ts < {{ window.end_ts }}
+        and ts < {{ window.end_ts }}
 
 ),
 
