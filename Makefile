@@ -36,7 +36,7 @@ sqllint: setup
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(BIN)/lakeqa import data/sample/binance-ws --lake "$$tmp/lake" --quiet && \
 	LAKE_ROOT="$$tmp/lake" DUCKDB_PATH="$$tmp/lint.duckdb" DBT_TARGET_PATH="$$tmp/target" \
-	DBT_LOG_PATH="$$tmp/logs" $(BIN)/sqlfluff lint models macros tests/dbt analyses
+	DBT_LOG_PATH="$$tmp/logs" $(BIN)/sqlfluff lint models macros analyses
 
 # dbt Labs' dbt-project-evaluator over a scratch copy of the project (README "What dbt-project-evaluator
 # says"); needs local checkouts: make evaluate EVALUATOR_SRC=... DBT_UTILS_SRC=...

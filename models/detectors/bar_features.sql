@@ -29,7 +29,7 @@ bars_1s as (
 
     select * from {{ ref('bars_1s') }}
     where ts >= {{ window.start_ts }} - interval {{ lookback_minutes }} minute
-      and ts < {{ window.end_ts }}
+        and ts < {{ window.end_ts }}
 
 ),
 
@@ -40,7 +40,10 @@ bars_with_previous_bar as (
         lag(close) over bars_of_symbol as previous_close,
         lag(ts) over bars_of_symbol as previous_ts
     from bars_1s
-    window bars_of_symbol as (partition by symbol order by ts)
+    window bars_of_symbol as (
+        partition by symbol
+        order by ts
+    )
 
 ),
 
@@ -142,7 +145,8 @@ minute_trailing_sums as (
     window previous_minutes as (
         partition by symbol
         order by minute_ts
-        range between interval {{ lookback_minutes }} minute preceding and interval 1 minute preceding
+        -- sqlfluff's duckdb dialect cannot parse an interval frame (valid DuckDB)
+        range between interval {{ lookback_minutes }} minute preceding and interval 1 minute preceding  -- noqa: PRS
     )
 
 ),
@@ -150,14 +154,14 @@ minute_trailing_sums as (
 window_bars_with_running_minute_sums as (
 
     select
-        *,
         {%- for feature in features %}
         count({{ feature }}_units) over earlier_in_minute as {{ feature }}_n_in_minute,
         coalesce(sum({{ feature }}_units) over earlier_in_minute, 0) as {{ feature }}_sum_in_minute,
         coalesce(
             sum(cast({{ feature }}_units as hugeint) * {{ feature }}_units) over earlier_in_minute, 0
-        ) as {{ feature }}_sum_sq_in_minute{{ ',' if not loop.last }}
+        ) as {{ feature }}_sum_sq_in_minute,
         {%- endfor %}
+        *
     from bar_features_quantised
     where ts >= {{ window.start_ts }}
     window earlier_in_minute as (
@@ -181,7 +185,7 @@ window_bars_with_trailing_sums as (
     from window_bars_with_running_minute_sums as bars
     inner join minute_trailing_sums as minutes
         on bars.symbol = minutes.symbol
-        and bars.minute_ts = minutes.minute_ts
+            and bars.minute_ts = minutes.minute_ts
 
 ),
 
@@ -206,14 +210,15 @@ final as (
         end as {{ feature }}_trailing_mean,
         case
             when {{ feature }}_trailing_n > 1
-                then sqrt(greatest(
-                    cast(
-                        {{ feature }}_trailing_n * {{ feature }}_trailing_sum_sq
-                        - {{ feature }}_trailing_sum * {{ feature }}_trailing_sum
-                    as double)
-                    / ({{ feature }}_trailing_n * ({{ feature }}_trailing_n - 1)),
-                    0
-                )) / {{ scale }}
+                then sqrt(
+                        greatest(
+                            cast(
+                                {{ feature }}_trailing_n * {{ feature }}_trailing_sum_sq
+                                - {{ feature }}_trailing_sum * {{ feature }}_trailing_sum as double
+                            ) / ({{ feature }}_trailing_n * ({{ feature }}_trailing_n - 1)),
+                            0
+                        )
+                    ) / {{ scale }}
         end as {{ feature }}_trailing_std,
         {%- endfor %}
         tick_bp

@@ -1,4 +1,4 @@
-{# grain: one row per gap kind, symbol and present second (activity) or minute (minutes) of the window that has a next present one the same UTC day #}
+{# grain: one row per gap kind, symbol and second (or minute) seen that has a next one the same UTC day #}
 {#
     The time from each moment a symbol was seen to the next one, the single place R5_CONTINUITY's gaps
     are measured: the rule's SQL (macros/rules/test_r5_continuity.sql, hence its test and `violations`)
@@ -35,9 +35,17 @@ symbol_settings as (
 
 presence as (
 
-    select distinct 'activity' as kind, symbol, ts from activity_seconds
+    select distinct
+        'activity' as kind,
+        symbol,
+        ts
+    from activity_seconds
     union all
-    select distinct 'minutes' as kind, symbol, ts from kline_minutes
+    select distinct
+        'minutes' as kind,
+        symbol,
+        ts
+    from kline_minutes
 
 ),
 
@@ -47,7 +55,10 @@ presence_with_next as (
         kind,
         symbol,
         ts,
-        lead(ts) over (partition by kind, symbol, cast(ts as date) order by ts) as next_ts
+        lead(ts) over (
+            partition by kind, symbol, cast(ts as date)
+            order by ts
+        ) as next_ts
     from presence
 
 ),

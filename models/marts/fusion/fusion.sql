@@ -6,7 +6,7 @@
 {% for key in ['weight_schema', 'weight_detector', 'weight_ai', 'critical_weight', 'major_weight', 'minor_weight',
                'zscore_background_rate', 'jump_background_rate', 'background_tolerance', 'detector_excess_scale',
                'pass_score', 'review_score'] %}
-    {% do fusion.update({key: lakeqa_setting_number('fusion.' ~ key)}) %}
+{% do fusion.update({key: lakeqa_setting_number('fusion.' ~ key)}) %}
 {% endfor %}
 {% set iforest_share = lakeqa_setting_number('iforest.contamination') if var('enable_ai') else 0.0 %}
 {% set background_rate = iforest_share + 3 * fusion.zscore_background_rate + fusion.jump_background_rate %}
@@ -58,7 +58,8 @@ periods as (
 
 bars_in_window as (
 
-    select * from bars_1s where {{ lakeqa_in_window('ts') }}
+    select * from bars_1s
+    where {{ lakeqa_in_window('ts') }}
 
 ),
 
@@ -66,7 +67,8 @@ bars_in_window as (
 -- its trades the day before: its absence is then a verdict, not a silence
 symbols_expected as (
 
-    select symbol from symbol_settings where is_expected_daily
+    select symbol from symbol_settings
+    where is_expected_daily
     {% for symbol in var('expected_symbols', []) %}
     union select {{ lakeqa_quote(lakeqa_checked_symbol(symbol)) }}
     {% endfor %}
@@ -75,7 +77,9 @@ symbols_expected as (
 
 symbols_seen_the_day_before as (
 
-    select distinct symbol, cast(date + interval 1 day as date) as date
+    select distinct
+        symbol,
+        cast(date + interval 1 day as date) as date
     from lake_partitions
     where dataset in ('trades', 'bars_1s')
 
@@ -83,15 +87,29 @@ symbols_seen_the_day_before as (
 
 symbol_periods_seen as (
 
-    select distinct symbol, date_trunc('{{ period }}', ts) as ts from bars_in_window
+    select distinct
+        symbol,
+        date_trunc('{{ period }}', ts) as ts
+    from bars_in_window
     union
-    select distinct symbol, date_trunc('{{ period }}', ts) from violations
+    select distinct
+        symbol,
+        date_trunc('{{ period }}', ts) as ts
+    from violations
     union
-    select distinct symbol, date_trunc('{{ period }}', ts) from anomalies
+    select distinct
+        symbol,
+        date_trunc('{{ period }}', ts) as ts
+    from anomalies
     union
-    select symbols_expected.symbol, periods.ts from symbols_expected cross join periods
+    select
+        symbols_expected.symbol,
+        periods.ts
+    from symbols_expected cross join periods
     union
-    select symbols_seen_the_day_before.symbol, periods.ts
+    select
+        symbols_seen_the_day_before.symbol,
+        periods.ts
     from symbols_seen_the_day_before
     inner join periods on symbols_seen_the_day_before.date = cast(periods.ts as date)
 
@@ -145,19 +163,26 @@ anomaly_counts as (
 
 ),
 
+anomaly_counts_by_detector as (
+
+    select
+        symbol,
+        date_trunc('{{ period }}', ts) as ts,
+        detector,
+        sum(coalesce(cast(json_extract(cluster, '$.count') as bigint), 1)) as n
+    from anomalies
+    group by all
+
+),
+
 anomalies_by_detector as (
 
     -- ordered by detector: the same day gives the same bytes, whatever order the rows came in
-    select symbol, ts, cast(to_json(map_from_entries(list((detector, n) order by detector))) as varchar) as by_detector
-    from (
-        select
-            symbol,
-            date_trunc('{{ period }}', ts) as ts,
-            detector,
-            sum(coalesce(cast(json_extract(cluster, '$.count') as bigint), 1)) as n
-        from anomalies
-        group by all
-    )
+    select
+        symbol,
+        ts,
+        cast(to_json(map_from_entries(list((detector, n) order by detector))) as varchar) as by_detector  -- noqa: LT14
+    from anomaly_counts_by_detector
     group by all
 
 ),
@@ -196,7 +221,7 @@ components as (
         -- IsolationForest's threshold is common to all symbols, so its flags spread unevenly across them:
         -- var fusion.background_tolerance allows for that overdispersion
         {{ fusion.background_tolerance }} * n_bars * {{ background_rate }}
-            + 3 * sqrt(n_bars * {{ background_rate }}) as anomaly_allowance
+        + 3 * sqrt(n_bars * {{ background_rate }}) as anomaly_allowance
     from counts
 
 ),
@@ -206,10 +231,15 @@ scores as (
     select
         *,
         greatest(0, n_anomalies - anomaly_allowance) as excess_anomalies,
-        1.0 / (1 + {{ fusion.critical_weight }} * n_violations_critical + {{ fusion.major_weight }} * n_violations_major
-            + {{ fusion.minor_weight }} * n_violations_minor) as schema_score,
-        1.0 / (1 + greatest(0, n_anomalies - anomaly_allowance) / {{ fusion.detector_excess_scale }})
-            as detector_score,
+        1.0 / (
+            1
+            + {{ fusion.critical_weight }} * n_violations_critical
+            + {{ fusion.major_weight }} * n_violations_major
+            + {{ fusion.minor_weight }} * n_violations_minor
+        ) as schema_score,
+        1.0 / (
+            1 + greatest(0, n_anomalies - anomaly_allowance) / {{ fusion.detector_excess_scale }}
+        ) as detector_score,
         case when n_anomalies > anomaly_allowance then 1 - max_anomaly_confidence else 1.0 end as ai_confidence
     from components
 
@@ -219,9 +249,12 @@ verdicts as (
 
     select
         *,
-        case when n_bars = 0 then 0.0
-             else {{ fusion.weight_schema }} * schema_score + {{ fusion.weight_detector }} * detector_score
-                 + {{ fusion.weight_ai }} * ai_confidence end as score
+        case
+            when n_bars = 0 then 0.0
+            else {{ fusion.weight_schema }} * schema_score
+                + {{ fusion.weight_detector }} * detector_score
+                + {{ fusion.weight_ai }} * ai_confidence
+        end as score
     from scores
 
 ),
@@ -250,13 +283,25 @@ final as (
         n_anomalies,
         n_anomaly_records,
         case
-            when n_bars = 0 then 'no data: ' || symbol || ' is expected (settings or the day before) but has no bars in this {{ period }}'
-            when n_violations_critical > 0 then n_violations_critical || ' critical violation(s): ' || array_to_string(critical_rules, ', ')
-            when score < {{ fusion.review_score }} then 'score ' || round(score, 3) || ' below {{ fusion.review_score }}'
-            when n_violations_major > 0 then n_violations_major || ' major violation(s): ' || array_to_string(major_rules, ', ')
-            when score < {{ fusion.pass_score }} then 'score ' || round(score, 3) || ' below {{ fusion.pass_score }}'
-                || case when excess_anomalies > 0 then ' (' || n_anomalies || ' anomalies, ' || round(anomaly_allowance, 1) || ' expected at most)' else '' end
-            when n_violations_minor > 0 then 'pass with ' || n_violations_minor || ' minor violation(s): ' || array_to_string(minor_rules, ', ')
+            when n_bars = 0
+                then 'no data: ' || symbol || ' is expected (settings or the day before)'
+                    || ' but has no bars in this {{ period }}'
+            when n_violations_critical > 0
+                then n_violations_critical || ' critical violation(s): ' || array_to_string(critical_rules, ', ')
+            when score < {{ fusion.review_score }}
+                then 'score ' || round(score, 3) || ' below {{ fusion.review_score }}'
+            when n_violations_major > 0
+                then n_violations_major || ' major violation(s): ' || array_to_string(major_rules, ', ')
+            when score < {{ fusion.pass_score }}
+                then 'score ' || round(score, 3) || ' below {{ fusion.pass_score }}'
+                    || case
+                        when excess_anomalies > 0
+                            then ' (' || n_anomalies || ' anomalies, '
+                                || round(anomaly_allowance, 1) || ' expected at most)'
+                        else ''
+                    end
+            when n_violations_minor > 0
+                then 'pass with ' || n_violations_minor || ' minor violation(s): ' || array_to_string(minor_rules, ', ')
             else 'pass'
         end as reason,
         cast(to_json({
@@ -272,7 +317,11 @@ final as (
             'schema_score': round(schema_score, 6),
             'detector_score': round(detector_score, 6),
             'ai_confidence': round(ai_confidence, 6),
-            'weights': {'schema': {{ fusion.weight_schema }}, 'detector': {{ fusion.weight_detector }}, 'ai': {{ fusion.weight_ai }}}
+            'weights': {
+                'schema': {{ fusion.weight_schema }},
+                'detector': {{ fusion.weight_detector }},
+                'ai': {{ fusion.weight_ai }}
+            }
         }) as varchar) as metadata
     from verdicts
 

@@ -15,7 +15,8 @@ attachments as (
 
     {% for attachment in attachments %}
     {% set rule = attachment.rule %}
-    {% set override = attachment.kwargs.get(rule.get('threshold_argument')) if rule.get('threshold_argument') else none %}
+    {% set override = attachment.kwargs.get(rule.get('threshold_argument'))
+        if rule.get('threshold_argument') else none %}
     select
         {{ lakeqa_sql_string(rule.rule_id) }} as rule_id,
         {{ lakeqa_sql_string(attachment.test_name) }} as test_name,

@@ -14,11 +14,13 @@ with
 rules as (
 
     {% for test_name, rule in catalog.items() | sort %}
-    {% set tables = attachments | selectattr('test_name', 'equalto', test_name) | map(attribute='model') | unique | sort %}
+    {% set tables = attachments | selectattr('test_name', 'equalto', test_name)
+        | map(attribute='model') | unique | sort %}
     select
         {{ lakeqa_sql_string(rule.rule_id) }} as rule_id,
         {{ lakeqa_sql_string(test_name) }} as test_name,
-        {{ lakeqa_sql_string(rule.name) }} as name,
+        -- `name` is a keyword, and the catalog's column name
+        {{ lakeqa_sql_string(rule.name) }} as name,  -- noqa: RF04
         {{ lakeqa_sql_string(rule.severity) }} as severity,
         {{ lakeqa_sql_string(rule.threshold_var) }} as threshold_var,
         cast({{ lakeqa_setting_number(rule.threshold_var) if rule.threshold_var else 'null' }} as double) as threshold,
