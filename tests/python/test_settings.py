@@ -167,3 +167,21 @@ def test_an_unknown_nested_key_stops_the_compile_with_its_name(tiny_project):
     else:
         assert not outcome.success
         assert any("fusion.pas_score" in (r.message or "") for r in outcome.results)
+
+
+@pytest.mark.parametrize(
+    "vars, minutes",
+    [(None, project_default("hourly_window_min")), ('{"hourly_window_min": 30}', 30)],
+    ids=["default", "override"],
+)
+def test_the_runs_hourly_window_is_the_setting(vars, minutes, tmp_path):
+    import argparse
+    import datetime as dt
+
+    from lakeqa.run import Window
+
+    args = argparse.Namespace(mode="hourly", day=None, from_day=None, to_day=None,
+                              hourly_end="2024-08-10 00:30", vars=vars)
+    label = Window.from_args(args, tmp_path).label  # "hourly 2024-08-09 23:00..00:30 UTC"
+    start = dt.datetime.strptime(label.split("..")[0].removeprefix("hourly "), "%Y-%m-%d %H:%M")
+    assert dt.datetime(2024, 8, 10, 0, 30) - start == dt.timedelta(minutes=minutes)
