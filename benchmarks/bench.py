@@ -245,7 +245,7 @@ def scenario(work: Path, trades: int, days: int, symbols: int, mode: str = "dail
         stage_times[stage] = stage_times.get(stage, 0.0) + seconds
     dbt_total = qa["steps"].get("build", 0.0)
     stage_times["dbt start-up and other"] = max(0.0, dbt_total - sum(stage_times.values()))
-    for step in ("ge", "exports", "report"):
+    for step in ("ge", "exports", "manifest", "report"):
         if step in qa["steps"]:
             stage_times[{"ge": "great expectations"}.get(step, step)] = qa["steps"][step]
     rows_in = n_trades + n_quotes

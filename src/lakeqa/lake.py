@@ -19,6 +19,10 @@ from lakeqa import atomic
 # so no session time zone can shift them.
 TS = pa.timestamp("us")
 
+# The version of the lake contract below (datasets, columns, types, partitioning); day manifests record it.
+# Raise it whenever SCHEMAS or the layout change.
+CONTRACT_VERSION = "1"
+
 SCHEMAS: dict[str, pa.Schema] = {
     "trades": pa.schema(
         [

@@ -24,6 +24,7 @@ import duckdb
 from lakeqa import atomic, exports
 from lakeqa.dbt_runner import run_dbt, split_window_vars
 from lakeqa.lake import LakeError
+from lakeqa.manifest import write_manifest
 from lakeqa.settings import Paths, setting
 from lakeqa.window import days_between, resolve_day
 
@@ -36,7 +37,7 @@ examples:
   lakeqa run --mode hourly --hourly-end "2024-08-09 13:30"
 """
 
-STEPS = ("build", "ge", "exports", "report", "docs")
+STEPS = ("build", "ge", "exports", "manifest", "report", "docs")
 VERDICT_RANK = {"PASS": 0, "REVIEW": 1, "FAIL": 2}
 OVERVIEW_DOC = Path("models") / "docs" / "_latest_verdicts.md"
 
@@ -279,6 +280,21 @@ def _main(args) -> int:
             written[day] = export(paths, day, window.mode)
         done("exports", t)
 
+    manifests: dict[str, Path] = {}
+    if "manifest" in steps and window.mode == "daily":
+        n += 1
+        t = step(n, "day manifest (every lake file's size, rows and SHA-256)")
+        for day in window.days:
+            manifests[day], changed = write_manifest(paths.lake_root, paths.duckdb_path, paths.output_root, day)
+            if changed:
+                print(f"      {day}: {len(changed)} lake file(s) changed since the last manifest; the day is"
+                      " judged again on the new bytes:", flush=True)
+                for line in changed[:20]:
+                    print(f"        {line}", flush=True)
+        done("manifest", t)
+    elif "manifest" in steps:
+        steps.remove("manifest")  # a manifest describes whole days
+
     reports: dict[str, dict] = {}
     if "report" in steps:
         n += 1
@@ -300,7 +316,7 @@ def _main(args) -> int:
         atomic.write_text(Path(args.timings_json), json.dumps(timings, indent=2))
 
     verdicts = _verdicts(paths, window)
-    _print_summary(paths, window, verdicts, written, reports, ge_index, time.monotonic() - t_start)
+    _print_summary(paths, window, verdicts, written, manifests, reports, ge_index, time.monotonic() - t_start)
     return _exit_code(verdicts, args.fail_on)
 
 
@@ -323,7 +339,7 @@ def _verdicts(paths: Paths, window: Window) -> list[tuple]:
         con.close()
 
 
-def _print_summary(paths, window, verdicts, written, reports, ge_index, elapsed) -> None:
+def _print_summary(paths, window, verdicts, written, manifests, reports, ge_index, elapsed) -> None:
     print(f"\nlakeqa run: {window.label} done in {elapsed:.1f} s", flush=True)
     if verdicts:
         print("\nverdicts:")
@@ -337,6 +353,8 @@ def _print_summary(paths, window, verdicts, written, reports, ge_index, elapsed)
         for kind, path in (written.get(day) or {}).items():
             if path:
                 print(f"  {kind:<13} {path}")
+        if day in manifests:
+            print(f"  manifest      {manifests[day]}")
         report = reports.get(day)
         if report:
             print(f"  report        {report['md_path']}  and  {report['html_path']}")

@@ -11,7 +11,7 @@ import duckdb
 from lakeqa.settings import PROJECT_DIR
 
 STAGES = {"bars", "rules", "features", "zscore+jump", "iforest", "anomalies+fusion", "dbt start-up and other",
-          "great expectations", "exports", "report"}
+          "great expectations", "exports", "manifest", "report"}
 
 
 def _bench():

@@ -59,6 +59,7 @@ def test_daily_run_writes_every_output_and_exits_on_fail(run_env, usual_umask, c
         "qa/fusion/2024-08-09_fusion.parquet",
         "reports/qa/2024-08-09_qa_report.md",
         "reports/qa/2024-08-09_qa_report.html",
+        "qa/manifest/2024-08-09_manifest.json",
         "ge/data_docs/index.html",
     ):
         assert (root / rel).is_file(), rel
@@ -81,6 +82,11 @@ def test_daily_run_writes_every_output_and_exits_on_fail(run_env, usual_umask, c
         f"select count(*), count(distinct symbol) from read_parquet('{root}/qa/fusion/2024-08-09_fusion.parquet')"
     )[0]
     assert fusion[0] == fusion[1] == 13
+    # the day manifest carries each symbol-day's files and the verdict it was given
+    day_manifest = strict_loads((root / "qa/manifest/2024-08-09_manifest.json").read_text())
+    verdicts = dict(project.query("select symbol, verdict from fusion where mode = 'daily'"))
+    assert {s: e["verdict"] for s, e in day_manifest["symbols"].items() if e["status"] == "judged"} == verdicts
+    manifest_bytes = (root / "qa/manifest/2024-08-09_manifest.json").read_bytes()
 
     # dbt docs: the overview page carries the verdict table
     target = os.environ["DBT_TARGET_PATH"]
@@ -101,6 +107,7 @@ def test_daily_run_writes_every_output_and_exits_on_fail(run_env, usual_umask, c
     # ... and the same bytes in every file (the fusion metadata's keys come out of SQL in any order)
     for rel in QA_FILES:
         assert (root / rel).read_bytes() == first_bytes[rel], f"{rel} changed when the day was run again"
+    assert (root / "qa/manifest/2024-08-09_manifest.json").read_bytes() == manifest_bytes
 
 
 def test_range_gives_a_verdict_per_day(run_env):
