@@ -1,13 +1,13 @@
 """`lakeqa run`: the daily (or hourly) QA in one command.
 
 One `dbt build` for the window (through dbt's Python entry point), then per day the Great Expectations
-checkpoint, the exports, the report, and finally dbt docs with the latest verdicts on the overview page.
+checkpoint, the exports, the day manifest, the report, and finally dbt docs with the latest verdicts on the overview page.
 Each step can also be run on its own: `lakeqa ge`, `lakeqa report`, `lakeqa run --skip ...`, or from Python
 (`build`, `run_ge`, `export`, `run_report`, `run_docs` below).
 
 Exit codes a scheduler can act on: 0 = done and no verdict at or beyond --fail-on; 1 = bad input or
 arguments (nothing replaced); 3 = dbt build failed (nothing replaced for the failed models); 4 = a verdict
-at or beyond --fail-on.
+at or beyond --fail-on, or no data at all for any symbol in the window (unless --fail-on never).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from lakeqa.dbt_runner import run_dbt, split_window_vars
 from lakeqa.lake import LakeError
 from lakeqa.manifest import write_manifest
 from lakeqa.settings import Paths, setting
-from lakeqa.window import days_between, resolve_day
+from lakeqa.window import days_between, latest_lake_day, resolve_day
 
 EXAMPLE = """\
 examples:
@@ -317,6 +317,13 @@ def _main(args) -> int:
 
     verdicts = _verdicts(paths, window)
     _print_summary(paths, window, verdicts, written, manifests, reports, ge_index, time.monotonic() - t_start)
+    if not verdicts:
+        # no verdict at all: nothing arrived for any symbol in the window (a collector dead for longer than
+        # expected_lookback_days, a lake never filled): that is a FAIL, not a silent success
+        newest = _newest_lake_day(paths.lake_root)
+        print(f"lakeqa run: FAIL: no data for any symbol in the window ({window.label}); the lake's newest day"
+              f" is {newest}", file=sys.stderr)
+        return 0 if args.fail_on == "never" else 4
     return _exit_code(verdicts, args.fail_on)
 
 
@@ -361,6 +368,13 @@ def _print_summary(paths, window, verdicts, written, manifests, reports, ge_inde
         if day in ge_index:
             print(f"  GE Data Docs  {ge_index[day]}")
     print(f"  dbt docs      .venv/bin/dbt docs serve  (from {paths.project_dir})")
+
+
+def _newest_lake_day(lake_root: Path) -> str:
+    try:
+        return latest_lake_day(lake_root)
+    except LakeError:
+        return "none (the lake has no date partitions)"
 
 
 def _exit_code(verdicts: list[tuple], fail_on: str) -> int:

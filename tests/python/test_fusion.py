@@ -36,7 +36,7 @@ def test_verdicts_follow_the_injected_faults(faulted_lake_build):
         assert verdicts[kinds[kind]][0] == "PASS", (kind, verdicts[kinds[kind]])
     missing = kinds["MISSING_SYMBOL"]
     assert verdicts[missing][0] == "FAIL" and verdicts[missing][1] == 0
-    assert verdicts[missing][2].startswith("no data")
+    assert verdicts[missing][2].startswith(f"no data: {missing} has no bars this day; no data since 2024-08-08")
     assert len(verdicts) == len(project.ground_truth["symbols"])
 
 

@@ -8,6 +8,7 @@
                'pass_score', 'review_score'] %}
 {% do fusion.update({key: lakeqa_setting_number('fusion.' ~ key)}) %}
 {% endfor %}
+{% set lookback_days = lakeqa_setting_number('expected_lookback_days') | int %}
 {% set iforest_share = lakeqa_setting_number('iforest.contamination') if var('enable_ai') else 0.0 %}
 {% set background_rate = iforest_share + 3 * fusion.zscore_background_rate + fusion.jump_background_rate %}
 
@@ -64,7 +65,7 @@ bars_in_window as (
 ),
 
 -- a symbol is expected on a day when the settings say so, var expected_symbols names it, or the lake held
--- its trades the day before: its absence is then a verdict, not a silence
+-- its trades within the expected_lookback_days before: its absence is then a verdict, not a silence
 symbols_expected as (
 
     select symbol from symbol_settings
@@ -75,13 +76,26 @@ symbols_expected as (
 
 ),
 
-symbols_seen_the_day_before as (
+-- per symbol and day of the window, the newest earlier day within the lookback on which the lake held its
+-- trades (or prebuilt bars): the symbol is expected that day, and a reason can say since when it is missing
+window_days as (
 
-    select distinct
-        symbol,
-        cast(date + interval 1 day as date) as date
+    select distinct cast(ts as date) as date from periods
+
+),
+
+symbols_seen_before as (
+
+    select
+        lake_partitions.symbol,
+        window_days.date,
+        max(lake_partitions.date) as last_seen_date
     from lake_partitions
-    where dataset in ('trades', 'bars_1s')
+    inner join window_days
+        on lake_partitions.date < window_days.date
+            and lake_partitions.date >= window_days.date - interval {{ lookback_days }} day
+    where lake_partitions.dataset in ('trades', 'bars_1s')
+    group by all
 
 ),
 
@@ -108,10 +122,10 @@ symbol_periods_seen as (
     from symbols_expected cross join periods
     union
     select
-        symbols_seen_the_day_before.symbol,
+        symbols_seen_before.symbol,
         periods.ts
-    from symbols_seen_the_day_before
-    inner join periods on symbols_seen_the_day_before.date = cast(periods.ts as date)
+    from symbols_seen_before
+    inner join periods on symbols_seen_before.date = cast(periods.ts as date)
 
 ),
 
@@ -202,12 +216,16 @@ counts as (
         coalesce(anomaly_counts.n_anomaly_records, 0) as n_anomaly_records,
         coalesce(anomaly_counts.n_anomalies, 0) as n_anomalies,
         coalesce(anomaly_counts.max_confidence, 0) as max_anomaly_confidence,
-        coalesce(anomalies_by_detector.by_detector, '{}') as anomalies_by_detector
+        coalesce(anomalies_by_detector.by_detector, '{}') as anomalies_by_detector,
+        symbols_seen_before.last_seen_date
     from symbol_periods
     left join bar_counts using (symbol, ts)
     left join violation_counts using (symbol, ts)
     left join anomaly_counts using (symbol, ts)
     left join anomalies_by_detector using (symbol, ts)
+    left join symbols_seen_before
+        on symbol_periods.symbol = symbols_seen_before.symbol
+            and cast(symbol_periods.ts as date) = symbols_seen_before.date
 
 ),
 
@@ -283,8 +301,17 @@ final as (
         n_anomalies,
         n_anomaly_records,
         case
+            {% if period == 'day' %}
+            when n_bars = 0 and last_seen_date is not null
+                then 'no data: ' || symbol || ' has no bars this day; no data since '
+                    || strftime(last_seen_date, '%Y-%m-%d') || ', the last day the lake holds its trades'
+            {% else %}
+            when n_bars = 0 and last_seen_date is not null
+                then 'no data: ' || symbol || ' has no bars in this hour (the lake held its trades on '
+                    || strftime(last_seen_date, '%Y-%m-%d') || ')'
+            {% endif %}
             when n_bars = 0
-                then 'no data: ' || symbol || ' is expected (settings or the day before)'
+                then 'no data: ' || symbol || ' is expected (symbol_settings or var expected_symbols)'
                     || ' but has no bars in this {{ period }}'
             when n_violations_critical > 0
                 then n_violations_critical || ' critical violation(s): ' || array_to_string(critical_rules, ', ')
