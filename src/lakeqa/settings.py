@@ -82,28 +82,19 @@ def resolve_settings(overrides: dict | None = None, project_dir: Path | None = N
     except the window vars and keys no group claims (dbt accepts any var; lakeqa reads only its own)."""
     settings = project_defaults(project_dir)
     groups = {name.split(".", 1)[0] for name in settings if "." in name}
-    nested: dict[str, Any] = {}
+    nested: dict[str, dict] = {}
     for key, value in (overrides or {}).items():
+        group = key.split(".", 1)[0]
         if key in groups:
-            if not isinstance(value, dict):
-                raise SettingsError(
-                    f"var {key!r} is a group of settings; give one of its keys, e.g."
-                    f" {{{key!r}: {{{_first_key(settings, key)!r}: ...}}}} or {{'{key}.{_first_key(settings, key)}': ...}}"
-                    f", got {value!r}"
-                )
-            for inner, inner_value in value.items():
-                name = f"{key}.{inner}"
-                if name not in settings:
-                    raise SettingsError(f"unknown setting {name!r}; {key} has: {', '.join(_keys_of(settings, key))}")
-                nested[name] = inner_value
-        elif "." in key and key.split(".", 1)[0] in groups:
-            if key not in settings:
-                group = key.split(".", 1)[0]
-                raise SettingsError(f"unknown setting {key!r}; {group} has: {', '.join(_keys_of(settings, group))}")
-            settings[key] = value
+            nested[key] = value
+        elif "." in key and group in groups and key not in settings:
+            raise SettingsError(f"unknown setting {key!r}; {group} has: {', '.join(_keys_of(settings, group))}")
         else:
             settings[key] = value
-    settings.update(nested)
+    # nested last: it wins over a flat override of the same key, as in the macro
+    for group, override in nested.items():
+        flat = {key: settings[f"{group}.{key}"] for key in _keys_of(settings, group)}
+        settings.update({f"{group}.{key}": value for key, value in group_values(group, flat, override).items()})
     return settings
 
 
@@ -111,23 +102,23 @@ def _keys_of(settings: dict, group: str) -> list[str]:
     return [name.split(".", 1)[1] for name in settings if name.startswith(group + ".")]
 
 
-def _first_key(settings: dict, group: str) -> str:
-    keys = _keys_of(settings, group)
-    return keys[0] if keys else "key"
-
-
 def group_values(group: str, flat: dict | None, override: dict | None) -> dict[str, Any]:
-    """A settings group for a dbt Python model: ``flat`` holds each key as dbt resolved its flat var
-    (``group.key``), ``override`` the nested var ``group`` if one was given; the override wins key by key,
-    as in the macro lakeqa_setting. A key of the override that ``flat`` lacks is an error."""
+    """A settings group's values: ``flat`` holds each key as resolved from its flat var (``group.key``),
+    ``override`` the nested var ``group`` if one was given; the override wins key by key, as in the macro
+    lakeqa_setting. A key of the override that ``flat`` lacks is an error. Used by resolve_settings and by
+    the dbt Python models (which get both halves through config.meta)."""
     values = dict(flat or {})
     if override in (None, "", {}):
         return values
     if not isinstance(override, dict):
-        raise SettingsError(f"var {group!r} is a group of settings; give one of its keys, got {override!r}")
-    unknown = [key for key in override if key not in values]
-    if unknown:
-        raise SettingsError(f"unknown setting(s) {', '.join(group + '.' + k for k in unknown)}; {group} has: {', '.join(values)}")
+        example = next(iter(values), "key")
+        raise SettingsError(
+            f"var {group!r} is a group of settings; give one of its keys, e.g. {{{group!r}: {{{example!r}: ...}}}}"
+            f" or {{'{group}.{example}': ...}}, got {override!r}"
+        )
+    for key in override:
+        if key not in values:
+            raise SettingsError(f"unknown setting '{group}.{key}'; {group} has: {', '.join(values)}")
     return {**values, **override}
 
 
