@@ -37,9 +37,14 @@ def anomalies_path(output_root: Path, day: str) -> Path:
     return Path(output_root) / "qa" / "ai" / f"{day}_anomalies.jsonl"
 
 
+def mode_suffix(mode: str) -> str:
+    """``""`` for daily files, ``"_hourly"`` for hourly ones: an hourly run never replaces a daily file (the
+    fusion export here, the report)."""
+    return "" if mode == "daily" else f"_{mode}"
+
+
 def fusion_path(output_root: Path, day: str, mode: str = "daily") -> Path:
-    suffix = "" if mode == "daily" else f"_{mode}"
-    return Path(output_root) / "qa" / "fusion" / f"{day}_fusion{suffix}.parquet"
+    return Path(output_root) / "qa" / "fusion" / f"{day}_fusion{mode_suffix(mode)}.parquet"
 
 
 def _finite_or_none(value):

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from lakeqa.exports import anomalies_path, fusion_path, mode_suffix, violations_path
 from lakeqa.report import svg
 from lakeqa.report.queries import SEVERITIES, VERDICTS, ReportData
 from lakeqa.report.timefmt import fmt_span, fmt_ts, london_offset_note
@@ -19,12 +20,6 @@ from lakeqa.report.timefmt import fmt_span, fmt_ts, london_offset_note
 MODES = ("daily", "hourly")
 REPORT_DIR = Path("reports") / "qa"
 SYMBOL_LIST_CAP = 8
-
-
-def mode_suffix(mode: str) -> str:
-    """``""`` for daily files, ``"_hourly"`` for hourly ones, so an hourly run never replaces the daily files
-    (the same suffix as the fusion export's ``{date}_fusion_hourly.parquet``)."""
-    return "" if mode == "daily" else f"_{mode}"
 
 
 def report_names(date: str, mode: str) -> tuple[str, str]:
@@ -340,9 +335,10 @@ def output_files(date: str, mode: str, output_root: Path) -> list[dict[str, Any]
     entries = [
         ("QA report (Markdown)", (REPORT_DIR / md_name).as_posix()),
         ("QA report (HTML, charts)", (REPORT_DIR / html_name).as_posix()),
-        ("violations", f"qa/schema/{date}_violations.jsonl"),
-        ("anomalies", f"qa/ai/{date}_anomalies.jsonl"),
-        ("fusion", f"qa/fusion/{date}_fusion{mode_suffix(mode)}.parquet"),
+        # where the exports write them (lakeqa.exports), relative to the output root
+        ("violations", violations_path(Path(), date).as_posix()),
+        ("anomalies", anomalies_path(Path(), date).as_posix()),
+        ("fusion", fusion_path(Path(), date, mode).as_posix()),
     ]
     return [
         {
