@@ -50,18 +50,3 @@
     {% endif %}
     {{ exceptions.raise_compiler_error("lakeqa: setting '" ~ name ~ "' must be a number, got " ~ (value | string | tojson)) }}
 {% endmacro %}
-
-
-{#
-    lakeqa_settings_group(group, keys) -> {key: value} for the given keys of a group, each resolved by
-    lakeqa_setting: how a dbt Python model receives its parameters (through config.meta).
-
-    Example (yml): meta: {zscore: "{{ lakeqa_settings_group('zscore', ['window_s', 'k', 'min_obs']) }}"}
-#}
-{% macro lakeqa_settings_group(group, keys) %}
-    {% set values = {} %}
-    {% for key in keys %}
-        {% do values.update({key: lakeqa_setting(group ~ '.' ~ key)}) %}
-    {% endfor %}
-    {{ return(values) }}
-{% endmacro %}
