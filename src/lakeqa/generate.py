@@ -2,6 +2,12 @@
 13 Binance symbols, with optional injected faults on the last day and a JSON ground truth of what each
 fault must make the QA layer report.
 
+Fault selection: ``all`` means every rule and detector kind (``FAULT_KINDS``: exact rule violations and
+detector hits per row), ``completeness`` every completeness kind (``COMPLETENESS_FAULT_KINDS``: outages,
+dead streams, missing datasets, row loss, clock offset, price scale; their ground truth is a time range,
+the rule ids and the verdict the QA must give); an explicit list may mix kinds of both as long as each
+symbol gets one fault.
+
 The market model lives in ``lakeqa.generator.market``, the faults in ``lakeqa.generator.faults``; this
 module runs them one symbol-day at a time (memory stays bounded by one symbol's hour buffers) and writes
 the lake with ``lakeqa.lake`` (``conform``, ``partition_dir``, ``write_atomic_parquet``: the same bytes as
@@ -44,15 +50,20 @@ from lakeqa.generator.symbols import SPECS, SymbolSpec, expected_trades, parse_c
 from lakeqa.lake import SCHEMAS, LakeError, check_symbol, conform, partition_dir, write_atomic_parquet
 from lakeqa.settings import Paths
 
-__all__ = ["GenerateReport", "generate_lake", "register", "FAULT_KINDS", "DEFAULT_FAULT_SYMBOLS"]
+__all__ = [
+    "GenerateReport", "generate_lake", "register", "FAULT_KINDS", "COMPLETENESS_FAULT_KINDS",
+    "ALL_FAULT_KINDS", "DEFAULT_FAULT_SYMBOLS",
+]  # fmt: skip
 
-FAULT_KINDS = list(F.KINDS)
+FAULT_KINDS = list(F.RULE_KINDS)  # what --faults all selects: every rule and detector kind
+COMPLETENESS_FAULT_KINDS = list(F.COMPLETENESS_KINDS)  # what --faults completeness selects
+ALL_FAULT_KINDS = list(F.KINDS)  # every kind a list may name
 DEFAULT_FAULT_SYMBOLS = dict(F.DEFAULT_FAULT_SYMBOLS)
 DEFAULT_DATE = "2024-08-09"
 FILE_STEM = "generated"
 GENERATED_FILE = re.compile(r"^generated(-\d{2}of\d{2})?\.parquet$")
 ROWS_PER_PART = 8_000_000
-GROUND_TRUTH_VERSION = 1
+GROUND_TRUTH_VERSION = 2  # 2: completeness kinds (completeness, expect_rules, expect_verdict)
 _UNIX_EPOCH_ORDINAL = Date(1970, 1, 1).toordinal()
 
 
@@ -244,7 +255,7 @@ def _symbol_day(
         for d in datasets:
             cfg.pool.cleanups.append((d, spec.symbol, day, set()))
         for f in faults:
-            F.finish(f, cfg.klines, None)
+            F.finish(f, cfg.klines, None, cfg.quotes)
         return rows, paths, None
 
     n_exp = cfg.expected[spec.symbol]
@@ -301,13 +312,16 @@ def _symbol_day(
         for f in faults:
             if f.layer == "exchange":
                 F.apply_exchange(f, kl, keep)
-        table = _klines_table(kl, day0_us, keep)
-        paths["klines_1m"] = [_write_partition(cfg.root, "klines_1m", spec.symbol, day, table, FILE_STEM)]
-        cfg.pool.cleanups.append(("klines_1m", spec.symbol, day, {f"{FILE_STEM}.parquet"}))
-        rows["klines_1m"] = table.num_rows
+        if any(f.kind == "MISSING_KLINES" for f in faults):  # no klines file at all for the symbol-day
+            cfg.pool.cleanups.append(("klines_1m", spec.symbol, day, set()))
+        else:
+            table = _klines_table(kl, day0_us, keep)
+            paths["klines_1m"] = [_write_partition(cfg.root, "klines_1m", spec.symbol, day, table, FILE_STEM)]
+            cfg.pool.cleanups.append(("klines_1m", spec.symbol, day, {f"{FILE_STEM}.parquet"}))
+            rows["klines_1m"] = table.num_rows
         kline_counts = acc.count
     for f in faults:
-        F.finish(f, cfg.klines, kline_counts)
+        F.finish(f, cfg.klines, kline_counts, cfg.quotes)
     return rows, paths, close if close is not None else prev_close
 
 
@@ -354,9 +368,9 @@ def _plan_faults(
             reason = "needs --days >= 2"
         elif sym not in by_name:
             reason = f"{sym} is not among the generated symbols"
-        elif kind.startswith("KLINE_") and not klines:
+        elif (kind.startswith("KLINE_") or kind == "MISSING_KLINES") and not klines:
             reason = "klines are not generated (--no-klines)"
-        elif kind in ("CROSSED_QUOTE", "WIDE_SPREAD") and not quotes:
+        elif kind in ("CROSSED_QUOTE", "WIDE_SPREAD", "FROZEN_BOOK", "NO_QUOTES") and not quotes:
             reason = "quotes are not generated (--no-quotes)"
         if reason:
             skipped.append({"kind": kind, "symbol": sym, "reason": reason})
@@ -390,8 +404,9 @@ def generate_lake(
     """Generate ``days`` days ending at ``date`` into the lake at ``root``; faults go on the last day.
 
     ``symbols``: how many of the 13 (canonical order) or a list / comma string of names.
-    ``faults``: None / "none", "all", or kinds (list or "KIND,KIND"); ``fault_symbols`` maps a kind to
-    another target symbol. Same arguments -> byte-identical files and ground truth.
+    ``faults``: None / "none", "all" (every rule and detector kind), "completeness" (every completeness
+    kind), or kinds (list or "KIND,KIND", may name the groups too; one fault per symbol);
+    ``fault_symbols`` maps a kind to another target symbol. Same arguments -> byte-identical files and ground truth.
     """
     from tqdm import tqdm
 
@@ -476,18 +491,32 @@ def generate_lake(
 
 
 # ------------------------------------------------------------------------------------------------- CLI
-_FAULT_LINES = "\n".join(f"  {k:<21} {s:<9} ({F.KINDS[k][0]})" for k, s in F.DEFAULT_FAULT_SYMBOLS.items())
+def _fault_lines(kinds) -> str:
+    return "\n".join(f"  {k:<21} {F.DEFAULT_FAULT_SYMBOLS[k]:<9} ({F.KINDS[k][0]})" for k in kinds)
+
+
 EPILOG = f"""\
 examples:
   lakeqa generate --lake ./lake --date 2024-08-09 --faults all
+  lakeqa generate --lake ./lake --days 2 --faults completeness
   lakeqa generate --days 3 --trades-per-day 10M --symbol-list BTCUSDT,ETHUSDT --seed 7
   LAKE_ROOT=/data/lake lakeqa generate --faults NAN_PRICE,GAP --fault-symbol GAP=BTCUSDT --quiet
 
-fault kinds (default symbol), injected on the last day between 02:00 and 22:00 UTC:
-{_FAULT_LINES}
+--faults all: every rule and detector kind (default symbol), injected on the last day between 02:00 and
+22:00 UTC:
+{_fault_lines(F.RULE_KINDS)}
 
-The ground truth (default <lake>/_generator/ground_truth_<date>.json) lists every fault with the rule
-violations (table, rule, ts) and detector hits it must produce. Same arguments -> byte-identical lake.
+--faults completeness: every completeness kind (default symbol), on the last day:
+{_fault_lines(F.COMPLETENESS_KINDS)}
+  OUTAGE: no trades/quotes from a whole hour in 06-20 h to midnight; TRADE_STREAM_DEATH: no trades for
+  90 min; MISSING_KLINES / NO_QUOTES: no klines / quotes file; FROZEN_BOOK: no quotes for 2 h while
+  trades go on; TRADE_LOSS: 85 % of the trades lost at random; CLOCK_OFFSET: ts +1 h; PRICE_SCALE:
+  prices x 100 from 16:00.
+
+An explicit list may mix kinds of both groups, one fault per symbol. The ground truth (default
+<lake>/_generator/ground_truth_<date>.json) lists every fault with the rule violations (table, rule, ts)
+and detector hits it must produce, and for completeness kinds the time range, the rule ids
+(expect_rules) and the least verdict (expect_verdict). Same arguments -> byte-identical lake.
 """
 
 
@@ -543,7 +572,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument(
         "--faults", default="none",
-        help="none | all | KIND,KIND (default none); see the list below",
+        help="none | all (every rule and detector kind) | completeness (every completeness kind) | "
+        "KIND,KIND (default none); see the lists below",
     )  # fmt: skip
     p.add_argument(
         "--fault-symbol", action="append", type=_fault_symbol_arg, default=[], metavar="KIND=SYMBOL",

@@ -5,6 +5,19 @@ which rule violations / detector hits they must produce (the ground truth's ``ex
 Layers: ``market`` faults are real events (trades and klines both contain them), ``capture`` faults
 change only our trades/quotes (klines are computed before them), ``exchange`` faults change only the
 klines.
+
+Two groups of kinds (``--faults all`` / ``--faults completeness``; explicit lists may mix them as long as
+each symbol gets one fault):
+
+* ``all``: every rule and detector kind (``RULE_KINDS``, the first 13), each with exact per-row
+  ``expect`` entries (table, rule, ts) and/or ``detectors``.
+* ``completeness``: every completeness kind (``COMPLETENESS_KINDS``: outages, dead streams, missing
+  datasets, row loss, a clock offset, a price scale error). Their ``expect`` is empty; instead the ground
+  truth gives the UTC range the fault covers (``completeness: {start, end}``), the rule ids the QA must
+  report (``expect_rules``), the least verdict (``expect_verdict``: FAIL, or REVIEW meaning "at least
+  REVIEW"), row counts (removed/kept/shifted/scaled) and, when klines are generated,
+  ``exchange_trades_in_range`` (the klines' trade_count summed over the range, counted before capture
+  faults).
 """
 
 from __future__ import annotations
@@ -44,7 +57,22 @@ KINDS: dict[str, tuple[str, str]] = {
     "KLINE_OHLC": ("exchange", "LTCUSDT"),
     "KLINE_MISSING_MINUTE": ("exchange", "DOTUSDT"),
     "MISSING_SYMBOL": ("capture", "XRPETH"),
+    # completeness kinds (appended: the kind ids, hence the fault times, of the kinds above stay as they were)
+    "OUTAGE": ("capture", "BTCUSDT"),
+    "TRADE_STREAM_DEATH": ("capture", "ETHUSDT"),
+    "MISSING_KLINES": ("exchange", "BNBUSDT"),
+    "FROZEN_BOOK": ("capture", "SOLUSDT"),
+    "NO_QUOTES": ("capture", "XRPUSDT"),
+    "TRADE_LOSS": ("capture", "ADAUSDT"),
+    "CLOCK_OFFSET": ("capture", "DOGEUSDT"),
+    "PRICE_SCALE": ("capture", "TRXUSDT"),
 }
+COMPLETENESS_KINDS: tuple[str, ...] = (
+    "OUTAGE", "TRADE_STREAM_DEATH", "MISSING_KLINES", "FROZEN_BOOK", "NO_QUOTES", "TRADE_LOSS",
+    "CLOCK_OFFSET", "PRICE_SCALE",
+)  # fmt: skip
+RULE_KINDS: tuple[str, ...] = tuple(k for k in KINDS if k not in COMPLETENESS_KINDS)
+GROUPS: dict[str, tuple[str, ...]] = {"all": RULE_KINDS, "completeness": COMPLETENESS_KINDS}
 DEFAULT_FAULT_SYMBOLS = {kind: sym for kind, (_, sym) in KINDS.items()}
 KIND_IDS = {kind: i + 1 for i, kind in enumerate(KINDS)}
 
@@ -58,33 +86,50 @@ DROP_MIN_TRADES = 20
 DUPLICATES = 50
 NEG_QTY_FACTOR = 1000
 WINDOW = (2 * HOUR_S, 22 * HOUR_S)  # fault times fall in 02:00-22:00 UTC
+# completeness kinds
+OUTAGE_HOURS = (6, 20)  # the collector dies at a whole hour in 06:00..20:00 UTC
+STREAM_DEATH_MIN = 90  # TRADE_STREAM_DEATH: no trades for 90 minutes
+FROZEN_MIN = 120  # FROZEN_BOOK: no quote updates for 2 hours ...
+FROZEN_TRADE_EVERY_S = 30  # ... while trades go on, at least one every 30 s
+LOSS_FRACTION = 0.85  # TRADE_LOSS: share of the day's trades lost
+CLOCK_OFFSET_S = HOUR_S  # CLOCK_OFFSET: ts written one hour late
+PRICE_SCALE = 100  # PRICE_SCALE: prices x 100 ...
+PRICE_SCALE_FROM_S = 16 * HOUR_S  # ... from 16:00 UTC to the end of the day
+DAY_END_S = 24 * HOUR_S
 
 
 def parse_faults(faults: None | str | list[str] | tuple[str, ...]) -> tuple[list[str], bool]:
-    """-> (kinds, is_all). Accepts None / 'none' / 'all' / 'KIND,KIND' / a list of kinds."""
+    """-> (kinds, from_group). Accepts None / 'none' / 'all' / 'completeness' / 'KIND,KIND' / a list of
+    kinds; a list may name the groups too. ``all`` is every rule and detector kind (``RULE_KINDS``),
+    ``completeness`` every completeness kind (``COMPLETENESS_KINDS``). ``from_group``: a group was named
+    (kinds that cannot apply are then skipped rather than refused)."""
     if faults is None:
         return [], False
     if isinstance(faults, str):
         text = faults.strip()
         if text.lower() in ("", "none"):
             return [], False
-        if text.lower() == "all":
-            return list(KINDS), True
         items = text.split(",")
     else:
         items = list(faults)
-        if [str(i).lower() for i in items] == ["all"]:
-            return list(KINDS), True
     kinds: list[str] = []
+    from_group = False
     for item in items:
-        kind = str(item).strip().upper().replace("-", "_")
+        word = str(item).strip()
+        if word.lower() in GROUPS:
+            from_group = True
+            kinds.extend(k for k in GROUPS[word.lower()] if k not in kinds)
+            continue
+        kind = word.upper().replace("-", "_")
         if not kind:
             continue
         if kind not in KINDS:
-            raise LakeError(f"unknown fault kind {item!r}; expected none, all or some of: {', '.join(KINDS)}")
+            raise LakeError(
+                f"unknown fault kind {item!r}; expected none, all, completeness or some of: {', '.join(KINDS)}"
+            )
         if kind not in kinds:
             kinds.append(kind)
-    return kinds, False
+    return kinds, from_group
 
 
 def fault_second(seed: int, day: date, kind: str) -> int:
@@ -113,6 +158,21 @@ class Fault:
     detectors: list[str] = field(default_factory=list)
     remaining: int = 0  # DUPLICATE_TRADES: trades still to duplicate
     market: dict = field(default_factory=dict)  # observations of market faults (prices, counts)
+    seed: int = 0  # TRADE_LOSS draws which trades are lost from (seed, date, kind, hour)
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Completeness kinds: the UTC range [start, end) the fault covers, in seconds since 00:00."""
+        s = self.second
+        if self.kind == "OUTAGE":
+            return s, DAY_END_S
+        if self.kind == "TRADE_STREAM_DEATH":
+            return s, s + STREAM_DEATH_MIN * 60
+        if self.kind == "FROZEN_BOOK":
+            return s, s + FROZEN_MIN * 60
+        if self.kind == "PRICE_SCALE":
+            return PRICE_SCALE_FROM_S, DAY_END_S
+        return 0, DAY_END_S
 
     @property
     def minute(self) -> int:
@@ -138,8 +198,25 @@ class Fault:
         return out
 
 
+def _fault_int(seed: int, day: date, kind: str, lo: int, hi: int) -> int:
+    """A whole number in [lo, hi] from (seed, date, kind) only."""
+    rng = rng_for(seed, day.toordinal(), STREAM_FAULT, KIND_IDS[kind])
+    return int(rng.integers(lo, hi + 1))
+
+
 def plan(seed: int, day: date, kind: str, spec: SymbolSpec) -> Fault:
     layer = KINDS[kind][0]
+    if kind in COMPLETENESS_KINDS:
+        if kind == "OUTAGE":
+            sec = _fault_int(seed, day, kind, *OUTAGE_HOURS) * HOUR_S
+        elif kind in ("TRADE_STREAM_DEATH", "FROZEN_BOOK"):
+            length = STREAM_DEATH_MIN if kind == "TRADE_STREAM_DEATH" else FROZEN_MIN
+            sec = _fault_int(seed, day, kind, WINDOW[0] // 60, WINDOW[1] // 60 - length) * 60
+        elif kind == "PRICE_SCALE":
+            sec = PRICE_SCALE_FROM_S
+        else:
+            sec = 0
+        return Fault(kind, spec.symbol, layer, day, sec, spec, seed=seed)
     sec = fault_second(seed, day, kind)
     if kind in ("CROSSED_QUOTE", "WIDE_SPREAD") and sec % 60 > 50:
         sec -= 15  # leave room for a later second with trades in the same minute
@@ -188,6 +265,14 @@ def shape(faults: list[Fault]) -> Shaping:
                 at_least(s + 3 * i, 1)
         elif f.kind in ("KLINE_OHLC", "KLINE_MISSING_MINUTE"):
             at_least(s + 30, 2)
+        elif f.kind in ("OUTAGE", "TRADE_STREAM_DEATH"):
+            a, b = f.span
+            for m in range(a, b, 60):
+                at_least(m + 30, 1)  # the exchange has trades in every minute we miss (a witness)
+        elif f.kind == "FROZEN_BOOK":
+            a, b = f.span
+            for t in range(a, b + 1, FROZEN_TRADE_EVERY_S):
+                at_least(t, 1)  # trades go on throughout the frozen stretch
     return sh
 
 
@@ -210,6 +295,9 @@ def _insert_quote(chunk: Chunk, key: int, bid: float, ask: float, uid: int, p: i
 
 def apply_capture(f: Fault, chunk: Chunk, hour: int, dup_index: list[np.ndarray]) -> None:
     """Apply a capture fault to one hour of trades/quotes (ids already assigned)."""
+    if f.kind in COMPLETENESS_KINDS:
+        _apply_completeness(f, chunk, hour)
+        return
     spec = f.spec
     s0, s1 = hour * HOUR_S * US, (hour + 1) * HOUR_S * US
     s = f.second
@@ -292,6 +380,70 @@ def apply_capture(f: Fault, chunk: Chunk, hour: int, dup_index: list[np.ndarray]
             dup_index.append(idx)
 
 
+def _add(f: Fault, key: str, n: int) -> None:
+    f.record[key] = f.record.get(key, 0) + int(n)
+
+
+def _cut(f: Fault, chunk: Chunk, lo_us: int, hi_us: int, trades: bool, quotes: bool) -> None:
+    """Remove the trades and/or quotes in [lo_us, hi_us); count removed and kept rows (and the rows of
+    the other stream inside the range, which stay)."""
+    tk = (chunk.t_key >= lo_us) & (chunk.t_key < hi_us)
+    qk = (chunk.q_key >= lo_us) & (chunk.q_key < hi_us)
+    if trades:
+        _add(f, "removed_trades", tk.sum())
+        _add(f, "kept_trades", len(tk) - tk.sum())
+        select_trades(chunk, ~tk)
+    else:
+        _add(f, "trades_in_range", tk.sum())
+    if quotes:
+        _add(f, "removed_quotes", qk.sum())
+        _add(f, "kept_quotes", len(qk) - qk.sum())
+        select_quotes(chunk, ~qk)
+    else:
+        _add(f, "quotes_in_range", qk.sum())
+
+
+def _scaled(spec: SymbolSpec, price: np.ndarray) -> np.ndarray:
+    """price x PRICE_SCALE as an exact decimal (what a loader applying the wrong decimals would read)."""
+    scale = float(10**spec.price_decimals)
+    return np.rint(price * scale) * PRICE_SCALE / scale
+
+
+def _apply_completeness(f: Fault, chunk: Chunk, hour: int) -> None:
+    a, b = (x * US for x in f.span)
+    if f.kind == "OUTAGE":
+        _cut(f, chunk, a, b, trades=True, quotes=True)
+    elif f.kind == "TRADE_STREAM_DEATH":
+        _cut(f, chunk, a, b, trades=True, quotes=False)
+    elif f.kind == "FROZEN_BOOK":
+        _cut(f, chunk, a, b, trades=False, quotes=True)
+    elif f.kind == "NO_QUOTES":
+        _cut(f, chunk, a, b, trades=False, quotes=True)
+    elif f.kind == "TRADE_LOSS":
+        rng = rng_for(f.seed, f.day.toordinal(), STREAM_FAULT, KIND_IDS[f.kind], hour)
+        keep = rng.random(len(chunk.t_key)) >= LOSS_FRACTION
+        _add(f, "removed_trades", len(keep) - keep.sum())
+        _add(f, "kept_trades", keep.sum())
+        select_trades(chunk, keep)
+    elif f.kind == "CLOCK_OFFSET":
+        chunk.t_key = chunk.t_key + CLOCK_OFFSET_S * US
+        chunk.q_key = chunk.q_key + CLOCK_OFFSET_S * US
+        _add(f, "shifted_trades", len(chunk.t_key))
+        _add(f, "shifted_quotes", len(chunk.q_key))
+        _add(f, "trades_past_midnight", (chunk.t_key >= DAY_END_S * US).sum())
+        _add(f, "quotes_past_midnight", (chunk.q_key >= DAY_END_S * US).sum())
+    elif f.kind == "PRICE_SCALE":
+        tk = chunk.t_key >= a
+        qk = chunk.q_key >= a
+        chunk.t_price[tk] = _scaled(f.spec, chunk.t_price[tk])
+        chunk.q_bid[qk] = _scaled(f.spec, chunk.q_bid[qk])
+        chunk.q_ask[qk] = _scaled(f.spec, chunk.q_ask[qk])
+        _add(f, "scaled_trades", tk.sum())
+        _add(f, "scaled_quotes", qk.sum())
+        _add(f, "unscaled_trades", len(tk) - tk.sum())
+        _add(f, "unscaled_quotes", len(qk) - qk.sum())
+
+
 def apply_exchange(f: Fault, kl: dict[str, np.ndarray], keep: np.ndarray) -> None:
     """Apply an exchange fault to a symbol-day's klines (1440 rows; ``keep`` masks rows out)."""
     spec = f.spec
@@ -325,8 +477,89 @@ def observe_market(f: Fault, chunk: Chunk, hour: int, prev_price: float | None) 
         f.market["before"] = before
 
 
-def finish(f: Fault, klines: bool, kline_counts: np.ndarray | None) -> None:
+def _hm(sec: int) -> str:
+    return "24:00" if sec >= DAY_END_S else f"{sec // HOUR_S:02d}:{sec % HOUR_S // 60:02d}"
+
+
+def _finish_completeness(f: Fault, klines: bool, kline_counts: np.ndarray | None, quotes: bool) -> None:
+    a, b = f.span
+    r = f.record
+    r["completeness"] = {"start": iso(f.day, a * US, micros=False), "end": iso(f.day, b * US, micros=False)}
+    witness = klines and kline_counts is not None
+    if witness:
+        r["exchange_trades_in_range"] = int(kline_counts[a // 60 : b // 60].sum())
+    ex = f", the exchange's klines count {r['exchange_trades_in_range']} trades there" if witness else ""
+    rng = f"[{_hm(a)}, {_hm(b)})"
+    rt, rq, kt = r.get("removed_trades", 0), r.get("removed_quotes", 0), r.get("kept_trades", 0)
+    if f.kind == "OUTAGE":
+        rules = (
+            ["C1_TRADE_GAP"]
+            + (["C2_QUOTE_GAP"] if quotes else [])
+            + (["C3_KLINE_WITNESS"] if witness else [])
+        )
+        verdict = "FAIL"
+        f.detail = (
+            f"the collector dies at {_hm(a)}: no trades or quotes {rng} ({rt} trades and {rq} quotes "
+            f"removed, {kt} trades and {r.get('kept_quotes', 0)} quotes kept before){ex}"
+        )
+    elif f.kind == "TRADE_STREAM_DEATH":
+        rules = ["C1_TRADE_GAP"] + (["C3_KLINE_WITNESS"] if witness else [])
+        verdict = "FAIL"
+        f.detail = (
+            f"the trade stream dies for {STREAM_DEATH_MIN} minutes {rng}: {rt} trades removed, "
+            f"{r.get('quotes_in_range', 0)} quotes still there{ex}"
+        )
+    elif f.kind == "MISSING_KLINES":
+        rules, verdict = ["C4_MISSING_DATASET"], "REVIEW"
+        f.detail = (
+            f"no klines_1m file for {f.symbol} on {f.day.isoformat()} (trades and quotes are there){ex}"
+        )
+    elif f.kind == "FROZEN_BOOK":
+        rules, verdict = ["C2_QUOTE_GAP", "C7_STALE_BOOK"], "REVIEW"
+        f.detail = (
+            f"no quote updates for {FROZEN_MIN // 60} hours {rng}: {rq} quotes removed, "
+            f"{r.get('trades_in_range', 0)} trades go on (at least one every {FROZEN_TRADE_EVERY_S} s)"
+        )
+    elif f.kind == "NO_QUOTES":
+        rules, verdict = ["C4_MISSING_DATASET"], "REVIEW"
+        f.detail = f"no quotes file for {f.symbol} on {f.day.isoformat()}: all {rq} quotes of the day removed"
+    elif f.kind == "TRADE_LOSS":
+        rules, verdict = ["C5_ROW_DROP"], "FAIL"
+        total = rt + kt
+        share = kt / total if total else 0.0
+        r["kept_share"] = round(share, 6)
+        f.detail = (
+            f"{LOSS_FRACTION:.0%} of the day's trades lost at random: {rt} of {total} removed, {kt} kept "
+            f"({share:.1%}); quotes and klines unchanged{ex}"
+        )
+    elif f.kind == "CLOCK_OFFSET":
+        rules, verdict = (["C8_CLOCK_OFFSET"] if klines else ["C1_TRADE_GAP"]), "FAIL"
+        r["offset_seconds"] = CLOCK_OFFSET_S
+        f.detail = (
+            f"trades' and quotes' ts written {CLOCK_OFFSET_S // HOUR_S} hour late (+{CLOCK_OFFSET_S} s, a "
+            f"collector writing local time): {r.get('shifted_trades', 0)} trades and "
+            f"{r.get('shifted_quotes', 0)} quotes shifted, {r.get('trades_past_midnight', 0)} trades and "
+            f"{r.get('quotes_past_midnight', 0)} quotes now past midnight (still in the day's files); "
+            "nothing before 01:00"
+        )
+    else:  # PRICE_SCALE
+        rules, verdict = ["C9_PRICE_SCALE"], "FAIL"
+        r["scale"] = PRICE_SCALE
+        f.detail = (
+            f"prices x {PRICE_SCALE} {rng} (a loader applying the wrong decimals): "
+            f"{r.get('scaled_trades', 0)} trades (price, quote_qty) and {r.get('scaled_quotes', 0)} quotes "
+            f"(bid/ask price) scaled, qty unchanged; {r.get('unscaled_trades', 0)} trades before unchanged; "
+            "klines unchanged"
+        )
+    r["expect_rules"] = rules
+    r["expect_verdict"] = verdict
+
+
+def finish(f: Fault, klines: bool, kline_counts: np.ndarray | None, quotes: bool = True) -> None:
     """Fill in ``expect``/``detectors`` (and details of market faults) once the symbol-day is done."""
+    if f.kind in COMPLETENESS_KINDS:
+        _finish_completeness(f, klines, kline_counts, quotes)
+        return
     s, m = f.second, f.minute
     market = f.market
     r7 = klines
