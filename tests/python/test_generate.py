@@ -8,14 +8,21 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pytest
 
-from lakeqa.generate import DEFAULT_FAULT_SYMBOLS, FAULT_KINDS, generate_lake, register
+from lakeqa.generate import (
+    ALL_FAULT_KINDS,
+    COMPLETENESS_FAULT_KINDS,
+    DEFAULT_FAULT_SYMBOLS,
+    FAULT_KINDS,
+    generate_lake,
+    register,
+)
 from lakeqa.generator.symbols import SPECS, parse_count
 from lakeqa.lake import LakeError
 
@@ -719,3 +726,344 @@ def test_days_range_and_dates(tmp_path):
     with pytest.raises(LakeError):
         generate_lake(tmp_path, date="2024-13-01", progress=False)
     assert (date(2024, 3, 1) - timedelta(days=2)).isoformat() == r.dates[0]
+
+
+# ------------------------------------------------------------------------------ completeness faults
+NEXT = "2024-08-10"
+COMPLETENESS_RULES = {
+    "OUTAGE": (["C1_TRADE_GAP", "C2_QUOTE_GAP", "C3_KLINE_WITNESS"], "FAIL"),
+    "TRADE_STREAM_DEATH": (["C1_TRADE_GAP", "C3_KLINE_WITNESS"], "FAIL"),
+    "MISSING_KLINES": (["C4_MISSING_DATASET"], "REVIEW"),
+    "FROZEN_BOOK": (["C2_QUOTE_GAP", "C7_STALE_BOOK"], "REVIEW"),
+    "NO_QUOTES": (["C4_MISSING_DATASET"], "REVIEW"),
+    "TRADE_LOSS": (["C5_ROW_DROP"], "FAIL"),
+    "CLOCK_OFFSET": (["C8_CLOCK_OFFSET"], "FAIL"),
+    "PRICE_SCALE": (["C9_PRICE_SCALE"], "FAIL"),
+}
+
+
+@pytest.fixture(scope="module")
+def completeness(tmp_path_factory) -> tuple[Path, object]:
+    """The same lake as ``clean2`` (13 symbols, 2 days, N trades), with every completeness fault."""
+    root = tmp_path_factory.mktemp("completeness")
+    report = generate_lake(root, date=DAY, days=2, trades_per_day=N, faults="completeness", progress=False)
+    return root, report
+
+
+def _part(root: Path, ds: str, sym: str, day: str = DAY) -> dict[str, str]:
+    return hashes(root, f"{ds}/symbol={sym}/date={day}/*")
+
+
+def test_completeness_selection_and_ground_truth(completeness):
+    root, report = completeness
+    gt = report.ground_truth
+    assert gt == json.loads((root / "_generator" / f"ground_truth_{DAY}.json").read_text())
+    assert gt["version"] == 2 and gt["skipped_faults"] == []
+    kinds = {f["kind"]: f for f in gt["faults"]}
+    assert set(kinds) == set(COMPLETENESS_FAULT_KINDS) == set(COMPLETENESS_RULES) and len(gt["faults"]) == 8
+    assert not set(COMPLETENESS_FAULT_KINDS) & set(FAULT_KINDS)
+    assert set(ALL_FAULT_KINDS) == set(FAULT_KINDS) | set(COMPLETENESS_FAULT_KINDS)
+    assert len({f["symbol"] for f in gt["faults"]}) == 8
+    for f in gt["faults"]:
+        assert f["symbol"] == DEFAULT_FAULT_SYMBOLS[f["kind"]]
+        assert f["expect"] == [] and f["detectors"] == []
+        rules, verdict = COMPLETENESS_RULES[f["kind"]]
+        assert f["expect_rules"] == rules and f["expect_verdict"] == verdict, f
+        start, end = f["completeness"]["start"], f["completeness"]["end"]
+        assert start[:10] == DAY and start.endswith(":00") and len(start) == 19 and start < end
+        assert f["ts"][:19] == start and f["detail"]
+        assert isinstance(f["exchange_trades_in_range"], int)
+    whole_day = (f"{DAY}T00:00:00", f"{NEXT}T00:00:00")
+    for kind in ("MISSING_KLINES", "NO_QUOTES", "TRADE_LOSS", "CLOCK_OFFSET"):
+        assert tuple(kinds[kind]["completeness"].values()) == whole_day
+    assert tuple(kinds["PRICE_SCALE"]["completeness"].values()) == (f"{DAY}T16:00:00", whole_day[1])
+    out = kinds["OUTAGE"]["completeness"]
+    assert out["end"] == whole_day[1] and "06:00:00" <= out["start"][11:] <= "20:00:00"
+    assert out["start"][14:] == "00:00"
+    for kind, minutes in (("TRADE_STREAM_DEATH", 90), ("FROZEN_BOOK", 120)):
+        c = kinds[kind]["completeness"]
+        a, b = (datetime.fromisoformat(c[k]) for k in ("start", "end"))
+        assert b - a == timedelta(minutes=minutes) and a.second == 0
+        assert "02:00:00" <= c["start"][11:] and c["end"][11:] <= "22:00:00"
+
+
+def test_completeness_history_day_is_clean(completeness, clean2):
+    h = hashes(completeness[0], f"[!_]*/*/date={PREV}/*")
+    assert h and h == hashes(clean2, f"[!_]*/*/date={PREV}/*")
+    # symbols without a market shaping keep the clean day's untouched datasets byte for byte
+    root = completeness[0]
+    for sym, same in (
+        ("BNBUSDT", ("trades", "quotes")),
+        ("XRPUSDT", ("trades", "klines_1m")),
+        ("ADAUSDT", ("quotes", "klines_1m")),
+        ("DOGEUSDT", ("klines_1m",)),
+        ("TRXUSDT", ("klines_1m",)),
+        ("LINKUSDT", ("trades", "quotes", "klines_1m")),  # a symbol without a fault
+    ):
+        for ds in same:
+            assert _part(root, ds, sym) and _part(root, ds, sym) == _part(clean2, ds, sym), (sym, ds)
+
+
+def test_outage_and_trade_stream_death(completeness):
+    root, report = completeness
+    kinds = {f["kind"]: f for f in report.ground_truth["faults"]}
+    con = connect(root)
+
+    def one(sql, *params):
+        return con.execute(sql, list(params)).fetchone()
+
+    out = kinds["OUTAGE"]
+    a = out["completeness"]["start"]
+    for ds in ("trades", "quotes"):
+        assert one(f"select count(*) from {ds} where symbol = 'BTCUSDT' and day = ? and ts >= ?", DAY, a) == (
+            0,
+        )
+        assert one(f"select count(*) from {ds} where symbol = 'BTCUSDT' and day = ?", DAY)[0] > 0
+    n_min, n_tr = one(
+        "select count(*), sum(trade_count) from klines_1m where symbol = 'BTCUSDT' and day = ? and open_time >= ?"
+        " and trade_count > 0",
+        DAY,
+        a,
+    )
+    assert n_min == (24 - int(a[11:13])) * 60  # the exchange reports trades in every minute of the outage
+    assert n_tr == out["exchange_trades_in_range"] == out["removed_trades"] > 0
+    assert (
+        out["kept_trades"] == one("select count(*) from trades where symbol = 'BTCUSDT' and day = ?", DAY)[0]
+    )
+    assert out["removed_quotes"] > 0
+
+    death = kinds["TRADE_STREAM_DEATH"]
+    a, b = death["completeness"]["start"], death["completeness"]["end"]
+    sym = death["symbol"]
+    assert one("select count(*) from trades where symbol = ? and ts >= ? and ts < ?", sym, a, b) == (0,)
+    nq = one("select count(*) from quotes where symbol = ? and ts >= ? and ts < ?", sym, a, b)[0]
+    assert nq == death["quotes_in_range"] > 90 * 60 // 5  # quotes keep flowing (heartbeat at least)
+    assert one(
+        "select count(*) from trades where symbol = ? and ts >= ?::timestamp - interval 1 minute and ts < ?",
+        sym,
+        a,
+        a,
+    )[0]
+    assert one(
+        "select count(*) from trades where symbol = ? and ts >= ? and ts < ?::timestamp + interval 1 minute",
+        sym,
+        b,
+        b,
+    )[0]
+    n_min, n_tr = one(
+        """select count(*), sum(trade_count) from klines_1m where symbol = ? and open_time >= ? and open_time < ?
+           and trade_count > 0""",
+        sym,
+        a,
+        b,
+    )
+    assert n_min == 90 and n_tr == death["exchange_trades_in_range"] == death["removed_trades"]
+
+
+def test_missing_datasets_and_frozen_book(completeness):
+    root, report = completeness
+    kinds = {f["kind"]: f for f in report.ground_truth["faults"]}
+    con = connect(root)
+    for kind, ds, others in (
+        ("MISSING_KLINES", "klines_1m", ("trades", "quotes")),
+        ("NO_QUOTES", "quotes", ("trades", "klines_1m")),
+    ):
+        sym = kinds[kind]["symbol"]
+        assert not (root / ds / f"symbol={sym}" / f"date={DAY}").exists()
+        assert (root / ds / f"symbol={sym}" / f"date={PREV}").is_dir()
+        for o in others:
+            assert (root / o / f"symbol={sym}" / f"date={DAY}" / "generated.parquet").is_file()
+    nq = kinds["NO_QUOTES"]
+    assert nq["removed_quotes"] > 0 and nq["kept_quotes"] == 0
+    mk = kinds["MISSING_KLINES"]
+    assert (
+        mk["exchange_trades_in_range"]
+        == con.execute(
+            "select count(*) from trades where symbol = ? and day = ?", [mk["symbol"], DAY]
+        ).fetchone()[0]
+    )
+
+    fb = kinds["FROZEN_BOOK"]
+    a, b = fb["completeness"]["start"], fb["completeness"]["end"]
+    sym = fb["symbol"]
+    assert con.execute(
+        "select count(*) from quotes where symbol = ? and ts >= ? and ts < ?", [sym, a, b]
+    ).fetchone() == (0,)
+    assert fb["removed_quotes"] > 0
+    ts = [r[0] for r in con.execute(
+        "select ts from trades where symbol = ? and ts >= ? and ts < ? order by ts", [sym, a, b]
+    ).fetchall()]  # fmt: skip
+    assert len(ts) == fb["trades_in_range"] >= 240
+    edges = [datetime.fromisoformat(a), *ts, datetime.fromisoformat(b)]
+    assert max((y - x).total_seconds() for x, y in zip(edges, edges[1:])) <= 60
+    # quotes right before and right after the frozen stretch
+    before = "ts < $t and ts >= $t::timestamp - interval 1 minute"
+    after = "ts >= $t and ts < $t::timestamp + interval 1 minute"
+    for cond, t in ((before, a), (after, b)):
+        sql = f"select count(*) from quotes where symbol = $s and {cond}"
+        assert con.execute(sql, {"s": sym, "t": t}).fetchone()[0] > 0
+
+
+def test_trade_loss_clock_offset_price_scale(completeness, clean2):
+    root, report = completeness
+    kinds = {f["kind"]: f for f in report.ground_truth["faults"]}
+    con = connect(root)
+    con.execute(
+        f"create view c_trades as select * exclude (date), cast(date as varchar) as day "
+        f"from read_parquet('{clean2}/trades/*/*/*.parquet', hive_partitioning = true)"
+    )
+    con.execute(
+        f"create view c_quotes as select * exclude (date), cast(date as varchar) as day "
+        f"from read_parquet('{clean2}/quotes/*/*/*.parquet', hive_partitioning = true)"
+    )
+
+    def one(sql, *params):
+        return con.execute(sql, list(params)).fetchone()
+
+    loss = kinds["TRADE_LOSS"]
+    sym = loss["symbol"]
+    got, clean = one(
+        """select (select count(*) from trades where symbol = $1 and day = $2),
+                  (select count(*) from c_trades where symbol = $1 and day = $2)""",
+        sym,
+        DAY,
+    )
+    assert abs(got / clean - 0.15) <= 0.02 and got == loss["kept_trades"]
+    assert loss["removed_trades"] + loss["kept_trades"] == clean == loss["exchange_trades_in_range"]
+    # the kept trades are clean trades, unchanged, and spread over the whole day
+    assert one(
+        """select count(*) from trades t join c_trades c using (symbol, day, trade_id, price, qty, quote_qty, ts,
+           is_buyer_maker) where symbol = ? and day = ?""",
+        sym,
+        DAY,
+    ) == (got,)
+    assert one("select count(distinct hour(ts)) from trades where symbol = ? and day = ?", sym, DAY) == (24,)
+
+    off = kinds["CLOCK_OFFSET"]
+    sym = off["symbol"]
+    lo, hi = one("select min(ts), max(ts) from trades where symbol = ? and day = ?", sym, DAY)
+    assert lo >= datetime.fromisoformat(f"{DAY}T01:00:00") and hi >= datetime.fromisoformat(
+        f"{NEXT}T00:00:00"
+    )
+    for ds, key, n_key, past in (
+        ("trades", "trade_id", "shifted_trades", "trades_past_midnight"),
+        ("quotes", "update_id", "shifted_quotes", "quotes_past_midnight"),
+    ):
+        n, n_shifted, n_clean, n_past = one(
+            f"""select count(*), count(*) filter (where f.ts = c.ts + interval 1 hour),
+                       (select count(*) from c_{ds} where symbol = $1 and day = $2),
+                       count(*) filter (where f.ts >= timestamp '{NEXT}')
+                from {ds} f join c_{ds} c using (symbol, day, {key}) where symbol = $1 and day = $2""",
+            sym,
+            DAY,
+        )
+        assert n == n_shifted == n_clean == off[n_key] and n_past == off[past] > 0
+    # the quote at exactly 00:00 (every hour starts with one) now reads 01:00
+    first_quote = one("select min(ts) from quotes where symbol = ? and day = ?", sym, DAY)[0]
+    assert first_quote == datetime.fromisoformat(f"{DAY}T01:00:00")
+
+    ps = kinds["PRICE_SCALE"]
+    sym = ps["symbol"]
+    dec = next(s.price_decimals for s in SPECS if s.symbol == sym)
+    at = f"timestamp '{DAY} 16:00:00'"
+    scale = 10**dec
+    for ds, key, cols in (
+        ("trades", "trade_id", ("price",)),
+        ("quotes", "update_id", ("bid_price", "ask_price")),
+    ):
+        exact = " and ".join(
+            f"f.{c} = round(c.{c} * {scale}) * 100 / {scale} and abs(f.{c} / c.{c} - 100) < 1e-9"
+            for c in cols
+        )
+        same = " and ".join(f"f.{c} = c.{c}" for c in cols)
+        n, n_before, n_before_same, n_after_scaled = one(
+            f"""select count(*), count(*) filter (where c.ts < {at}), count(*) filter (where c.ts < {at} and {same}),
+                       count(*) filter (where c.ts >= {at} and {exact})
+                from {ds} f join c_{ds} c using (symbol, day, {key}, ts) where symbol = ? and day = ?""",
+            sym,
+            DAY,
+        )
+        assert n == one(f"select count(*) from c_{ds} where symbol = ? and day = ?", sym, DAY)[0]
+        assert n_before == n_before_same and n_after_scaled == n - n_before > 0
+        assert n - n_before == ps[f"scaled_{ds}"]
+    # qty unchanged, quote_qty follows the price
+    assert one(
+        f"""select count(*) from trades f join c_trades c using (symbol, day, trade_id) where symbol = ? and day = ?
+            and (f.qty <> c.qty or (c.ts >= {at} and abs(f.quote_qty / c.quote_qty - 100) > 1e-6))""",
+        sym,
+        DAY,
+    ) == (0,)
+
+
+def test_completeness_without_klines_or_quotes_and_overrides(tmp_path):
+    syms = ["BTCUSDT", "BNBUSDT", "XRPUSDT", "SOLUSDT", "DOGEUSDT"]
+    r = generate_lake(
+        tmp_path / "a",
+        symbols=syms,
+        trades_per_day=20_000,
+        faults="completeness",
+        klines=False,
+        progress=False,
+    )
+    gt = r.ground_truth
+    skipped = {s["kind"]: s["reason"] for s in gt["skipped_faults"]}
+    assert "no-klines" in skipped.pop("MISSING_KLINES")
+    assert set(skipped) == {"TRADE_STREAM_DEATH", "TRADE_LOSS", "PRICE_SCALE"}
+    assert all("not among the generated symbols" in v for v in skipped.values())
+    kinds = {f["kind"]: f for f in gt["faults"]}
+    assert set(kinds) == {"OUTAGE", "NO_QUOTES", "FROZEN_BOOK", "CLOCK_OFFSET"}
+    assert kinds["CLOCK_OFFSET"]["expect_rules"] == ["C1_TRADE_GAP"]
+    assert kinds["OUTAGE"]["expect_rules"] == ["C1_TRADE_GAP", "C2_QUOTE_GAP"]
+    assert all("exchange_trades_in_range" not in f for f in gt["faults"])
+    assert not (tmp_path / "a" / "klines_1m").exists()
+
+    r = generate_lake(
+        tmp_path / "b",
+        symbols=syms,
+        trades_per_day=20_000,
+        faults="completeness",
+        quotes=False,
+        progress=False,
+    )
+    skipped = {s["kind"]: s["reason"] for s in r.ground_truth["skipped_faults"]}
+    assert "no-quotes" in skipped["NO_QUOTES"] and "no-quotes" in skipped["FROZEN_BOOK"]
+    outage = next(f for f in r.ground_truth["faults"] if f["kind"] == "OUTAGE")
+    assert outage["expect_rules"] == ["C1_TRADE_GAP", "C3_KLINE_WITNESS"]
+
+    # mixing kinds of both groups, and --fault-symbol for the new kinds (through the CLI's parser)
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="lakeqa")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        [
+            "generate", "--lake", str(tmp_path / "c"), "--days", "2", "--trades-per-day", "20k",
+            "--symbol-list", "BTCUSDT,ETHUSDT,BNBUSDT", "--faults", "NAN_PRICE,OUTAGE,PRICE_SCALE",
+            "--fault-symbol", "OUTAGE=ETHUSDT", "--fault-symbol", "PRICE_SCALE=BTCUSDT", "--quiet",
+        ]
+    )  # fmt: skip
+    assert args.func(args) == 0
+    gt = json.loads((tmp_path / "c" / "_generator" / f"ground_truth_{DAY}.json").read_text())
+    assert {(f["kind"], f["symbol"]) for f in gt["faults"]} == {
+        ("NAN_PRICE", "BNBUSDT"),
+        ("OUTAGE", "ETHUSDT"),
+        ("PRICE_SCALE", "BTCUSDT"),
+    }
+    with pytest.raises(LakeError, match="each fault needs its own symbol"):
+        generate_lake(
+            tmp_path / "d",
+            trades_per_day=20_000,
+            faults="GAP,OUTAGE",
+            fault_symbols={"OUTAGE": "TRXUSDT"},
+            progress=False,
+        )
+    with pytest.raises(LakeError, match="each fault needs its own symbol"):
+        generate_lake(tmp_path / "d", trades_per_day=20_000, faults="all,completeness", progress=False)
+
+
+def test_completeness_deterministic(tmp_path):
+    kw = dict(date=DAY, days=2, trades_per_day=30_000, faults="completeness", progress=False)
+    a, b = generate_lake(tmp_path / "a", **kw), generate_lake(tmp_path / "b", **kw)
+    assert a.ground_truth == b.ground_truth
+    ha, hb = hashes(tmp_path / "a"), hashes(tmp_path / "b")
+    assert ha == hb and len(ha) == 3 * 13 * 2 - 2 + 1  # no quotes of XRPUSDT, no klines of BNBUSDT on DAY
