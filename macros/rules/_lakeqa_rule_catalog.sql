@@ -51,6 +51,50 @@
             'rule_id': 'R7_KLINE_PARITY', 'name': 'Kline parity', 'severity': 'minor', 'threshold_var': 'compare_price_tolerance_bps',
             'description': 'our 1m bar equals the exchange kline (OHLC within compare_price_tolerance_bps, volume within compare_volume_tolerance_rel, trade count exact; a minute on one side only is a mismatch, except an empty exchange minute)',
         },
+        'c1_trade_gap': {
+            'rule_id': 'C1_TRADE_GAP', 'name': 'Trade stream continuity', 'severity': 'critical',
+            'threshold_var': 'completeness.max_trade_gap_s',
+            'description': "no silence of the trade stream (no trade at all, the day's edges included) longer than the symbol's max_trade_gap_s (seeds/symbol_settings.csv, default var completeness.max_trade_gap_s) or, for a symbol that trades rarely, completeness.trade_gap_factor x its mean time between trades x ln(its trades); a live book does not hide a dead trade stream",
+        },
+        'c2_quote_gap': {
+            'rule_id': 'C2_QUOTE_GAP', 'name': 'Quote stream continuity', 'severity': 'major',
+            'threshold_var': 'default_max_gap_s',
+            'description': "no silence of the quote stream (no best bid/ask update, the day's edges included) longer than the symbol's max_gap_s",
+        },
+        'c3_kline_witness': {
+            'rule_id': 'C3_KLINE_WITNESS', 'name': 'Trades the exchange reports', 'severity': 'critical',
+            'threshold_var': 'completeness.kline_witness_max_minutes',
+            'description': 'no run of more than completeness.kline_witness_max_minutes consecutive minutes in which the exchange klines report trades and the lake has none (one violation per run)',
+        },
+        'c4_missing_dataset': {
+            'rule_id': 'C4_MISSING_DATASET', 'name': 'Dataset present', 'severity': 'major',
+            'threshold_var': 'expected_lookback_days',
+            'description': 'a dataset (trades, quotes, exchange klines) the lake held for the symbol on one of the expected_lookback_days before is there this day (daily mode; a symbol without trades also FAILs as no data)',
+        },
+        'c5_row_drop': {
+            'rule_id': 'C5_ROW_DROP', 'name': 'Rows as usual', 'severity': 'critical',
+            'threshold_var': 'completeness.max_row_drop',
+            'description': "the day's trades (quotes) are not more than completeness.max_row_drop fewer than the median of the days before (daily mode; needs at least one judged day of history)",
+        },
+        'c6_null_share': {
+            'rule_id': 'C6_NULL_SHARE', 'name': 'Missing values', 'severity': 'major',
+            'threshold_var': 'completeness.max_null_share',
+            'description': 'no checked column (trades price and qty, quotes bid and ask, klines OHLC and volume) has more than completeness.max_null_share NULL or NaN values in a period',
+        },
+        'c7_stale_book': {
+            'rule_id': 'C7_STALE_BOOK', 'name': 'Live book', 'severity': 'major',
+            'threshold_var': 'completeness.max_stale_seconds',
+            'description': 'no traded seconds priced by a quote older than quote_staleness_s (a frozen book; bars_1s shows NULL bid/ask there): more than completeness.max_stale_seconds in one quote silence is a violation',
+        },
+        'c8_clock_offset': {
+            'rule_id': 'C8_CLOCK_OFFSET', 'name': 'Clock in UTC', 'severity': 'critical',
+            'threshold_var': 'completeness.clock_offset_min_share',
+            'description': "our 1m bars do not equal the exchange klines shifted by a whole number of hours better than unshifted (a clock written in local time; daily mode, needs klines)",
+        },
+        'c9_price_scale': {
+            'rule_id': 'C9_PRICE_SCALE', 'name': 'Price scale', 'severity': 'critical', 'threshold_var': none,
+            'description': "our prices are not off by a power of ten: against the exchange kline's close, or without klines a step of our own close by a power of ten",
+        },
         'neg_volume': {
             'rule_id': 'NEG_VOLUME', 'name': 'Non-negative volume', 'severity': 'major', 'threshold_var': none,
             'description': 'volume_base and volume_quote (klines: volume and quote_volume) are >= 0',

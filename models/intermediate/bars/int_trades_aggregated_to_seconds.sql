@@ -24,7 +24,10 @@ trades_aggregated_to_seconds as (
         {{ lakeqa_exact_sum('qty') }} as volume_base,
         {{ lakeqa_exact_sum('coalesce(quote_qty, price * qty)') }} as volume_quote,
         {{ lakeqa_exact_sum('price * qty') }} as price_qty_sum,
-        count(*) as trade_count
+        count(*) as trade_count,
+        -- for coverage's C6_NULL_SHARE, in the same pass
+        count(*) filter (where price is null or isnan(price)) as n_null_price,
+        count(*) filter (where qty is null or isnan(qty)) as n_null_qty
     from trades
     group by symbol, date_trunc('second', ts)
 
@@ -42,7 +45,9 @@ final as (
         volume_base,
         volume_quote,
         trade_count,
-        price_qty_sum / nullif(volume_base, 0) as vwap
+        price_qty_sum / nullif(volume_base, 0) as vwap,
+        n_null_price,
+        n_null_qty
     from trades_aggregated_to_seconds
 
 )

@@ -5,7 +5,8 @@
     and its Great Expectations suite both read this table.
 
     kind 'activity': seconds in which the symbol traded (or had a prebuilt bar) or its quotes changed;
-      a gap is longer than the symbol's max_gap_s (seeds/symbol_settings.csv, else var default_max_gap_s).
+      a gap is longer than the symbol's max_gap_s (seeds/symbol_settings.csv, else var default_max_gap_s);
+      on a symbol-day without any quote, longer than its max_trade_gap_s (trades alone are thinner).
     kind 'minutes': the exchange's kline minutes; every minute must be there (max_gap_s 60).
     Within each UTC day, between its first and last presence: a day is judged the same built alone or in
     a range, and the edges of a partial capture are not gaps.
@@ -30,6 +31,24 @@ kline_minutes as (
 symbol_settings as (
 
     select * from {{ ref('symbol_settings') }}
+
+),
+
+quote_seconds as (
+
+    select * from {{ ref('int_quotes_last_per_second') }}
+    where {{ lakeqa_in_window('ts') }}
+
+),
+
+-- a symbol-day without any quote is judged on its trades alone, against the trade stream's threshold:
+-- its quiet trade stretches are not lost data (the missing quotes are C4_MISSING_DATASET's)
+symbol_days_with_quotes as (
+
+    select distinct
+        symbol,
+        cast(ts as date) as date
+    from quote_seconds
 
 ),
 
@@ -74,10 +93,15 @@ intervals as (
         epoch(presence_with_next.next_ts - presence_with_next.ts) as gap_s,
         case
             when presence_with_next.kind = 'minutes' then 60.0
+            when symbol_days_with_quotes.symbol is null
+                then coalesce(symbol_settings.max_trade_gap_s, {{ lakeqa_setting_number('completeness.max_trade_gap_s') }})
             else coalesce(symbol_settings.max_gap_s, {{ lakeqa_setting_number('default_max_gap_s') }})
         end as max_gap_s
     from presence_with_next
     left join symbol_settings on presence_with_next.symbol = symbol_settings.symbol
+    left join symbol_days_with_quotes
+        on presence_with_next.symbol = symbol_days_with_quotes.symbol
+            and cast(presence_with_next.ts as date) = symbol_days_with_quotes.date
     where presence_with_next.next_ts is not null
 
 )

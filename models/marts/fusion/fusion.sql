@@ -46,6 +46,14 @@ lake_partitions as (
 
 ),
 
+coverage as (
+
+    select * from {{ ref('coverage') }}
+    where {{ lakeqa_in_window('ts') }}
+        and mode = '{{ window.mode }}'
+
+),
+
 periods as (
 
     -- every day (hour) that starts inside the window
@@ -162,6 +170,72 @@ violation_counts as (
 
 ),
 
+-- per rule: how many, where, and its largest failure's own words (a gap's detail names its range and size)
+violation_rules as (
+
+    select
+        symbol,
+        date_trunc('{{ period }}', ts) as ts,
+        severity,
+        rule,
+        count(*) as n,
+        min(ts) as first_ts,
+        max(coalesce(ts_end, ts + interval 1 second)) as last_end,
+        max(epoch(coalesce(ts_end, ts) - ts)) as longest_s,
+        arg_max(detail, (epoch(coalesce(ts_end, ts) - ts), -epoch(ts))) as top_detail
+    from violations
+    group by all
+
+),
+
+violation_rule_summaries as (
+
+    select
+        *,
+        rule || case
+            when n > 1 then ' x' || n || ' ' || {{ lakeqa_utc_range('first_ts', 'last_end') }} || ', the largest: '
+            else ': '
+        end || top_detail as summary,
+        -- what a reason names first: completeness (what did not arrive), then the longest, then the most
+        row_number() over (
+            partition by symbol, ts, severity
+            order by starts_with(rule, 'C') desc, longest_s desc, n desc, rule
+        ) as rank_in_severity,
+        row_number() over (partition by symbol, ts order by n desc, rule) as rank_by_count
+    from violation_rules
+
+),
+
+violation_headlines as (
+
+    select
+        symbol,
+        ts,
+        max(summary) filter (where severity = 'critical' and rank_in_severity = 1) as critical_headline,
+        max(summary) filter (where severity = 'major' and rank_in_severity = 1) as major_headline,
+        max(summary) filter (where rank_by_count = 1) as most_frequent,
+        string_agg(rule || ' (' || n || ')', ', ' order by rank_in_severity)
+            filter (where severity = 'critical' and rank_in_severity > 1) as other_critical,
+        string_agg(rule || ' (' || n || ')', ', ' order by rank_in_severity)
+            filter (where severity = 'major' and rank_in_severity > 1) as other_major
+    from violation_rule_summaries
+    group by all
+
+),
+
+-- the trade stream's history in the lake: 0 on the first day a symbol appears (nothing to compare with)
+trade_history as (
+
+    select
+        symbol,
+        ts,
+        max(hist_days_in_lake) as history_days
+    from coverage
+    where dataset in ('trades', 'bars_1s')
+    group by all
+
+),
+
 anomaly_counts as (
 
     select
@@ -217,12 +291,20 @@ counts as (
         coalesce(anomaly_counts.n_anomalies, 0) as n_anomalies,
         coalesce(anomaly_counts.max_confidence, 0) as max_anomaly_confidence,
         coalesce(anomalies_by_detector.by_detector, '{}') as anomalies_by_detector,
+        violation_headlines.critical_headline,
+        violation_headlines.major_headline,
+        violation_headlines.most_frequent,
+        violation_headlines.other_critical,
+        violation_headlines.other_major,
+        coalesce(trade_history.history_days, 0) as history_days,
         symbols_seen_before.last_seen_date
     from symbol_periods
     left join bar_counts using (symbol, ts)
     left join violation_counts using (symbol, ts)
     left join anomaly_counts using (symbol, ts)
     left join anomalies_by_detector using (symbol, ts)
+    left join violation_headlines using (symbol, ts)
+    left join trade_history using (symbol, ts)
     left join symbols_seen_before
         on symbol_periods.symbol = symbols_seen_before.symbol
             and cast(symbol_periods.ts as date) = symbols_seen_before.date
@@ -314,27 +396,31 @@ final as (
                 then 'no data: ' || symbol || ' is expected (symbol_settings or var expected_symbols)'
                     || ' but has no bars in this {{ period }}'
             when n_violations_critical > 0
-                then n_violations_critical || ' critical violation(s): ' || array_to_string(critical_rules, ', ')
+                then critical_headline || coalesce('; also critical: ' || other_critical, '')
             when score < {{ fusion.review_score }}
-                then 'score ' || round(score, 3) || ' below {{ fusion.review_score }}'
+                then 'score ' || round(score, 3) || ' below {{ fusion.review_score }}: '
+                    || coalesce(major_headline || coalesce('; also major: ' || other_major, ''), most_frequent,
+                                n_anomalies || ' anomalies, ' || round(anomaly_allowance, 1) || ' expected at most')
             when n_violations_major > 0
-                then n_violations_major || ' major violation(s): ' || array_to_string(major_rules, ', ')
+                then major_headline || coalesce('; also major: ' || other_major, '')
             when score < {{ fusion.pass_score }}
-                then 'score ' || round(score, 3) || ' below {{ fusion.pass_score }}'
+                then 'score ' || round(score, 3) || ' below {{ fusion.pass_score }}: '
                     || case
                         when excess_anomalies > 0
-                            then ' (' || n_anomalies || ' anomalies, '
-                                || round(anomaly_allowance, 1) || ' expected at most)'
-                        else ''
+                            then n_anomalies || ' anomalies, ' || round(anomaly_allowance, 1) || ' expected at most'
+                        else coalesce(most_frequent, 'minor violations')
                     end
             when n_violations_minor > 0
-                then 'pass with ' || n_violations_minor || ' minor violation(s): ' || array_to_string(minor_rules, ', ')
+                then 'pass with ' || n_violations_minor || ' minor violation(s): ' || most_frequent
+            when history_days = 0
+                then 'pass (the first day of ' || symbol || ' in the lake: no history to compare rows and datasets with)'
             else 'pass'
         end as reason,
         cast(to_json({
             'n_bars': n_bars,
             'violations': {'critical': n_violations_critical, 'major': n_violations_major, 'minor': n_violations_minor},
             'rules': {'critical': critical_rules, 'major': major_rules, 'minor': minor_rules},
+            'history_days': history_days,
             'anomalies': n_anomalies,
             'anomaly_records': n_anomaly_records,
             'anomalies_by_detector': json(anomalies_by_detector),

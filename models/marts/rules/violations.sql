@@ -14,6 +14,7 @@
 -- depends_on: {{ ref('klines_1m') }}
 -- depends_on: {{ ref('compare_our_vs_kline_1m') }}
 -- depends_on: {{ ref('int_continuity_intervals') }}
+-- depends_on: {{ ref('completeness_checks') }}
 -- depends_on: {{ ref('symbol_settings') }}
 {%- set attachments = lakeqa_rule_attachments() %}
 
