@@ -7,7 +7,11 @@
     does not exist"). This reads the lake the way staging does, and cheaply: only the files of the
     dataset's newest date partition (rows land in the partition of their own UTC day, so it holds the
     newest row), after the same schema check. A lake holding no file of the dataset stops the check of
-    that source with a message saying so (dbt would otherwise report a NULL it cannot compare).
+    that source with a message saying so: dbt would otherwise take the NULL for "infinitely long ago" and
+    report the source ERROR STALE, which is no verdict on a dataset the lake does not carry (quotes are
+    optional, bars_1s too). `lakeqa run` never gets here for one: it selects only the datasets holding
+    files (lakeqa.freshness.datasets_in_lake) and reports the others "not in the lake". By hand, do the
+    same: `dbt source freshness --select source:lake.trades source:lake.klines_1m`.
 
       dataset_relation  the source being checked (`this` in loaded_at_query); its identifier names the lake folder
       ts_column         the dataset's time column: ts, or open_time for klines_1m

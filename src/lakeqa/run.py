@@ -1,13 +1,21 @@
 """`lakeqa run`: the daily (or hourly) QA in one command.
 
-One `dbt build` for the window (through dbt's Python entry point), then per day the Great Expectations
-checkpoint, the exports, the day manifest, the report, and finally dbt docs with the latest verdicts on the overview page.
-Each step can also be run on its own: `lakeqa ge`, `lakeqa report`, `lakeqa run --skip ...`, or from Python
-(`build`, `run_ge`, `export`, `run_report`, `run_docs` below).
+First the lake's freshness (`dbt source freshness`: how old each dataset's newest row is), then one
+`dbt build` for the window (both through dbt's Python entry point), then per day the Great Expectations
+checkpoint, the exports, the day manifest, the report, and finally dbt docs with the latest verdicts on the
+overview page. Each step can also be run on its own: `lakeqa ge`, `lakeqa report`, `lakeqa run --skip ...`,
+or from Python (`check_freshness`, `build`, `run_ge`, `export`, `run_report`, `run_docs` below).
 
 Exit codes a scheduler can act on: 0 = done and no verdict at or beyond --fail-on; 1 = bad input or
 arguments (nothing replaced); 3 = dbt build failed (nothing replaced for the failed models); 4 = a verdict
-at or beyond --fail-on, or no data at all for any symbol in the window (unless --fail-on never).
+at or beyond --fail-on, or no data at all for any symbol in the window, or a stale lake: a dataset past
+freshness.error_after_hours in a current window (unless --fail-on never).
+
+Freshness is measured from now, so it is judged only when the window is current (its last day is today or
+yesterday, UTC: TODAY, YESTERDAY, a LATEST that is one of them, hourly up to NOW). A backfill of an older
+window skips the check (and dbt's start-up) and says so. A dataset past warn_after prints a WARNING only;
+one with no files in the lake (a lake without quotes, the optional bars_1s) is "not in the lake", never
+an error. The build and the verdicts run either way: the no-data verdicts are the per-symbol view.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 
-from lakeqa import atomic, exports
+from lakeqa import atomic, exports, freshness
 from lakeqa.dbt_runner import run_dbt, split_window_vars
 from lakeqa.lake import LakeError
 from lakeqa.manifest import write_manifest
@@ -37,7 +45,7 @@ examples:
   lakeqa run --mode hourly --hourly-end "2024-08-09 13:30"
 """
 
-STEPS = ("build", "ge", "exports", "manifest", "report", "docs")
+STEPS = ("freshness", "build", "ge", "exports", "manifest", "report", "docs")
 VERDICT_RANK = {"PASS": 0, "REVIEW": 1, "FAIL": 2}
 OVERVIEW_DOC = Path("models") / "docs" / "_latest_verdicts.md"
 
@@ -136,6 +144,23 @@ def _extra_vars(text: str | None) -> dict:
 
 
 # The steps, each callable on its own ---------------------------------------------------------------
+
+
+def check_freshness(paths: Paths, dbt_vars: dict) -> list[freshness.SourceFreshness]:
+    """`dbt source freshness` of the lake's datasets that have files; prints one line per lake source and
+    returns them (status pass / warn / error, or not in the lake)."""
+    checks = freshness.check_freshness(paths, dbt_vars)
+    for check in checks:
+        print(f"      {check.line()}", flush=True)
+    for check in checks:
+        if check.status == "error":
+            print(f"      FAIL: {check.stale_message()}", flush=True)
+        elif check.status == "warn":
+            print(f"      WARNING: {check.late_message()}", flush=True)
+        elif check.status not in ("pass", freshness.NOT_IN_LAKE, freshness.NOT_DECLARED):
+            # dbt could not read it (a file of the wrong schema, say): the build stops on the same file
+            print(f"      WARNING: {check.source}: freshness not checked: {check.message}", flush=True)
+    return checks
 
 
 def build_command(dbt_vars: dict) -> str:
@@ -251,7 +276,19 @@ def _main(args) -> int:
         timings[name] = time.monotonic() - t
         print(f"      done in {timings[name]:.1f} s", flush=True)
 
+    stale: list[freshness.SourceFreshness] = []
+    if "freshness" in steps and not freshness.window_is_current(window.days):
+        steps.remove("freshness")  # measured from now: it says nothing about a past window
+        why = "the lake's age is measured from now"
+        print(f"freshness: not judged for a past window ({window.label}; {why}): skipped", flush=True)
+
     n = 0
+    if "freshness" in steps:
+        n += 1
+        t = step(n, freshness.freshness_command(paths, dbt_vars))
+        stale = [c for c in check_freshness(paths, dbt_vars) if c.status == "error"]
+        done("freshness", t)
+
     if "build" in steps:
         n += 1
         t = step(n, build_command(dbt_vars))
@@ -317,12 +354,19 @@ def _main(args) -> int:
 
     verdicts = _verdicts(paths, window)
     _print_summary(paths, window, verdicts, written, manifests, reports, ge_index, time.monotonic() - t_start)
+    failed = False
+    for check in stale:
+        # the lake's collector stopped: a FAIL of the run whatever the verdicts of the data it still has
+        print(f"lakeqa run: FAIL: {check.stale_message()}", file=sys.stderr)
+        failed = True
     if not verdicts:
         # no verdict at all: nothing arrived for any symbol in the window (a collector dead for longer than
         # expected_lookback_days, a lake never filled): that is a FAIL, not a silent success
         newest = _newest_lake_day(paths.lake_root)
         print(f"lakeqa run: FAIL: no data for any symbol in the window ({window.label}); the lake's newest day"
               f" is {newest}", file=sys.stderr)
+        failed = True
+    if failed:
         return 0 if args.fail_on == "never" else 4
     return _exit_code(verdicts, args.fail_on)
 

@@ -21,7 +21,7 @@ from lakeqa.settings import (
     setting,
 )
 
-GROUPS = ("zscore", "jump", "iforest", "fusion", "reporting")
+GROUPS = ("zscore", "jump", "iforest", "fusion", "reporting", "freshness")
 
 
 # ------------------------------------------------------------------------------------------ in Python
