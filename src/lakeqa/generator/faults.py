@@ -257,6 +257,7 @@ def shape(faults: list[Fault]) -> Shaping:
             sh.quote_blackout.add(s)  # nothing else after the second's last trade
         elif f.kind == "GAP":
             at_least(s - 1, 1)  # the last bar before the gap is the second just before it
+            sh.quote_seconds.add(s - 1)  # and the last quote: the quote stream's silence starts at s too
             for i in range(GAP_MINUTES):
                 at_least(s + 60 * i + 30, 1)  # the exchange has trades in each missing minute
             sh.quote_seconds.add(s + GAP_MINUTES * 60)
@@ -591,10 +592,14 @@ def finish(f: Fault, klines: bool, kline_counts: np.ndarray | None, quotes: bool
             f"{f.record['gap_end'][11:]}): {f.record.get('removed_trades', 0)} trades and "
             f"{f.record.get('removed_quotes', 0)} quotes removed"
         )
+        # the quote stream on its own is silent for the whole gap (C2); the exchange reports trades in
+        # every missing minute, one run of GAP_MINUTES (C3, one violation at its first minute)
+        f.expect.append(f._exp("completeness_checks", "C2_QUOTE_GAP", s))
         if klines and kline_counts is not None:
             for i in range(GAP_MINUTES):
                 if kline_counts[(s + 60 * i) // 60] > 0:
                     f.expect.append(f._exp("compare_our_vs_kline_1m", "R7_KLINE_PARITY", s + 60 * i))
+            f.expect.append(f._exp("completeness_checks", "C3_KLINE_WITNESS", s))
         r7 = False
     elif f.kind == "KLINE_OHLC":
         f.expect.append(f._exp("klines_1m", "R1_OHLC_ORDER", m))
@@ -630,5 +635,7 @@ def finish(f: Fault, klines: bool, kline_counts: np.ndarray | None, quotes: bool
                 "expect a no-data verdict"
             )
             f.record["expect_verdict"] = "NO_DATA"
+            # every dataset the symbol had the day before is missing (C4), reported at the day's start
+            f.expect.append(f._exp("completeness_checks", "C4_MISSING_DATASET", 0))
     if r7:
         f.expect.append(f._exp("compare_our_vs_kline_1m", "R7_KLINE_PARITY", m))
