@@ -113,19 +113,33 @@ stream_gaps as (
 
 ),
 
+-- only a silence over its limit is looked up in the klines (a range join over every silence is slow)
+stream_gaps_over_limit as (
+
+    select
+        stream_gaps.symbol,
+        stream_gaps.stream,
+        stream_gaps.silence_start,
+        sum(klines_1m.trade_count) as exchange_trades,
+        sum(klines_1m.volume) as exchange_volume
+    from stream_gaps
+    inner join klines_1m
+        on klines_1m.symbol = stream_gaps.symbol
+            and klines_1m.ts >= date_trunc('minute', stream_gaps.silence_start)
+            and klines_1m.ts < stream_gaps.silence_end
+    where stream_gaps.silence_s > stream_gaps.limit_s
+    group by all
+
+),
+
 stream_gaps_witnessed as (
 
     select
         stream_gaps.*,
-        sum(klines_1m.trade_count) as exchange_trades,
-        sum(klines_1m.volume) as exchange_volume
+        stream_gaps_over_limit.exchange_trades,
+        stream_gaps_over_limit.exchange_volume
     from stream_gaps
-    left join klines_1m
-        on stream_gaps.silence_s > stream_gaps.limit_s
-            and klines_1m.symbol = stream_gaps.symbol
-            and klines_1m.ts >= date_trunc('minute', stream_gaps.silence_start)
-            and klines_1m.ts < stream_gaps.silence_end
-    group by all
+    left join stream_gaps_over_limit using (symbol, stream, silence_start)
 
 ),
 
@@ -319,19 +333,29 @@ traded_kline_minutes as (
 
 matches_by_offset as (
 
-    -- per offset: the traded exchange minutes (the left join keeps each once) and those our bars equal
+    -- per offset: the traded exchange minutes and those our bars equal there (an equi-join on the shifted
+    -- minute; the volume comparison is an aggregate filter, which keeps it a hash join)
     select
-        traded_kline_minutes.symbol,
-        date_trunc('day', traded_kline_minutes.ts) as day,
-        offsets.hours,
+        shifted.symbol,
+        shifted.day,
+        shifted.hours,
         count(*) as n_traded,
-        count(bars_1m.ts) as n_matching
-    from traded_kline_minutes
-    cross join (select unnest(range(-12, 13)) as hours) as offsets
+        count(*) filter (
+            where abs(bars_1m.volume_base - shifted.volume) <= 1e-9 * shifted.volume
+        ) as n_matching
+    from (
+        select
+            traded_kline_minutes.symbol,
+            date_trunc('day', traded_kline_minutes.ts) as day,
+            offsets.hours,
+            traded_kline_minutes.ts + to_hours(offsets.hours) as shifted_ts,
+            traded_kline_minutes.volume
+        from traded_kline_minutes
+        cross join (select unnest(range(-12, 13)) as hours) as offsets
+    ) as shifted
     left join bars_1m
-        on bars_1m.symbol = traded_kline_minutes.symbol
-            and bars_1m.ts = traded_kline_minutes.ts + to_hours(offsets.hours)
-            and abs(bars_1m.volume_base - traded_kline_minutes.volume) <= 1e-9 * traded_kline_minutes.volume
+        on bars_1m.symbol = shifted.symbol
+            and bars_1m.ts = shifted.shifted_ts
     group by all
 
 ),
@@ -392,17 +416,27 @@ scale_against_exchange as (
 
 ),
 
+symbol_days_with_klines as (
+
+    select distinct
+        symbol,
+        cast(ts as date) as date
+    from klines_1m
+
+),
+
 own_steps as (
 
     select
-        symbol,
-        ts,
-        close,
-        lag(close) over (partition by symbol, cast(ts as date) order by ts) as previous_close
+        bars_1m.symbol,
+        bars_1m.ts,
+        bars_1m.close,
+        lag(bars_1m.close) over (partition by bars_1m.symbol, bars_1m.date order by bars_1m.ts) as previous_close
     from bars_1m
-    where close > 0
-        and not exists (select 1 from klines_1m where klines_1m.symbol = bars_1m.symbol
-                        and cast(klines_1m.ts as date) = cast(bars_1m.ts as date))
+    anti join symbol_days_with_klines
+        on bars_1m.symbol = symbol_days_with_klines.symbol
+            and bars_1m.date = symbol_days_with_klines.date
+    where bars_1m.close > 0
 
 ),
 
