@@ -45,6 +45,18 @@ Mapping (GE's own expectations wherever one exists):
   re-apply it.
 * neg_volume: ``ExpectColumnValuesToBeBetween(min_value=0)`` on each of the attachment's
   ``volume_columns``.
+* c1_trade_gap ... c9_price_scale (the completeness rules C1-C9, ``macros/rules/test_completeness_rules.sql``):
+  every check is measured once by dbt in the table they are attached to (``completeness_checks``: one
+  row per check_name, symbol, ts, subject with ``measured_value`` and ``limit_value``), and the dbt rule
+  reports the rows of its own check_name with ``measured_value > limit_value``. One builder for the nine
+  (they differ only by name): ``ExpectColumnPairValuesAToBeGreaterThanB(limit_value, measured_value,
+  or_equal=True, ignore_row_if='either_value_is_missing')`` with the row condition ``check_name ==
+  <test name>`` (GE's ``Column("check_name") == name``; on pandas batches GE applies it with
+  ``DataFrame.query``, where an equality on a string column works as in SQL): the same comparison, on the
+  same rows (a NULL value is no violation for dbt's ``>``, hence the ignore). The batch is the table's rows
+  of the day in daily mode (``lakeqa.ge.batches``: a table with a ``mode`` column is read with
+  ``mode = 'daily'``). The limit is per row (symbol settings, the symbol's own rate, history); the
+  attachment's threshold in ``meta`` is the rule's setting as the build resolved it, informational.
 """
 
 from __future__ import annotations
@@ -55,7 +67,7 @@ from dataclasses import dataclass
 from lakeqa.ge.attachments import Attachment, Rule
 from lakeqa.ge.errors import GeSuiteError
 
-__all__ = ["BUILDERS", "GAPS", "ROWS", "Batch", "RuleBuilder", "expectations_for", "missing_builder_error"]
+__all__ = ["BUILDERS", "COMPLETENESS_TESTS", "GAPS", "ROWS", "Batch", "RuleBuilder", "expectations_for", "missing_builder_error"]
 
 ROWS, GAPS = "rows", "r5_gaps"
 OHLC = ("open", "high", "low", "close")
@@ -250,6 +262,32 @@ def _neg_volume(attachment: Attachment) -> Built:
     ]
 
 
+COMPLETENESS_TESTS = (
+    "c1_trade_gap", "c2_quote_gap", "c3_kline_witness", "c4_missing_dataset", "c5_row_drop",
+    "c6_null_share", "c7_stale_book", "c8_clock_offset", "c9_price_scale",
+)  # fmt: skip
+
+
+def _completeness(attachment: Attachment) -> Built:
+    """C1-C9: the attached table's checks of this rule's name stay within their limit, as the dbt rule
+    (measured_value > limit_value is a violation) says."""
+    from great_expectations import expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
+    test_name = attachment.rule.test_name
+    source = _threshold_source(attachment)
+    how = (
+        f"The day's rows of {attachment.table} (daily mode) with check_name = '{test_name}', each a check"
+        " dbt measured once with the limit it must not exceed (measured_value > limit_value is a violation,"
+        f" as in macros/rules/test_completeness_rules.sql). The limit is per row; {source} ="
+        f" {_fmt(attachment.threshold)} in the build that wrote rule_attachments is shown for information."
+    )
+    return [(Batch(ROWS), gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+        column_A="limit_value", column_B="measured_value", or_equal=True,
+        ignore_row_if="either_value_is_missing", row_condition=Column("check_name") == test_name,
+        **_meta(attachment, f"{test_name}: limit_value >= measured_value", how)))]
+
+
 def _fmt(value: float | None) -> str:
     return "none" if value is None else f"{value:g}"
 
@@ -264,6 +302,7 @@ BUILDERS: dict[str, RuleBuilder] = {
     "r6_spread_sanity": RuleBuilder(_r6, frozenset({"max_spread_bps"})),
     "r7_kline_parity": RuleBuilder(_r7),
     "neg_volume": RuleBuilder(_neg_volume, frozenset({"volume_columns"})),
+    **{name: RuleBuilder(_completeness) for name in COMPLETENESS_TESTS},
 }
 
 
