@@ -45,7 +45,17 @@ RULES = {
     "r6_spread_sanity": ("R6_SPREAD_SANITY", "major", "rule_max_spread_bps", 500.0),
     "r7_kline_parity": ("R7_KLINE_PARITY", "minor", "compare_price_tolerance_bps", 0.0),
     "neg_volume": ("NEG_VOLUME", "major", None, None),
+    "c1_trade_gap": ("C1_TRADE_GAP", "critical", "completeness.max_trade_gap_s", 900.0),
+    "c2_quote_gap": ("C2_QUOTE_GAP", "major", "default_max_gap_s", 60.0),
+    "c3_kline_witness": ("C3_KLINE_WITNESS", "critical", "completeness.kline_witness_max_minutes", 2.0),
+    "c4_missing_dataset": ("C4_MISSING_DATASET", "major", "expected_lookback_days", 7.0),
+    "c5_row_drop": ("C5_ROW_DROP", "critical", "completeness.max_row_drop", 0.5),
+    "c6_null_share": ("C6_NULL_SHARE", "major", "completeness.max_null_share", 0.05),
+    "c7_stale_book": ("C7_STALE_BOOK", "major", "completeness.max_stale_seconds", 0.0),
+    "c8_clock_offset": ("C8_CLOCK_OFFSET", "critical", "completeness.clock_offset_min_share", 0.5),
+    "c9_price_scale": ("C9_PRICE_SCALE", "critical", None, None),
 }
+COMPLETENESS = [test for test in RULES if test[0] == "c" and test[1].isdigit()]
 
 
 def _catalog(*extra: dict) -> list[dict]:
@@ -120,6 +130,37 @@ def test_each_rule_test_becomes_ge_native_expectations_with_the_rule_in_meta():
         assert (e.meta["severity"], e.meta["description"]) == (row["severity"], row["description"])
         assert e.meta["dbt_test"] == tests[(row["rule_id"], "bars_1s")]
         assert e.description.startswith(f"{row['rule_id']} ({row['severity']})")
+
+
+def test_completeness_rules_compare_limit_and_measured_value_on_their_own_checks():
+    """C1-C9 share one builder: the dbt rule's measured_value > limit_value on the rows of its check_name,
+    as GE's pair expectation limit_value >= measured_value with the row condition check_name == test name."""
+    from great_expectations.expectations.row_conditions import Column
+
+    plans = _suites(*[_attached(test, "completeness_checks") for test in COMPLETENESS])
+    assert list(plans) == ["completeness_checks"]
+    plan = plans["completeness_checks"]
+    assert plan.batch.kind == "rows"
+    assert plan.columns() == ["symbol", "ts", "limit_value", "measured_value", "check_name"]
+    by_rule = {e.meta["rule_id"]: e for e in plan.expectations}
+    assert list(by_rule) == [RULES[test][0] for test in COMPLETENESS]
+    for test in COMPLETENESS:
+        rule_id, severity, _, threshold = RULES[test]
+        e = by_rule[rule_id]
+        kwargs = e.configuration.kwargs
+        assert (e.configuration.type, kwargs["column_A"], kwargs["column_B"], kwargs["or_equal"]) == (
+            "expect_column_pair_values_a_to_be_greater_than_b", "limit_value", "measured_value", True)
+        assert kwargs["ignore_row_if"] == "either_value_is_missing"  # NULL > x is no violation in dbt
+        assert kwargs["row_condition"] == (Column("check_name") == test).dict()
+        assert (e.meta["threshold"], e.meta["dbt_test"]) == (threshold, f"test.lakeqa.{test}_completeness_checks")
+        assert e.description.startswith(f"{rule_id} ({severity}): {test}")
+    # the threshold shown is the attachment's, as for every rule
+    (e,) = _suites(_attached("c1_trade_gap", "completeness_checks", threshold=120.0))["completeness_checks"].expectations
+    assert e.meta["threshold"] == 120.0 and any("= 120 in the build" in n for n in e.notes)
+    with pytest.raises(GeSuiteError, match=r"C5_ROW_DROP .*argument\(s\) where are not known"):
+        _suites(_attached("c5_row_drop", "completeness_checks", where="true"))
+    with pytest.raises(GeSuiteError, match=r"C7_STALE_BOOK .*has no column\(s\) limit_value, measured_value"):
+        _suites(_attached("c7_stale_book", "coverage"), table_columns={"coverage": {"symbol", "ts", "check_name"}})
 
 
 def test_the_columns_come_from_the_attachment_arguments():
@@ -607,3 +648,114 @@ def test_data_docs_templates_are_compiled_once_and_render_the_same():
     assert _CompiledTemplates.compilations == compiled, "the second view compiled its templates again"
     assert plain == first == second
     assert DefaultJinjaView().env.bytecode_cache is None, "GE's view was not put back"
+
+
+# ------------------------------------------------------------------------- the completeness rules C1-C9
+
+COMPLETENESS_DAYS = ("2024-08-07", "2024-08-08", "2024-08-09")  # history, then the faulted last day
+COMPLETENESS_DAY = COMPLETENESS_DAYS[-1]
+
+
+@pytest.fixture(scope="module")
+def completeness_build(tmp_path_factory, _dbt_private_paths):
+    """Three generated days of five symbols with completeness faults on the last: an outage (BTCUSDT), a
+    dead trade stream (ETHUSDT), a frozen book (SOLUSDT), no quotes at all (XRPUSDT); XRPETH trades rarely.
+    Built in one range run (the two days before are the history C4/C5 need), GE run on the last day."""
+    from lakeqa.generate import generate_lake
+
+    project = DbtProject(tmp_path_factory.mktemp("completeness"))
+    generate_lake(
+        project.lake, date=COMPLETENESS_DAY, days=len(COMPLETENESS_DAYS),
+        symbols="BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,XRPETH", trades_per_day=100_000,
+        faults="OUTAGE,TRADE_STREAM_DEATH,FROZEN_BOOK,NO_QUOTES", progress=False,
+    )
+    project.build({"from": COMPLETENESS_DAYS[0], "to": COMPLETENESS_DAY})
+    project.ge_output = project.paths.output_root
+    project.ge = run_ge_checkpoint(
+        project.paths.duckdb_path, COMPLETENESS_DAY, project.ge_output, result_format="COMPLETE")
+    return project
+
+
+def _completeness_violations(project: DbtProject, day: str) -> dict[str, list[tuple[str, str]]]:
+    """rule -> the (symbol, ts) of each `violations` row of a completeness rule that day (one per check)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for rule, symbol, ts in project.query(
+        "select rule, symbol, strftime(ts, '%Y-%m-%d %H:%M:%S') from violations"
+        " where source_table = 'completeness_checks' and date = ? order by all",
+        [day],
+    ):
+        out.setdefault(rule, []).append((symbol, ts))
+    return out
+
+
+@e2e
+def test_ge_and_dbt_flag_the_same_completeness_checks(completeness_build):
+    project, result = completeness_build, completeness_build.ge
+    assert result["errors"] == [] and result["warnings"] == [] and result["success"] is False
+    rule_ids = {RULES[test][0] for test in COMPLETENESS}
+    attached = {r for t, r in _attached_pairs(project) if t == "completeness_checks"}
+    assert attached == rule_ids
+    ge_rules = result["rules"]["completeness_checks"]
+    assert set(ge_rules) == rule_ids
+    violations = _completeness_violations(project, COMPLETENESS_DAY)
+    assert set(violations) <= rule_ids
+    expectations = {e["rule_id"]: e for e in result["suites"]["completeness_checks"]["expectations"]}
+    for rule in sorted(rule_ids):
+        dbt_rows = violations.get(rule, [])
+        assert {tuple(k) for k in ge_rules[rule]["flagged_keys"]} == set(dbt_rows), f"{rule}: GE and dbt differ"
+        assert ge_rules[rule]["success"] == (not dbt_rows), rule
+        # row for row: each check over its limit is one violations row and one unexpected GE row
+        assert expectations[rule]["unexpected_count"] == len(dbt_rows), rule
+    # the injected faults: an outage and a dead trade stream, a frozen book, a day without quotes
+    assert {"C1_TRADE_GAP", "C2_QUOTE_GAP", "C4_MISSING_DATASET", "C7_STALE_BOOK"} <= set(violations)
+    assert ("XRPUSDT", f"{COMPLETENESS_DAY} 00:00:00") in violations["C4_MISSING_DATASET"]
+    assert {s for s, _ in violations["C1_TRADE_GAP"]} >= {"BTCUSDT", "ETHUSDT"}
+    assert {s for s, _ in violations["C7_STALE_BOOK"]} == {"SOLUSDT"}
+    # each expectation validated only its own check's rows of the day
+    counts = dict(project.query(
+        "select check_name, count(*) from completeness_checks where date = ? and mode = 'daily' group by 1",
+        [COMPLETENESS_DAY]))
+    for test in COMPLETENESS:
+        assert expectations[RULES[test][0]]["element_count"] == counts.get(test, 0), test
+    # the other rules on the same build agree too
+    _assert_ge_agrees_with_violations(project, result, COMPLETENESS_DAY)
+
+
+@e2e
+def test_completeness_data_docs_render(completeness_build):
+    docs = completeness_build.ge_output / "ge" / "data_docs"
+    assert completeness_build.ge["data_docs_index"] == str(docs / "index.html")
+    assert re.search(r"\bcompleteness_checks\b", (docs / "index.html").read_text())
+    page = (docs / "expectations" / "completeness_checks.html").read_text()
+    for test in COMPLETENESS:
+        rule_id, severity, _, _ = RULES[test]
+        assert f"{rule_id} ({severity})" in page, rule_id
+    (validation,) = list((docs / "validations" / "completeness_checks" / COMPLETENESS_DAY).rglob("*.html"))
+    html = validation.read_text()
+    assert "C4_MISSING_DATASET (major)" in html and "XRPUSDT" in html
+
+
+@e2e
+def test_ge_validates_only_the_daily_rows_of_a_table_with_a_mode_column(completeness_build, tmp_path):
+    """completeness_checks holds daily and hourly rows side by side; a day's GE run, like a daily dbt run,
+    judges the daily ones. Hourly copies of the day's checks, all over their limit, change nothing."""
+    db = tmp_path / "modes.duckdb"
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(f"attach '{completeness_build.paths.duckdb_path}' as src (read_only)")
+        con.execute("create table completeness_checks as select * from src.completeness_checks")
+        con.execute("create table rule_catalog as select * from src.rule_catalog")
+        con.execute("create table rule_attachments as select * from src.rule_attachments"
+                    " where table_name = 'completeness_checks'")
+        con.execute("detach src")
+        con.execute("insert into completeness_checks select * replace ('hourly' as mode,"
+                    " limit_value + 1 as measured_value, true as is_violation) from completeness_checks"
+                    " where mode = 'daily'")
+    finally:
+        con.close()
+    result = run_ge_checkpoint(db, COMPLETENESS_DAY, tmp_path / "out", result_format="COMPLETE")
+    daily = _completeness_violations(completeness_build, COMPLETENESS_DAY)
+    assert result["suites"]["completeness_checks"]["rows"] == completeness_build.query(
+        "select count(*) from completeness_checks where date = ? and mode = 'daily'", [COMPLETENESS_DAY])[0][0]
+    for rule, ge_rule in result["rules"]["completeness_checks"].items():
+        assert {tuple(k) for k in ge_rule["flagged_keys"]} == set(daily.get(rule, [])), rule
