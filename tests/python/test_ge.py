@@ -60,18 +60,28 @@ COMPLETENESS = [test for test in RULES if test[0] == "c" and test[1].isdigit()]
 
 def _catalog(*extra: dict) -> list[dict]:
     rows = [
-        {"rule_id": rid, "test_name": test, "name": rid.title(), "severity": sev, "threshold_var": var,
-         "threshold": thr, "description": f"what {rid} checks"}
+        {
+            "rule_id": rid,
+            "test_name": test,
+            "name": rid.title(),
+            "severity": sev,
+            "threshold_var": var,
+            "threshold": thr,
+            "description": f"what {rid} checks",
+        }
         for test, (rid, sev, var, thr) in RULES.items()
     ]
     return rows + list(extra)
 
 
-def _attached(test_name: str, table: str, threshold: float | None = None, test_id: str | None = None,
-              **arguments) -> dict:
+def _attached(
+    test_name: str, table: str, threshold: float | None = None, test_id: str | None = None, **arguments
+) -> dict:
     rule_id, _, _, default = RULES.get(test_name, (test_name.upper(), None, None, None))
     return {
-        "rule_id": rule_id, "test_name": test_name, "table_name": table,
+        "rule_id": rule_id,
+        "test_name": test_name,
+        "table_name": table,
         "arguments": json.dumps(arguments, sort_keys=True),
         "threshold": threshold if threshold is not None else default,
         "test_id": test_id or f"test.lakeqa.{test_name}_{table}",
@@ -106,22 +116,37 @@ def test_each_rule_test_becomes_ge_native_expectations_with_the_rule_in_meta():
     for e in _expectations(plans["bars_1s"]):
         by_rule.setdefault(e["rule_id"], []).append(e)
     assert {(e["column_A"], e["column_B"]) for e in by_rule["R1_OHLC_ORDER"]} == {
-        ("high", "open"), ("high", "close"), ("open", "low"), ("close", "low")}
+        ("high", "open"),
+        ("high", "close"),
+        ("open", "low"),
+        ("close", "low"),
+    }
     assert all(e["or_equal"] and e["row_condition"] for e in by_rule["R1_OHLC_ORDER"])
-    assert {(e["type"], e["column"], e["min_value"], e["strict_min"]) for e in by_rule["R2_POSITIVE_PRICE"]} == {
-        ("expect_column_values_to_be_between", c, 0, True) for c in ("open", "high", "low", "close")}
+    assert {
+        (e["type"], e["column"], e["min_value"], e["strict_min"]) for e in by_rule["R2_POSITIVE_PRICE"]
+    } == {("expect_column_values_to_be_between", c, 0, True) for c in ("open", "high", "low", "close")}
     (r3,) = by_rule["R3_ASK_GE_BID"]
     assert (r3["type"], r3["column_A"], r3["column_B"], r3["or_equal"], r3["ignore_row_if"]) == (
-        "expect_column_pair_values_a_to_be_greater_than_b", "ask", "bid", True, "either_value_is_missing")
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "ask",
+        "bid",
+        True,
+        "either_value_is_missing",
+    )
     assert {(e["type"], e["column"]) for e in by_rule["R4_NO_NAN"]} == {
-        ("expect_column_values_to_not_be_null", c) for c in ("open", "high", "low", "close")}
+        ("expect_column_values_to_not_be_null", c) for c in ("open", "high", "low", "close")
+    }
     (r5,) = by_rule["R5_CONTINUITY"]
     assert (r5["type"], r5["column_list"]) == ("expect_compound_columns_to_be_unique", ["symbol", "ts"])
     (r6,) = by_rule["R6_SPREAD_SANITY"]
     assert (r6["column"], r6["max_value"], r6["strict_max"]) == ("spread_bps", 500.0, True)
     assert [e["column"] for e in by_rule["NEG_VOLUME"]] == ["volume_base", "volume_quote"]
     (r7,) = _expectations(plans["compare_our_vs_kline_1m"])
-    assert (r7["type"], r7["column"], r7["value_set"]) == ("expect_column_values_to_be_in_set", "is_match", [True])
+    assert (r7["type"], r7["column"], r7["value_set"]) == (
+        "expect_column_values_to_be_in_set",
+        "is_match",
+        [True],
+    )
 
     catalog = {r["rule_id"]: r for r in _catalog()}
     tests = {(r["rule_id"], r["table_name"]): r["test_id"] for r in BARS_1S}
@@ -149,18 +174,29 @@ def test_completeness_rules_compare_limit_and_measured_value_on_their_own_checks
         e = by_rule[rule_id]
         kwargs = e.configuration.kwargs
         assert (e.configuration.type, kwargs["column_A"], kwargs["column_B"], kwargs["or_equal"]) == (
-            "expect_column_pair_values_a_to_be_greater_than_b", "limit_value", "measured_value", True)
+            "expect_column_pair_values_a_to_be_greater_than_b",
+            "limit_value",
+            "measured_value",
+            True,
+        )
         assert kwargs["ignore_row_if"] == "either_value_is_missing"  # NULL > x is no violation in dbt
         assert kwargs["row_condition"] == (Column("check_name") == test).dict()
-        assert (e.meta["threshold"], e.meta["dbt_test"]) == (threshold, f"test.lakeqa.{test}_completeness_checks")
+        assert (e.meta["threshold"], e.meta["dbt_test"]) == (
+            threshold,
+            f"test.lakeqa.{test}_completeness_checks",
+        )
         assert e.description.startswith(f"{rule_id} ({severity}): {test}")
     # the threshold shown is the attachment's, as for every rule
-    (e,) = _suites(_attached("c1_trade_gap", "completeness_checks", threshold=120.0))["completeness_checks"].expectations
+    (e,) = _suites(_attached("c1_trade_gap", "completeness_checks", threshold=120.0))[
+        "completeness_checks"
+    ].expectations
     assert e.meta["threshold"] == 120.0 and any("= 120 in the build" in n for n in e.notes)
     with pytest.raises(GeSuiteError, match=r"C5_ROW_DROP .*argument\(s\) where are not known"):
         _suites(_attached("c5_row_drop", "completeness_checks", where="true"))
     with pytest.raises(GeSuiteError, match=r"C7_STALE_BOOK .*has no column\(s\) limit_value, measured_value"):
-        _suites(_attached("c7_stale_book", "coverage"), table_columns={"coverage": {"symbol", "ts", "check_name"}})
+        _suites(
+            _attached("c7_stale_book", "coverage"), table_columns={"coverage": {"symbol", "ts", "check_name"}}
+        )
 
 
 def test_the_columns_come_from_the_attachment_arguments():
@@ -180,7 +216,9 @@ def test_r5_gap_suites_follow_gap_kind_and_grain():
         _attached("r5_continuity", "bars_1m", gap_kind="activity", grain="minute"),
         _attached("r5_continuity", "klines_1m", gap_kind="minutes", grain="minute"),
     )
-    gaps = {n: (p.table, p.batch.gap_kind, p.batch.grain) for n, p in plans.items() if n.endswith(GAPS_SUFFIX)}
+    gaps = {
+        n: (p.table, p.batch.gap_kind, p.batch.grain) for n, p in plans.items() if n.endswith(GAPS_SUFFIX)
+    }
     assert gaps == {
         "bars_1s__r5_gaps": ("bars_1s", "activity", "second"),
         "bars_1m__r5_gaps": ("bars_1m", "activity", "minute"),
@@ -190,18 +228,34 @@ def test_r5_gap_suites_follow_gap_kind_and_grain():
         # the dbt rule's condition on int_continuity_intervals, gap_s > max_gap_s, as its GE negation
         (e,) = _expectations(plans[name])
         assert (e["type"], e["column_A"], e["column_B"], e["or_equal"]) == (
-            "expect_column_pair_values_a_to_be_greater_than_b", "max_gap_s", "gap_s", True)
+            "expect_column_pair_values_a_to_be_greater_than_b",
+            "max_gap_s",
+            "gap_s",
+            True,
+        )
     with pytest.raises(GeSuiteError, match="attach r5_continuity once per table"):
-        _suites(_attached("r5_continuity", "bars_1s", gap_kind="activity", grain="second"),
-                _attached("r5_continuity", "bars_1s", test_id="test.other", gap_kind="minutes", grain="minute"))
+        _suites(
+            _attached("r5_continuity", "bars_1s", gap_kind="activity", grain="second"),
+            _attached("r5_continuity", "bars_1s", test_id="test.other", gap_kind="minutes", grain="minute"),
+        )
 
 
 def test_a_catalog_rule_without_a_builder_raises():
-    moon = {"rule_id": "R8_MOON_PHASE", "test_name": "r8_moon_phase", "name": "Moon phase", "severity": "minor",
-            "threshold_var": None, "threshold": None, "description": "no trading at full moon"}
+    moon = {
+        "rule_id": "R8_MOON_PHASE",
+        "test_name": "r8_moon_phase",
+        "name": "Moon phase",
+        "severity": "minor",
+        "threshold_var": None,
+        "threshold": None,
+        "description": "no trading at full moon",
+    }
     # in the catalog, attached nowhere: still an error (the next build may attach it)
-    with pytest.raises(GeSuiteError, match=r"R8_MOON_PHASE \(test r8_moon_phase\) is in the rule catalog but has"
-                                           r" no Great Expectations builder.*test_r8_moon_phase\.sql"):
+    with pytest.raises(
+        GeSuiteError,
+        match=r"R8_MOON_PHASE \(test r8_moon_phase\) is in the rule catalog but has"
+        r" no Great Expectations builder.*test_r8_moon_phase\.sql",
+    ):
         _suites(*BARS_1S, catalog=_catalog(moon))
     with pytest.raises(GeSuiteError, match=r"r8_moon_phase, attached to bars_1m\)"):
         _suites(*BARS_1S, _attached("r8_moon_phase", "bars_1m"), catalog=_catalog(moon))
@@ -211,12 +265,17 @@ def test_a_catalog_rule_without_a_builder_raises():
 def test_an_attachment_to_a_table_without_the_columns_it_needs_raises():
     klines = {"klines_1m": {"symbol", "ts", "open", "high", "low", "close", "volume", "quote_volume"}}
     assert set(_suites(_attached("r1_ohlc_order", "klines_1m"), table_columns=klines)) == {"klines_1m"}
-    with pytest.raises(GeSuiteError, match=r"R3_ASK_GE_BID \(r3_ask_ge_bid\) attached to klines_1m .*"
-                                           r"has no column\(s\) ask, bid.*remove it from klines_1m's data_tests"):
+    with pytest.raises(
+        GeSuiteError,
+        match=r"R3_ASK_GE_BID \(r3_ask_ge_bid\) attached to klines_1m .*"
+        r"has no column\(s\) ask, bid.*remove it from klines_1m's data_tests",
+    ):
         _suites(_attached("r3_ask_ge_bid", "klines_1m"), table_columns=klines)
     with pytest.raises(GeSuiteError, match="has no column.s. volume_base"):
         _suites(_attached("neg_volume", "klines_1m", volume_columns=["volume_base"]), table_columns=klines)
-    with pytest.raises(GeSuiteError, match="R4_NO_NAN .* attached to trades .*: table trades is not in the DuckDB"):
+    with pytest.raises(
+        GeSuiteError, match="R4_NO_NAN .* attached to trades .*: table trades is not in the DuckDB"
+    ):
         _suites(_attached("r4_no_nan", "trades"), table_columns={"trades": None})
 
 
@@ -228,7 +287,9 @@ def test_bad_or_unknown_test_arguments_raise():
     with pytest.raises(GeSuiteError, match="R5_CONTINUITY .*gap_kind must be one of activity, minutes"):
         _suites(_attached("r5_continuity", "bars_1s", gap_kind="hours", grain="second"))
     # an argument GE would ignore while the dbt test applies it: refuse rather than disagree with dbt
-    with pytest.raises(GeSuiteError, match=r"R1_OHLC_ORDER .*argument\(s\) where are not known to its GE builder"):
+    with pytest.raises(
+        GeSuiteError, match=r"R1_OHLC_ORDER .*argument\(s\) where are not known to its GE builder"
+    ):
         _suites(_attached("r1_ohlc_order", "bars_1s", where="symbol = 'BTCUSDT'"))
 
 
@@ -238,8 +299,10 @@ def test_the_threshold_is_the_attachment_threshold():
         return e.configuration.kwargs["max_value"], e.meta["threshold"]
 
     # the catalog says 500, the attachment (as the build resolved var or argument) says 300: 300 it is
-    plans = _suites(_attached("r6_spread_sanity", "bars_1s", threshold=300.0),
-                    _attached("r6_spread_sanity", "bars_1m", threshold=40.0, max_spread_bps=40))
+    plans = _suites(
+        _attached("r6_spread_sanity", "bars_1s", threshold=300.0),
+        _attached("r6_spread_sanity", "bars_1m", threshold=40.0, max_spread_bps=40),
+    )
     assert spread_max(plans) == (300.0, 300.0)
     assert spread_max(plans, "bars_1m") == (40.0, 40.0)
     assert any("argument max_spread_bps" in n for e in plans["bars_1m"].expectations for n in e.notes)
@@ -346,9 +409,13 @@ def _assert_ge_agrees_with_violations(project: DbtProject, result: dict, day: st
         dbt_rows = violations.get((table, rule), set())
         if ge_rule["expectations"] == 1:
             (expectation,) = _rule_expectations(result, table, rule)
-            assert expectation["unexpected_count"] == counts.get((table, rule), 0), f"{table} {rule}: row counts"
+            assert expectation["unexpected_count"] == counts.get((table, rule), 0), (
+                f"{table} {rule}: row counts"
+            )
         else:
-            assert counts.get((table, rule), 0) == len(dbt_rows), f"{table} {rule}: one violation per (symbol, ts)"
+            assert counts.get((table, rule), 0) == len(dbt_rows), (
+                f"{table} {rule}: one violation per (symbol, ts)"
+            )
         assert {tuple(k) for k in ge_rule["flagged_keys"]} == dbt_rows, f"{table} {rule}: GE and dbt differ"
         assert ge_rule["success"] == (not dbt_rows), f"{table} {rule}"
     return violations
@@ -357,7 +424,11 @@ def _assert_ge_agrees_with_violations(project: DbtProject, result: dict, day: st
 def _rule_expectations(result: dict, table: str, rule: str) -> list[dict]:
     """A rule's expectations on one table in a checkpoint result, its gap suite included."""
     return [
-        e for s in result["suites"].values() if s["table"] == table for e in s["expectations"] if e["rule_id"] == rule
+        e
+        for s in result["suites"].values()
+        if s["table"] == table
+        for e in s["expectations"]
+        if e["rule_id"] == rule
     ]
 
 
@@ -386,7 +457,8 @@ def ge_runs(faulted_lake_build, tmp_path_factory):
 @e2e
 def test_suites_follow_the_rule_attachments_table(faulted_lake_build):
     rows = faulted_lake_build.query(
-        "select table_name, rule_id, test_name, arguments, test_id from rule_attachments")
+        "select table_name, rule_id, test_name, arguments, test_id from rule_attachments"
+    )
     rule_set, plans = _rule_set_and_plans(faulted_lake_build.paths.duckdb_path)
     expected: dict[str, set[str]] = {}
     for table, rule_id, _, _, _ in rows:
@@ -398,12 +470,16 @@ def test_suites_follow_the_rule_attachments_table(faulted_lake_build):
     # R5 gaps: one companion suite per R5 attachment, reading the attachment's gap kind
     assert {n: (p.batch.gap_kind, p.batch.grain) for n, p in plans.items() if n.endswith(GAPS_SUFFIX)} == {
         table + GAPS_SUFFIX: (json.loads(args)["gap_kind"], json.loads(args)["grain"])
-        for table, _, test, args, _ in rows if test == "r5_continuity"
+        for table, _, test, args, _ in rows
+        if test == "r5_continuity"
     }
     for table, _, test, args, _ in rows:
         if test == "neg_volume":
-            assert [e.configuration.kwargs["column"] for e in plans[table].expectations
-                    if e.meta["rule_id"] == "NEG_VOLUME"] == json.loads(args)["volume_columns"]
+            assert [
+                e.configuration.kwargs["column"]
+                for e in plans[table].expectations
+                if e.meta["rule_id"] == "NEG_VOLUME"
+            ] == json.loads(args)["volume_columns"]
     # every expectation names the dbt test it mirrors, and every dbt rule test has expectations
     assert {e.meta["dbt_test"] for p in plans.values() for e in p.expectations} == {r[4] for r in rows}
     assert {r.test_name for r in rule_set.rules} <= set(BUILDERS)
@@ -429,8 +505,11 @@ def test_every_suite_succeeds_on_the_clean_day(ge_runs):
     result = ge_runs[CLEAN_DAY]
     assert result["errors"] == [] and result["warnings"] == []
     failed = {
-        name: [(e["rule_id"], e["type"], e["unexpected_count"]) for e in s["expectations"] if not e["success"]]
-        for name, s in result["suites"].items() if not s["success"]
+        name: [
+            (e["rule_id"], e["type"], e["unexpected_count"]) for e in s["expectations"] if not e["success"]
+        ]
+        for name, s in result["suites"].items()
+        if not s["success"]
     }
     assert failed == {}
     assert result["success"] is True
@@ -445,7 +524,8 @@ def test_result_lists_each_expectation_with_its_rule(faulted_lake_build, ge_runs
     for name, suite in result["suites"].items():
         # GE orders results its own way (table-level expectations first, then by column)
         assert sorted(e["rule_id"] for e in suite["expectations"]) == sorted(
-            e.meta["rule_id"] for e in plans[name].expectations)
+            e.meta["rule_id"] for e in plans[name].expectations
+        )
         for e in suite["expectations"]:
             assert e["type"].startswith("expect_") and isinstance(e["kwargs"], dict)
             assert isinstance(e["unexpected_count"], int)
@@ -466,7 +546,10 @@ def test_data_docs_site_is_written_and_names_each_suite(ge_runs):
         assert re.search(rf"\b{re.escape(name)}\b", html), f"suite {name} not on the Data Docs index"
         assert (output_root / "ge" / "data_docs" / "expectations" / f"{name}.html").is_file()
         for day in (FAULT_DAY, CLEAN_DAY):
-            assert list((output_root / "ge" / "data_docs" / "validations" / name / day).rglob("*.html")), (name, day)
+            assert list((output_root / "ge" / "data_docs" / "validations" / name / day).rglob("*.html")), (
+                name,
+                day,
+            )
     page = (output_root / "ge" / "data_docs" / "expectations" / "bars_1s.html").read_text()
     assert "R6_SPREAD_SANITY (major)" in page  # the rule id and severity from the catalog, shown by GE
     config = (output_root / "ge" / "gx" / "great_expectations.yml").read_text()
@@ -495,11 +578,16 @@ def _small_db(src: Path, path: Path, bars_where: str, attached: str, intervals: 
 
 
 @e2e
-def test_re_running_a_day_replaces_it_and_ge_reads_the_threshold_the_table_holds(faulted_lake_build, tmp_path):
+def test_re_running_a_day_replaces_it_and_ge_reads_the_threshold_the_table_holds(
+    faulted_lake_build, tmp_path
+):
     """R6 alone on a slice of the build, so that the re-runs stay quick."""
-    db = _small_db(faulted_lake_build.paths.duckdb_path, tmp_path / "small.duckdb",
-                   f"date = '{FAULT_DAY}' and symbol = 'ADAUSDT'",
-                   "table_name = 'bars_1s' and test_name = 'r6_spread_sanity'")
+    db = _small_db(
+        faulted_lake_build.paths.duckdb_path,
+        tmp_path / "small.duckdb",
+        f"date = '{FAULT_DAY}' and symbol = 'ADAUSDT'",
+        "table_name = 'bars_1s' and test_name = 'r6_spread_sanity'",
+    )
     output_root = tmp_path / "out"
     strict = run_ge_checkpoint(db, FAULT_DAY, output_root)
     assert list(strict["suites"]) == ["bars_1s"] and strict["success"] is False
@@ -518,11 +606,18 @@ def test_re_running_a_day_replaces_it_and_ge_reads_the_threshold_the_table_holds
 @e2e
 def test_a_day_outside_the_intervals_window_is_a_clear_error(faulted_lake_build, tmp_path):
     """int_continuity_intervals holds the last build's window only: GE refuses to call such a day gap-free."""
-    db = _small_db(faulted_lake_build.paths.duckdb_path, tmp_path / "small.duckdb",
-                   f"date = '{FAULT_DAY}' and symbol = 'BTCUSDT'",
-                   "table_name = 'bars_1s' and test_name = 'r5_continuity'", intervals=False)
-    with pytest.raises(GeSuiteError, match="int_continuity_intervals has no rows of kind 'activity' for 2024-08-09"
-                                           " although bars_1s has.*rebuild the day"):
+    db = _small_db(
+        faulted_lake_build.paths.duckdb_path,
+        tmp_path / "small.duckdb",
+        f"date = '{FAULT_DAY}' and symbol = 'BTCUSDT'",
+        "table_name = 'bars_1s' and test_name = 'r5_continuity'",
+        intervals=False,
+    )
+    with pytest.raises(
+        GeSuiteError,
+        match="int_continuity_intervals has no rows of kind 'activity' for 2024-08-09"
+        " although bars_1s has.*rebuild the day",
+    ):
         run_ge_checkpoint(db, FAULT_DAY, tmp_path / "out")
     duckdb.connect(str(db)).close()  # closed on error too
     with pytest.raises(GeSuiteError, match="does not exist"):
@@ -532,8 +627,9 @@ def test_a_day_outside_the_intervals_window_is_a_clear_error(faulted_lake_build,
 def _project(tmp: Path, lake: Path, project_dir: Path = PROJECT_DIR) -> DbtProject:
     """A fresh DuckDB file and output root on an existing lake (the shared generated one: read only)."""
     project = DbtProject(tmp)
-    project.paths = Paths(project_dir=project_dir, lake_root=lake, duckdb_path=tmp / "qa.duckdb",
-                          output_root=tmp / "output")
+    project.paths = Paths(
+        project_dir=project_dir, lake_root=lake, duckdb_path=tmp / "qa.duckdb", output_root=tmp / "output"
+    )
     return project
 
 
@@ -558,10 +654,16 @@ def test_a_threshold_var_changes_the_dbt_test_violations_and_ge_alike(faulted_la
     r6_attachments = "select table_name, threshold from rule_attachments where rule_id = 'R6_SPREAD_SANITY'"
     assert set(project.query(r6_attachments)) == {("bars_1s", threshold), ("bars_1m", threshold)}
 
-    result = run_ge_checkpoint(project.paths.duckdb_path, FAULT_DAY, tmp_path / "ge", result_format="COMPLETE")
+    result = run_ge_checkpoint(
+        project.paths.duckdb_path, FAULT_DAY, tmp_path / "ge", result_format="COMPLETE"
+    )
     for table in ("bars_1s", "bars_1m"):
         assert result["rules"][table]["R6_SPREAD_SANITY"] == {
-            "success": True, "expectations": 1, "flagged": 0, "flagged_keys": []}
+            "success": True,
+            "expectations": 1,
+            "flagged": 0,
+            "flagged_keys": [],
+        }
         r6 = next(e for e in result["suites"][table]["expectations"] if e["rule_id"] == "R6_SPREAD_SANITY")
         assert r6["kwargs"]["max_value"] == threshold
     _assert_ge_agrees_with_violations(project, result, FAULT_DAY)
@@ -569,8 +671,18 @@ def test_a_threshold_var_changes_the_dbt_test_violations_and_ge_alike(faulted_la
 
 def _copy_project(dest: Path) -> Path:
     """The repository without its virtualenv, build outputs, lakes and DuckDB files."""
-    top_level = {".venv", ".git", "target", "logs", "lake", "output", "dbt_packages"}  # models/staging/lake stays
-    anywhere = shutil.ignore_patterns("*.duckdb", "*.duckdb.wal", "__pycache__", ".pytest_cache", ".ruff_cache")
+    top_level = {
+        ".venv",
+        ".git",
+        "target",
+        "logs",
+        "lake",
+        "output",
+        "dbt_packages",
+    }  # models/staging/lake stays
+    anywhere = shutil.ignore_patterns(
+        "*.duckdb", "*.duckdb.wal", "__pycache__", ".pytest_cache", ".ruff_cache"
+    )
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         skipped = set(anywhere(folder, names))
@@ -589,7 +701,7 @@ def _edit(path: Path, old: str, new: str, after: str) -> None:
     text = path.read_text()
     start = text.index(after)
     at = text.index(old, start)
-    path.write_text(text[:at] + new + text[at + len(old):])
+    path.write_text(text[:at] + new + text[at + len(old) :])
 
 
 @e2e
@@ -602,10 +714,13 @@ def test_attaching_a_rule_in_the_yml_is_all_it_takes(faulted_lake_build, tmp_pat
     project_dir = _copy_project(tmp_path / "project")
     models = project_dir / "models" / "marts" / "bars" / "_bars__models.yml"
     _edit(models, "      - r3_ask_ge_bid\n", "", after="  - name: bars_1m\n")
-    _edit(models, "      - r7_kline_parity\n",
-          "      - r7_kline_parity\n      - neg_volume:\n          arguments:\n"
-          "            volume_columns: [our_volume, kline_volume]\n",
-          after="  - name: compare_our_vs_kline_1m\n")
+    _edit(
+        models,
+        "      - r7_kline_parity\n",
+        "      - r7_kline_parity\n      - neg_volume:\n          arguments:\n"
+        "            volume_columns: [our_volume, kline_volume]\n",
+        after="  - name: compare_our_vs_kline_1m\n",
+    )
     # the copy's own target/: the shared one holds the partial parse of the real project
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
     project = _project(tmp_path / "run", faulted_lake_build.lake, project_dir)
@@ -616,13 +731,18 @@ def test_attaching_a_rule_in_the_yml_is_all_it_takes(faulted_lake_build, tmp_pat
     assert statuses[("neg_volume", "compare_our_vs_kline_1m")] == "warn"
     assert statuses[("r6_spread_sanity", "bars_1m")] == "warn"  # 'pass' at the default 500
     assert set(statuses) == set(project.query("select test_name, table_name from rule_attachments"))
-    sources = dict(project.query(
-        "select rule, list(distinct source_table order by source_table) from violations group by rule"))
+    sources = dict(
+        project.query(
+            "select rule, list(distinct source_table order by source_table) from violations group by rule"
+        )
+    )
     assert sources["R3_ASK_GE_BID"] == ["bars_1s"]
     assert "compare_our_vs_kline_1m" in sources["NEG_VOLUME"]
     assert sources["R6_SPREAD_SANITY"] == ["bars_1m", "bars_1s"]
 
-    result = run_ge_checkpoint(project.paths.duckdb_path, FAULT_DAY, tmp_path / "ge", result_format="COMPLETE")
+    result = run_ge_checkpoint(
+        project.paths.duckdb_path, FAULT_DAY, tmp_path / "ge", result_format="COMPLETE"
+    )
     assert "R3_ASK_GE_BID" not in result["rules"]["bars_1m"]
     compare = [
         e for e in result["suites"]["compare_our_vs_kline_1m"]["expectations"] if e["rule_id"] == "NEG_VOLUME"
@@ -642,7 +762,9 @@ def test_data_docs_templates_are_compiled_once_and_render_the_same():
 
     def render_with_fresh_view() -> tuple[str, object]:
         view = DefaultJinjaView()
-        html = view.env.get_template("text.j2").render(content_block=block, content_block_id="b", section_id="s")
+        html = view.env.get_template("text.j2").render(
+            content_block=block, content_block_id="b", section_id="s"
+        )
         return html, view.env.bytecode_cache
 
     plain, cache = render_with_fresh_view()
@@ -675,14 +797,19 @@ def completeness_build(tmp_path_factory, _dbt_private_paths):
 
     project = DbtProject(tmp_path_factory.mktemp("completeness"))
     generate_lake(
-        project.lake, date=COMPLETENESS_DAY, days=len(COMPLETENESS_DAYS),
-        symbols="BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,XRPETH", trades_per_day=100_000,
-        faults="OUTAGE,TRADE_STREAM_DEATH,FROZEN_BOOK,NO_QUOTES", progress=False,
+        project.lake,
+        date=COMPLETENESS_DAY,
+        days=len(COMPLETENESS_DAYS),
+        symbols="BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,XRPETH",
+        trades_per_day=100_000,
+        faults="OUTAGE,TRADE_STREAM_DEATH,FROZEN_BOOK,NO_QUOTES",
+        progress=False,
     )
     project.build({"from": COMPLETENESS_DAYS[0], "to": COMPLETENESS_DAY})
     project.ge_output = project.paths.output_root
     project.ge = run_ge_checkpoint(
-        project.paths.duckdb_path, COMPLETENESS_DAY, project.ge_output, result_format="COMPLETE")
+        project.paths.duckdb_path, COMPLETENESS_DAY, project.ge_output, result_format="COMPLETE"
+    )
     return project
 
 
@@ -712,7 +839,9 @@ def test_ge_and_dbt_flag_the_same_completeness_checks(completeness_build):
     expectations = {e["rule_id"]: e for e in result["suites"]["completeness_checks"]["expectations"]}
     for rule in sorted(rule_ids):
         dbt_rows = violations.get(rule, [])
-        assert {tuple(k) for k in ge_rules[rule]["flagged_keys"]} == set(dbt_rows), f"{rule}: GE and dbt differ"
+        assert {tuple(k) for k in ge_rules[rule]["flagged_keys"]} == set(dbt_rows), (
+            f"{rule}: GE and dbt differ"
+        )
         assert ge_rules[rule]["success"] == (not dbt_rows), rule
         # row for row: each check over its limit is one violations row and one unexpected GE row
         assert expectations[rule]["unexpected_count"] == len(dbt_rows), rule
@@ -722,9 +851,12 @@ def test_ge_and_dbt_flag_the_same_completeness_checks(completeness_build):
     assert {s for s, _ in violations["C1_TRADE_GAP"]} >= {"BTCUSDT", "ETHUSDT"}
     assert {s for s, _ in violations["C7_STALE_BOOK"]} == {"SOLUSDT"}
     # each expectation validated only its own check's rows of the day
-    counts = dict(project.query(
-        "select check_name, count(*) from completeness_checks where date = ? and mode = 'daily' group by 1",
-        [COMPLETENESS_DAY]))
+    counts = dict(
+        project.query(
+            "select check_name, count(*) from completeness_checks where date = ? and mode = 'daily' group by 1",
+            [COMPLETENESS_DAY],
+        )
+    )
     for test in COMPLETENESS:
         assert expectations[RULES[test][0]]["element_count"] == counts.get(test, 0), test
     # the other rules on the same build agree too
@@ -755,17 +887,25 @@ def test_ge_validates_only_the_daily_rows_of_a_table_with_a_mode_column(complete
         con.execute(f"attach '{completeness_build.paths.duckdb_path}' as src (read_only)")
         con.execute("create table completeness_checks as select * from src.completeness_checks")
         con.execute("create table rule_catalog as select * from src.rule_catalog")
-        con.execute("create table rule_attachments as select * from src.rule_attachments"
-                    " where table_name = 'completeness_checks'")
+        con.execute(
+            "create table rule_attachments as select * from src.rule_attachments"
+            " where table_name = 'completeness_checks'"
+        )
         con.execute("detach src")
-        con.execute("insert into completeness_checks select * replace ('hourly' as mode,"
-                    " limit_value + 1 as measured_value, true as is_violation) from completeness_checks"
-                    " where mode = 'daily'")
+        con.execute(
+            "insert into completeness_checks select * replace ('hourly' as mode,"
+            " limit_value + 1 as measured_value, true as is_violation) from completeness_checks"
+            " where mode = 'daily'"
+        )
     finally:
         con.close()
     result = run_ge_checkpoint(db, COMPLETENESS_DAY, tmp_path / "out", result_format="COMPLETE")
     daily = _completeness_violations(completeness_build, COMPLETENESS_DAY)
-    assert result["suites"]["completeness_checks"]["rows"] == completeness_build.query(
-        "select count(*) from completeness_checks where date = ? and mode = 'daily'", [COMPLETENESS_DAY])[0][0]
+    assert (
+        result["suites"]["completeness_checks"]["rows"]
+        == completeness_build.query(
+            "select count(*) from completeness_checks where date = ? and mode = 'daily'", [COMPLETENESS_DAY]
+        )[0][0]
+    )
     for rule, ge_rule in result["rules"]["completeness_checks"].items():
         assert {tuple(k) for k in ge_rule["flagged_keys"]} == set(daily.get(rule, [])), rule

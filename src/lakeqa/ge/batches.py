@@ -135,8 +135,10 @@ class Batches:
         """Whether some symbol has two distinct times in the table that day: then the build of the day
         measured at least one interval (a single moment has no next one, so no interval)."""
         relation, _ = self._required(table)
-        return bool(self.con.execute(
-            f"select count(*) from (select symbol from {relation} where ts >= ? and ts < ?"
-            " group by symbol having count(distinct ts) > 1)",
-            [self.start, self.end],
-        ).fetchone()[0])
+        return bool(
+            self.con.execute(
+                f"select count(*) from (select symbol from {relation} where ts >= ? and ts < ?"
+                " group by symbol having count(distinct ts) > 1)",
+                [self.start, self.end],
+            ).fetchone()[0]
+        )

@@ -67,7 +67,16 @@ from dataclasses import dataclass
 from lakeqa.ge.attachments import Attachment, Rule
 from lakeqa.ge.errors import GeSuiteError
 
-__all__ = ["BUILDERS", "COMPLETENESS_TESTS", "GAPS", "ROWS", "Batch", "RuleBuilder", "expectations_for", "missing_builder_error"]
+__all__ = [
+    "BUILDERS",
+    "COMPLETENESS_TESTS",
+    "GAPS",
+    "ROWS",
+    "Batch",
+    "RuleBuilder",
+    "expectations_for",
+    "missing_builder_error",
+]
 
 ROWS, GAPS = "rows", "r5_gaps"
 OHLC = ("open", "high", "low", "close")
@@ -135,15 +144,24 @@ def _r1(attachment: Attachment) -> Built:
     from great_expectations.expectations.row_conditions import Column
 
     prices_present = (
-        Column("open").is_not_null() & Column("high").is_not_null()
-        & Column("low").is_not_null() & Column("close").is_not_null()
+        Column("open").is_not_null()
+        & Column("high").is_not_null()
+        & Column("low").is_not_null()
+        & Column("close").is_not_null()
     )
     how = "Rows with a NULL/NaN price are left to R4_NO_NAN, as in the dbt rule (row condition)."
     return [
-        (Batch(ROWS), gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=a, column_B=b, or_equal=True, ignore_row_if="either_value_is_missing",
-            row_condition=prices_present,
-            **_meta(attachment, f"{a} >= {b} (rows with all four prices present)", how)))
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=a,
+                column_B=b,
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                row_condition=prices_present,
+                **_meta(attachment, f"{a} >= {b} (rows with all four prices present)", how),
+            ),
+        )
         for a, b in [("high", "open"), ("high", "close"), ("open", "low"), ("close", "low")]
     ]
 
@@ -153,8 +171,12 @@ def _r2(attachment: Attachment) -> Built:
 
     how = "NULL/NaN prices are not checked here (R4_NO_NAN reports them)."
     return [
-        (Batch(ROWS), gxe.ExpectColumnValuesToBeBetween(
-            column=c, min_value=0, strict_min=True, **_meta(attachment, f"{c} > 0", how)))
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnValuesToBeBetween(
+                column=c, min_value=0, strict_min=True, **_meta(attachment, f"{c} > 0", how)
+            ),
+        )
         for c in OHLC
     ]
 
@@ -163,9 +185,18 @@ def _r3(attachment: Attachment) -> Built:
     from great_expectations import expectations as gxe
 
     how = "Rows without a fresh quote (bid or ask NULL) are not checked."
-    return [(Batch(ROWS), gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A="ask", column_B="bid", or_equal=True, ignore_row_if="either_value_is_missing",
-        **_meta(attachment, "ask >= bid where both are known", how)))]
+    return [
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="ask",
+                column_B="bid",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                **_meta(attachment, "ask >= bid where both are known", how),
+            ),
+        )
+    ]
 
 
 def _r4(attachment: Attachment) -> Built:
@@ -173,8 +204,12 @@ def _r4(attachment: Attachment) -> Built:
 
     how = "NaN counts as missing (pandas treats NaN as null)."
     return [
-        (Batch(ROWS), gxe.ExpectColumnValuesToNotBeNull(
-            column=c, **_meta(attachment, f"{c} is never NULL or NaN", how)))
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnValuesToNotBeNull(
+                column=c, **_meta(attachment, f"{c} is never NULL or NaN", how)
+            ),
+        )
         for c in OHLC
     ]
 
@@ -189,10 +224,19 @@ def _r5(attachment: Attachment) -> Built:
             f" {', '.join(GRAINS)}, got gap_kind={gap_kind!r}, grain={grain!r}; fix the test's arguments in"
             " the model's yml"
         )
-    out: Built = [(Batch(ROWS), gxe.ExpectCompoundColumnsToBeUnique(
-        column_list=list(KEY_COLUMNS),
-        **_meta(attachment, "no duplicate timestamps: (symbol, ts) is unique",
-                "A (symbol, ts) that appears more than once is one violation in dbt; GE flags every copy.")))]
+    out: Built = [
+        (
+            Batch(ROWS),
+            gxe.ExpectCompoundColumnsToBeUnique(
+                column_list=list(KEY_COLUMNS),
+                **_meta(
+                    attachment,
+                    "no duplicate timestamps: (symbol, ts) is unique",
+                    "A (symbol, ts) that appears more than once is one violation in dbt; GE flags every copy.",
+                ),
+            ),
+        )
+    ]
     if gap_kind == "activity":
         where = "the last active second" + (" floored to the minute" if grain == "minute" else "")
         how = (
@@ -209,9 +253,18 @@ def _r5(attachment: Attachment) -> Built:
             " minute may be missing between them. ts is the first missing minute, as in violations."
         )
         what = "no missing exchange minute (max_gap_s >= gap_s)"
-    out.append((Batch(GAPS, gap_kind, grain), gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A="max_gap_s", column_B="gap_s", or_equal=True, ignore_row_if="either_value_is_missing",
-        **_meta(attachment, what, how))))
+    out.append(
+        (
+            Batch(GAPS, gap_kind, grain),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="max_gap_s",
+                column_B="gap_s",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                **_meta(attachment, what, how),
+            ),
+        )
+    )
     return out
 
 
@@ -228,9 +281,17 @@ def _r6(attachment: Attachment) -> Built:
         f"{source} = {threshold:g} in the build that wrote rule_attachments;"
         " rows without quotes (spread_bps NULL) are not checked."
     )
-    return [(Batch(ROWS), gxe.ExpectColumnValuesToBeBetween(
-        column="spread_bps", max_value=threshold, strict_max=True,
-        **_meta(attachment, f"spread_bps < {threshold:g}", how)))]
+    return [
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="spread_bps",
+                max_value=threshold,
+                strict_max=True,
+                **_meta(attachment, f"spread_bps < {threshold:g}", how),
+            ),
+        )
+    ]
 
 
 def _r7(attachment: Attachment) -> Built:
@@ -240,9 +301,16 @@ def _r7(attachment: Attachment) -> Built:
         "is_match was computed by dbt with the build's tolerance vars (compare_price_tolerance_bps,"
         " compare_volume_tolerance_rel); a NULL is_match (no exchange klines that day) is not a violation."
     )
-    return [(Batch(ROWS), gxe.ExpectColumnValuesToBeInSet(
-        column="is_match", value_set=[True],
-        **_meta(attachment, "our 1m bar equals the exchange kline (is_match is true)", how)))]
+    return [
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="is_match",
+                value_set=[True],
+                **_meta(attachment, "our 1m bar equals the exchange kline (is_match is true)", how),
+            ),
+        )
+    ]
 
 
 def _neg_volume(attachment: Attachment) -> Built:
@@ -256,8 +324,10 @@ def _neg_volume(attachment: Attachment) -> Built:
         )
     how = "NULL/NaN volumes are not checked."
     return [
-        (Batch(ROWS), gxe.ExpectColumnValuesToBeBetween(
-            column=c, min_value=0, **_meta(attachment, f"{c} >= 0", how)))
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, **_meta(attachment, f"{c} >= 0", how)),
+        )
         for c in columns
     ]
 
@@ -282,10 +352,19 @@ def _completeness(attachment: Attachment) -> Built:
         f" as in macros/rules/test_completeness_rules.sql). The limit is per row; {source} ="
         f" {_fmt(attachment.threshold)} in the build that wrote rule_attachments is shown for information."
     )
-    return [(Batch(ROWS), gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A="limit_value", column_B="measured_value", or_equal=True,
-        ignore_row_if="either_value_is_missing", row_condition=Column("check_name") == test_name,
-        **_meta(attachment, f"{test_name}: limit_value >= measured_value", how)))]
+    return [
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="limit_value",
+                column_B="measured_value",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                row_condition=Column("check_name") == test_name,
+                **_meta(attachment, f"{test_name}: limit_value >= measured_value", how),
+            ),
+        )
+    ]
 
 
 def _fmt(value: float | None) -> str:
