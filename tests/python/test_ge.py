@@ -45,23 +45,43 @@ RULES = {
     "r6_spread_sanity": ("R6_SPREAD_SANITY", "major", "rule_max_spread_bps", 500.0),
     "r7_kline_parity": ("R7_KLINE_PARITY", "minor", "compare_price_tolerance_bps", 0.0),
     "neg_volume": ("NEG_VOLUME", "major", None, None),
+    "c1_trade_gap": ("C1_TRADE_GAP", "critical", "completeness.max_trade_gap_s", 900.0),
+    "c2_quote_gap": ("C2_QUOTE_GAP", "major", "default_max_gap_s", 60.0),
+    "c3_kline_witness": ("C3_KLINE_WITNESS", "critical", "completeness.kline_witness_max_minutes", 2.0),
+    "c4_missing_dataset": ("C4_MISSING_DATASET", "major", "expected_lookback_days", 7.0),
+    "c5_row_drop": ("C5_ROW_DROP", "critical", "completeness.max_row_drop", 0.5),
+    "c6_null_share": ("C6_NULL_SHARE", "major", "completeness.max_null_share", 0.05),
+    "c7_stale_book": ("C7_STALE_BOOK", "major", "completeness.max_stale_seconds", 0.0),
+    "c8_clock_offset": ("C8_CLOCK_OFFSET", "critical", "completeness.clock_offset_min_share", 0.5),
+    "c9_price_scale": ("C9_PRICE_SCALE", "critical", None, None),
 }
+COMPLETENESS = [test for test in RULES if test[0] == "c" and test[1].isdigit()]
 
 
 def _catalog(*extra: dict) -> list[dict]:
     rows = [
-        {"rule_id": rid, "test_name": test, "name": rid.title(), "severity": sev, "threshold_var": var,
-         "threshold": thr, "description": f"what {rid} checks"}
+        {
+            "rule_id": rid,
+            "test_name": test,
+            "name": rid.title(),
+            "severity": sev,
+            "threshold_var": var,
+            "threshold": thr,
+            "description": f"what {rid} checks",
+        }
         for test, (rid, sev, var, thr) in RULES.items()
     ]
     return rows + list(extra)
 
 
-def _attached(test_name: str, table: str, threshold: float | None = None, test_id: str | None = None,
-              **arguments) -> dict:
+def _attached(
+    test_name: str, table: str, threshold: float | None = None, test_id: str | None = None, **arguments
+) -> dict:
     rule_id, _, _, default = RULES.get(test_name, (test_name.upper(), None, None, None))
     return {
-        "rule_id": rule_id, "test_name": test_name, "table_name": table,
+        "rule_id": rule_id,
+        "test_name": test_name,
+        "table_name": table,
         "arguments": json.dumps(arguments, sort_keys=True),
         "threshold": threshold if threshold is not None else default,
         "test_id": test_id or f"test.lakeqa.{test_name}_{table}",
@@ -96,22 +116,37 @@ def test_each_rule_test_becomes_ge_native_expectations_with_the_rule_in_meta():
     for e in _expectations(plans["bars_1s"]):
         by_rule.setdefault(e["rule_id"], []).append(e)
     assert {(e["column_A"], e["column_B"]) for e in by_rule["R1_OHLC_ORDER"]} == {
-        ("high", "open"), ("high", "close"), ("open", "low"), ("close", "low")}
+        ("high", "open"),
+        ("high", "close"),
+        ("open", "low"),
+        ("close", "low"),
+    }
     assert all(e["or_equal"] and e["row_condition"] for e in by_rule["R1_OHLC_ORDER"])
-    assert {(e["type"], e["column"], e["min_value"], e["strict_min"]) for e in by_rule["R2_POSITIVE_PRICE"]} == {
-        ("expect_column_values_to_be_between", c, 0, True) for c in ("open", "high", "low", "close")}
+    assert {
+        (e["type"], e["column"], e["min_value"], e["strict_min"]) for e in by_rule["R2_POSITIVE_PRICE"]
+    } == {("expect_column_values_to_be_between", c, 0, True) for c in ("open", "high", "low", "close")}
     (r3,) = by_rule["R3_ASK_GE_BID"]
     assert (r3["type"], r3["column_A"], r3["column_B"], r3["or_equal"], r3["ignore_row_if"]) == (
-        "expect_column_pair_values_a_to_be_greater_than_b", "ask", "bid", True, "either_value_is_missing")
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "ask",
+        "bid",
+        True,
+        "either_value_is_missing",
+    )
     assert {(e["type"], e["column"]) for e in by_rule["R4_NO_NAN"]} == {
-        ("expect_column_values_to_not_be_null", c) for c in ("open", "high", "low", "close")}
+        ("expect_column_values_to_not_be_null", c) for c in ("open", "high", "low", "close")
+    }
     (r5,) = by_rule["R5_CONTINUITY"]
     assert (r5["type"], r5["column_list"]) == ("expect_compound_columns_to_be_unique", ["symbol", "ts"])
     (r6,) = by_rule["R6_SPREAD_SANITY"]
     assert (r6["column"], r6["max_value"], r6["strict_max"]) == ("spread_bps", 500.0, True)
     assert [e["column"] for e in by_rule["NEG_VOLUME"]] == ["volume_base", "volume_quote"]
     (r7,) = _expectations(plans["compare_our_vs_kline_1m"])
-    assert (r7["type"], r7["column"], r7["value_set"]) == ("expect_column_values_to_be_in_set", "is_match", [True])
+    assert (r7["type"], r7["column"], r7["value_set"]) == (
+        "expect_column_values_to_be_in_set",
+        "is_match",
+        [True],
+    )
 
     catalog = {r["rule_id"]: r for r in _catalog()}
     tests = {(r["rule_id"], r["table_name"]): r["test_id"] for r in BARS_1S}
@@ -120,6 +155,48 @@ def test_each_rule_test_becomes_ge_native_expectations_with_the_rule_in_meta():
         assert (e.meta["severity"], e.meta["description"]) == (row["severity"], row["description"])
         assert e.meta["dbt_test"] == tests[(row["rule_id"], "bars_1s")]
         assert e.description.startswith(f"{row['rule_id']} ({row['severity']})")
+
+
+def test_completeness_rules_compare_limit_and_measured_value_on_their_own_checks():
+    """C1-C9 share one builder: the dbt rule's measured_value > limit_value on the rows of its check_name,
+    as GE's pair expectation limit_value >= measured_value with the row condition check_name == test name."""
+    from great_expectations.expectations.row_conditions import Column
+
+    plans = _suites(*[_attached(test, "completeness_checks") for test in COMPLETENESS])
+    assert list(plans) == ["completeness_checks"]
+    plan = plans["completeness_checks"]
+    assert plan.batch.kind == "rows"
+    assert plan.columns() == ["symbol", "ts", "limit_value", "measured_value", "check_name"]
+    by_rule = {e.meta["rule_id"]: e for e in plan.expectations}
+    assert list(by_rule) == [RULES[test][0] for test in COMPLETENESS]
+    for test in COMPLETENESS:
+        rule_id, severity, _, threshold = RULES[test]
+        e = by_rule[rule_id]
+        kwargs = e.configuration.kwargs
+        assert (e.configuration.type, kwargs["column_A"], kwargs["column_B"], kwargs["or_equal"]) == (
+            "expect_column_pair_values_a_to_be_greater_than_b",
+            "limit_value",
+            "measured_value",
+            True,
+        )
+        assert kwargs["ignore_row_if"] == "either_value_is_missing"  # NULL > x is no violation in dbt
+        assert kwargs["row_condition"] == (Column("check_name") == test).dict()
+        assert (e.meta["threshold"], e.meta["dbt_test"]) == (
+            threshold,
+            f"test.lakeqa.{test}_completeness_checks",
+        )
+        assert e.description.startswith(f"{rule_id} ({severity}): {test}")
+    # the threshold shown is the attachment's, as for every rule
+    (e,) = _suites(_attached("c1_trade_gap", "completeness_checks", threshold=120.0))[
+        "completeness_checks"
+    ].expectations
+    assert e.meta["threshold"] == 120.0 and any("= 120 in the build" in n for n in e.notes)
+    with pytest.raises(GeSuiteError, match=r"C5_ROW_DROP .*argument\(s\) where are not known"):
+        _suites(_attached("c5_row_drop", "completeness_checks", where="true"))
+    with pytest.raises(GeSuiteError, match=r"C7_STALE_BOOK .*has no column\(s\) limit_value, measured_value"):
+        _suites(
+            _attached("c7_stale_book", "coverage"), table_columns={"coverage": {"symbol", "ts", "check_name"}}
+        )
 
 
 def test_the_columns_come_from_the_attachment_arguments():
@@ -139,7 +216,9 @@ def test_r5_gap_suites_follow_gap_kind_and_grain():
         _attached("r5_continuity", "bars_1m", gap_kind="activity", grain="minute"),
         _attached("r5_continuity", "klines_1m", gap_kind="minutes", grain="minute"),
     )
-    gaps = {n: (p.table, p.batch.gap_kind, p.batch.grain) for n, p in plans.items() if n.endswith(GAPS_SUFFIX)}
+    gaps = {
+        n: (p.table, p.batch.gap_kind, p.batch.grain) for n, p in plans.items() if n.endswith(GAPS_SUFFIX)
+    }
     assert gaps == {
         "bars_1s__r5_gaps": ("bars_1s", "activity", "second"),
         "bars_1m__r5_gaps": ("bars_1m", "activity", "minute"),
@@ -149,18 +228,34 @@ def test_r5_gap_suites_follow_gap_kind_and_grain():
         # the dbt rule's condition on int_continuity_intervals, gap_s > max_gap_s, as its GE negation
         (e,) = _expectations(plans[name])
         assert (e["type"], e["column_A"], e["column_B"], e["or_equal"]) == (
-            "expect_column_pair_values_a_to_be_greater_than_b", "max_gap_s", "gap_s", True)
+            "expect_column_pair_values_a_to_be_greater_than_b",
+            "max_gap_s",
+            "gap_s",
+            True,
+        )
     with pytest.raises(GeSuiteError, match="attach r5_continuity once per table"):
-        _suites(_attached("r5_continuity", "bars_1s", gap_kind="activity", grain="second"),
-                _attached("r5_continuity", "bars_1s", test_id="test.other", gap_kind="minutes", grain="minute"))
+        _suites(
+            _attached("r5_continuity", "bars_1s", gap_kind="activity", grain="second"),
+            _attached("r5_continuity", "bars_1s", test_id="test.other", gap_kind="minutes", grain="minute"),
+        )
 
 
 def test_a_catalog_rule_without_a_builder_raises():
-    moon = {"rule_id": "R8_MOON_PHASE", "test_name": "r8_moon_phase", "name": "Moon phase", "severity": "minor",
-            "threshold_var": None, "threshold": None, "description": "no trading at full moon"}
+    moon = {
+        "rule_id": "R8_MOON_PHASE",
+        "test_name": "r8_moon_phase",
+        "name": "Moon phase",
+        "severity": "minor",
+        "threshold_var": None,
+        "threshold": None,
+        "description": "no trading at full moon",
+    }
     # in the catalog, attached nowhere: still an error (the next build may attach it)
-    with pytest.raises(GeSuiteError, match=r"R8_MOON_PHASE \(test r8_moon_phase\) is in the rule catalog but has"
-                                           r" no Great Expectations builder.*test_r8_moon_phase\.sql"):
+    with pytest.raises(
+        GeSuiteError,
+        match=r"R8_MOON_PHASE \(test r8_moon_phase\) is in the rule catalog but has"
+        r" no Great Expectations builder.*test_r8_moon_phase\.sql",
+    ):
         _suites(*BARS_1S, catalog=_catalog(moon))
     with pytest.raises(GeSuiteError, match=r"r8_moon_phase, attached to bars_1m\)"):
         _suites(*BARS_1S, _attached("r8_moon_phase", "bars_1m"), catalog=_catalog(moon))
@@ -170,12 +265,17 @@ def test_a_catalog_rule_without_a_builder_raises():
 def test_an_attachment_to_a_table_without_the_columns_it_needs_raises():
     klines = {"klines_1m": {"symbol", "ts", "open", "high", "low", "close", "volume", "quote_volume"}}
     assert set(_suites(_attached("r1_ohlc_order", "klines_1m"), table_columns=klines)) == {"klines_1m"}
-    with pytest.raises(GeSuiteError, match=r"R3_ASK_GE_BID \(r3_ask_ge_bid\) attached to klines_1m .*"
-                                           r"has no column\(s\) ask, bid.*remove it from klines_1m's data_tests"):
+    with pytest.raises(
+        GeSuiteError,
+        match=r"R3_ASK_GE_BID \(r3_ask_ge_bid\) attached to klines_1m .*"
+        r"has no column\(s\) ask, bid.*remove it from klines_1m's data_tests",
+    ):
         _suites(_attached("r3_ask_ge_bid", "klines_1m"), table_columns=klines)
     with pytest.raises(GeSuiteError, match="has no column.s. volume_base"):
         _suites(_attached("neg_volume", "klines_1m", volume_columns=["volume_base"]), table_columns=klines)
-    with pytest.raises(GeSuiteError, match="R4_NO_NAN .* attached to trades .*: table trades is not in the DuckDB"):
+    with pytest.raises(
+        GeSuiteError, match="R4_NO_NAN .* attached to trades .*: table trades is not in the DuckDB"
+    ):
         _suites(_attached("r4_no_nan", "trades"), table_columns={"trades": None})
 
 
@@ -187,7 +287,9 @@ def test_bad_or_unknown_test_arguments_raise():
     with pytest.raises(GeSuiteError, match="R5_CONTINUITY .*gap_kind must be one of activity, minutes"):
         _suites(_attached("r5_continuity", "bars_1s", gap_kind="hours", grain="second"))
     # an argument GE would ignore while the dbt test applies it: refuse rather than disagree with dbt
-    with pytest.raises(GeSuiteError, match=r"R1_OHLC_ORDER .*argument\(s\) where are not known to its GE builder"):
+    with pytest.raises(
+        GeSuiteError, match=r"R1_OHLC_ORDER .*argument\(s\) where are not known to its GE builder"
+    ):
         _suites(_attached("r1_ohlc_order", "bars_1s", where="symbol = 'BTCUSDT'"))
 
 
@@ -197,8 +299,10 @@ def test_the_threshold_is_the_attachment_threshold():
         return e.configuration.kwargs["max_value"], e.meta["threshold"]
 
     # the catalog says 500, the attachment (as the build resolved var or argument) says 300: 300 it is
-    plans = _suites(_attached("r6_spread_sanity", "bars_1s", threshold=300.0),
-                    _attached("r6_spread_sanity", "bars_1m", threshold=40.0, max_spread_bps=40))
+    plans = _suites(
+        _attached("r6_spread_sanity", "bars_1s", threshold=300.0),
+        _attached("r6_spread_sanity", "bars_1m", threshold=40.0, max_spread_bps=40),
+    )
     assert spread_max(plans) == (300.0, 300.0)
     assert spread_max(plans, "bars_1m") == (40.0, 40.0)
     assert any("argument max_spread_bps" in n for e in plans["bars_1m"].expectations for n in e.notes)
@@ -291,7 +395,11 @@ def _attached_pairs(project: DbtProject) -> set[tuple[str, str]]:
 
 
 def _assert_ge_agrees_with_violations(project: DbtProject, result: dict, day: str) -> dict:
-    """GE's flagged (symbol, ts) per table and rule equal violations', for every attachment of the build."""
+    """GE's flagged (symbol, ts) per table and rule equal violations', for every attachment of the build.
+    A rule with one expectation is compared row for row (GE's unexpected rows = violations' rows: on
+    completeness_checks, whose grain has a subject, one (symbol, ts) may be several checks, e.g. C4's
+    missing trades, quotes and klines of a symbol); a rule with several expectations, each flagging the
+    (symbol, ts) again, has one violation per (symbol, ts)."""
     violations, counts = _violations(project, day)
     pairs = _attached_pairs(project)
     assert set(violations) <= pairs
@@ -299,10 +407,29 @@ def _assert_ge_agrees_with_violations(project: DbtProject, result: dict, day: st
     for table, rule in sorted(pairs):
         ge_rule = result["rules"][table][rule]
         dbt_rows = violations.get((table, rule), set())
-        assert counts.get((table, rule), 0) == len(dbt_rows), f"{table} {rule}: one violation per (symbol, ts)"
+        if ge_rule["expectations"] == 1:
+            (expectation,) = _rule_expectations(result, table, rule)
+            assert expectation["unexpected_count"] == counts.get((table, rule), 0), (
+                f"{table} {rule}: row counts"
+            )
+        else:
+            assert counts.get((table, rule), 0) == len(dbt_rows), (
+                f"{table} {rule}: one violation per (symbol, ts)"
+            )
         assert {tuple(k) for k in ge_rule["flagged_keys"]} == dbt_rows, f"{table} {rule}: GE and dbt differ"
         assert ge_rule["success"] == (not dbt_rows), f"{table} {rule}"
     return violations
+
+
+def _rule_expectations(result: dict, table: str, rule: str) -> list[dict]:
+    """A rule's expectations on one table in a checkpoint result, its gap suite included."""
+    return [
+        e
+        for s in result["suites"].values()
+        if s["table"] == table
+        for e in s["expectations"]
+        if e["rule_id"] == rule
+    ]
 
 
 def _rule_test_statuses(outcome) -> dict[tuple[str, str], str]:
@@ -330,7 +457,8 @@ def ge_runs(faulted_lake_build, tmp_path_factory):
 @e2e
 def test_suites_follow_the_rule_attachments_table(faulted_lake_build):
     rows = faulted_lake_build.query(
-        "select table_name, rule_id, test_name, arguments, test_id from rule_attachments")
+        "select table_name, rule_id, test_name, arguments, test_id from rule_attachments"
+    )
     rule_set, plans = _rule_set_and_plans(faulted_lake_build.paths.duckdb_path)
     expected: dict[str, set[str]] = {}
     for table, rule_id, _, _, _ in rows:
@@ -342,12 +470,16 @@ def test_suites_follow_the_rule_attachments_table(faulted_lake_build):
     # R5 gaps: one companion suite per R5 attachment, reading the attachment's gap kind
     assert {n: (p.batch.gap_kind, p.batch.grain) for n, p in plans.items() if n.endswith(GAPS_SUFFIX)} == {
         table + GAPS_SUFFIX: (json.loads(args)["gap_kind"], json.loads(args)["grain"])
-        for table, _, test, args, _ in rows if test == "r5_continuity"
+        for table, _, test, args, _ in rows
+        if test == "r5_continuity"
     }
     for table, _, test, args, _ in rows:
         if test == "neg_volume":
-            assert [e.configuration.kwargs["column"] for e in plans[table].expectations
-                    if e.meta["rule_id"] == "NEG_VOLUME"] == json.loads(args)["volume_columns"]
+            assert [
+                e.configuration.kwargs["column"]
+                for e in plans[table].expectations
+                if e.meta["rule_id"] == "NEG_VOLUME"
+            ] == json.loads(args)["volume_columns"]
     # every expectation names the dbt test it mirrors, and every dbt rule test has expectations
     assert {e.meta["dbt_test"] for p in plans.values() for e in p.expectations} == {r[4] for r in rows}
     assert {r.test_name for r in rule_set.rules} <= set(BUILDERS)
@@ -359,17 +491,12 @@ def test_ge_and_dbt_flag_the_same_rows_on_the_faulted_day(faulted_lake_build, ge
     assert result["errors"] == [] and result["warnings"] == []
     assert result["success"] is False
     violations = _assert_ge_agrees_with_violations(faulted_lake_build, result, FAULT_DAY)
-    for (table, rule), keys in violations.items():
-        ge_rule = result["rules"][table][rule]
-        if ge_rule["expectations"] == 1:
-            (expectation,) = [
-                e for s in result["suites"].values() if s["table"] == table
-                for e in s["expectations"] if e["rule_id"] == rule
-            ]
-            assert expectation["unexpected_count"] == len(keys), f"{table} {rule}"
-    # the generator's faults make every rule fire somewhere: R1-R7 and NEG_VOLUME
+    # the generator's rule faults make every rule fire somewhere: R1-R7 and NEG_VOLUME (the completeness
+    # rules C1-C9 have their own lake: test_ge_and_dbt_flag_the_same_completeness_checks)
+    completeness = {RULES[test][0] for test in COMPLETENESS}
     catalog = {r for (r,) in faulted_lake_build.query("select rule_id from rule_catalog")}
-    assert {rule for (_, rule), keys in violations.items() if keys} == catalog
+    assert completeness <= catalog
+    assert {rule for (_, rule), keys in violations.items() if keys} - completeness == catalog - completeness
     assert len(violations) >= 8
 
 
@@ -378,8 +505,11 @@ def test_every_suite_succeeds_on_the_clean_day(ge_runs):
     result = ge_runs[CLEAN_DAY]
     assert result["errors"] == [] and result["warnings"] == []
     failed = {
-        name: [(e["rule_id"], e["type"], e["unexpected_count"]) for e in s["expectations"] if not e["success"]]
-        for name, s in result["suites"].items() if not s["success"]
+        name: [
+            (e["rule_id"], e["type"], e["unexpected_count"]) for e in s["expectations"] if not e["success"]
+        ]
+        for name, s in result["suites"].items()
+        if not s["success"]
     }
     assert failed == {}
     assert result["success"] is True
@@ -394,7 +524,8 @@ def test_result_lists_each_expectation_with_its_rule(faulted_lake_build, ge_runs
     for name, suite in result["suites"].items():
         # GE orders results its own way (table-level expectations first, then by column)
         assert sorted(e["rule_id"] for e in suite["expectations"]) == sorted(
-            e.meta["rule_id"] for e in plans[name].expectations)
+            e.meta["rule_id"] for e in plans[name].expectations
+        )
         for e in suite["expectations"]:
             assert e["type"].startswith("expect_") and isinstance(e["kwargs"], dict)
             assert isinstance(e["unexpected_count"], int)
@@ -415,7 +546,10 @@ def test_data_docs_site_is_written_and_names_each_suite(ge_runs):
         assert re.search(rf"\b{re.escape(name)}\b", html), f"suite {name} not on the Data Docs index"
         assert (output_root / "ge" / "data_docs" / "expectations" / f"{name}.html").is_file()
         for day in (FAULT_DAY, CLEAN_DAY):
-            assert list((output_root / "ge" / "data_docs" / "validations" / name / day).rglob("*.html")), (name, day)
+            assert list((output_root / "ge" / "data_docs" / "validations" / name / day).rglob("*.html")), (
+                name,
+                day,
+            )
     page = (output_root / "ge" / "data_docs" / "expectations" / "bars_1s.html").read_text()
     assert "R6_SPREAD_SANITY (major)" in page  # the rule id and severity from the catalog, shown by GE
     config = (output_root / "ge" / "gx" / "great_expectations.yml").read_text()
@@ -444,11 +578,16 @@ def _small_db(src: Path, path: Path, bars_where: str, attached: str, intervals: 
 
 
 @e2e
-def test_re_running_a_day_replaces_it_and_ge_reads_the_threshold_the_table_holds(faulted_lake_build, tmp_path):
+def test_re_running_a_day_replaces_it_and_ge_reads_the_threshold_the_table_holds(
+    faulted_lake_build, tmp_path
+):
     """R6 alone on a slice of the build, so that the re-runs stay quick."""
-    db = _small_db(faulted_lake_build.paths.duckdb_path, tmp_path / "small.duckdb",
-                   f"date = '{FAULT_DAY}' and symbol = 'ADAUSDT'",
-                   "table_name = 'bars_1s' and test_name = 'r6_spread_sanity'")
+    db = _small_db(
+        faulted_lake_build.paths.duckdb_path,
+        tmp_path / "small.duckdb",
+        f"date = '{FAULT_DAY}' and symbol = 'ADAUSDT'",
+        "table_name = 'bars_1s' and test_name = 'r6_spread_sanity'",
+    )
     output_root = tmp_path / "out"
     strict = run_ge_checkpoint(db, FAULT_DAY, output_root)
     assert list(strict["suites"]) == ["bars_1s"] and strict["success"] is False
@@ -467,11 +606,18 @@ def test_re_running_a_day_replaces_it_and_ge_reads_the_threshold_the_table_holds
 @e2e
 def test_a_day_outside_the_intervals_window_is_a_clear_error(faulted_lake_build, tmp_path):
     """int_continuity_intervals holds the last build's window only: GE refuses to call such a day gap-free."""
-    db = _small_db(faulted_lake_build.paths.duckdb_path, tmp_path / "small.duckdb",
-                   f"date = '{FAULT_DAY}' and symbol = 'BTCUSDT'",
-                   "table_name = 'bars_1s' and test_name = 'r5_continuity'", intervals=False)
-    with pytest.raises(GeSuiteError, match="int_continuity_intervals has no rows of kind 'activity' for 2024-08-09"
-                                           " although bars_1s has.*rebuild the day"):
+    db = _small_db(
+        faulted_lake_build.paths.duckdb_path,
+        tmp_path / "small.duckdb",
+        f"date = '{FAULT_DAY}' and symbol = 'BTCUSDT'",
+        "table_name = 'bars_1s' and test_name = 'r5_continuity'",
+        intervals=False,
+    )
+    with pytest.raises(
+        GeSuiteError,
+        match="int_continuity_intervals has no rows of kind 'activity' for 2024-08-09"
+        " although bars_1s has.*rebuild the day",
+    ):
         run_ge_checkpoint(db, FAULT_DAY, tmp_path / "out")
     duckdb.connect(str(db)).close()  # closed on error too
     with pytest.raises(GeSuiteError, match="does not exist"):
@@ -481,8 +627,9 @@ def test_a_day_outside_the_intervals_window_is_a_clear_error(faulted_lake_build,
 def _project(tmp: Path, lake: Path, project_dir: Path = PROJECT_DIR) -> DbtProject:
     """A fresh DuckDB file and output root on an existing lake (the shared generated one: read only)."""
     project = DbtProject(tmp)
-    project.paths = Paths(project_dir=project_dir, lake_root=lake, duckdb_path=tmp / "qa.duckdb",
-                          output_root=tmp / "output")
+    project.paths = Paths(
+        project_dir=project_dir, lake_root=lake, duckdb_path=tmp / "qa.duckdb", output_root=tmp / "output"
+    )
     return project
 
 
@@ -507,10 +654,16 @@ def test_a_threshold_var_changes_the_dbt_test_violations_and_ge_alike(faulted_la
     r6_attachments = "select table_name, threshold from rule_attachments where rule_id = 'R6_SPREAD_SANITY'"
     assert set(project.query(r6_attachments)) == {("bars_1s", threshold), ("bars_1m", threshold)}
 
-    result = run_ge_checkpoint(project.paths.duckdb_path, FAULT_DAY, tmp_path / "ge", result_format="COMPLETE")
+    result = run_ge_checkpoint(
+        project.paths.duckdb_path, FAULT_DAY, tmp_path / "ge", result_format="COMPLETE"
+    )
     for table in ("bars_1s", "bars_1m"):
         assert result["rules"][table]["R6_SPREAD_SANITY"] == {
-            "success": True, "expectations": 1, "flagged": 0, "flagged_keys": []}
+            "success": True,
+            "expectations": 1,
+            "flagged": 0,
+            "flagged_keys": [],
+        }
         r6 = next(e for e in result["suites"][table]["expectations"] if e["rule_id"] == "R6_SPREAD_SANITY")
         assert r6["kwargs"]["max_value"] == threshold
     _assert_ge_agrees_with_violations(project, result, FAULT_DAY)
@@ -518,8 +671,18 @@ def test_a_threshold_var_changes_the_dbt_test_violations_and_ge_alike(faulted_la
 
 def _copy_project(dest: Path) -> Path:
     """The repository without its virtualenv, build outputs, lakes and DuckDB files."""
-    top_level = {".venv", ".git", "target", "logs", "lake", "output", "dbt_packages"}  # models/staging/lake stays
-    anywhere = shutil.ignore_patterns("*.duckdb", "*.duckdb.wal", "__pycache__", ".pytest_cache", ".ruff_cache")
+    top_level = {
+        ".venv",
+        ".git",
+        "target",
+        "logs",
+        "lake",
+        "output",
+        "dbt_packages",
+    }  # models/staging/lake stays
+    anywhere = shutil.ignore_patterns(
+        "*.duckdb", "*.duckdb.wal", "__pycache__", ".pytest_cache", ".ruff_cache"
+    )
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         skipped = set(anywhere(folder, names))
@@ -538,7 +701,7 @@ def _edit(path: Path, old: str, new: str, after: str) -> None:
     text = path.read_text()
     start = text.index(after)
     at = text.index(old, start)
-    path.write_text(text[:at] + new + text[at + len(old):])
+    path.write_text(text[:at] + new + text[at + len(old) :])
 
 
 @e2e
@@ -551,10 +714,13 @@ def test_attaching_a_rule_in_the_yml_is_all_it_takes(faulted_lake_build, tmp_pat
     project_dir = _copy_project(tmp_path / "project")
     models = project_dir / "models" / "marts" / "bars" / "_bars__models.yml"
     _edit(models, "      - r3_ask_ge_bid\n", "", after="  - name: bars_1m\n")
-    _edit(models, "      - r7_kline_parity\n",
-          "      - r7_kline_parity\n      - neg_volume:\n          arguments:\n"
-          "            volume_columns: [our_volume, kline_volume]\n",
-          after="  - name: compare_our_vs_kline_1m\n")
+    _edit(
+        models,
+        "      - r7_kline_parity\n",
+        "      - r7_kline_parity\n      - neg_volume:\n          arguments:\n"
+        "            volume_columns: [our_volume, kline_volume]\n",
+        after="  - name: compare_our_vs_kline_1m\n",
+    )
     # the copy's own target/: the shared one holds the partial parse of the real project
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
     project = _project(tmp_path / "run", faulted_lake_build.lake, project_dir)
@@ -565,13 +731,18 @@ def test_attaching_a_rule_in_the_yml_is_all_it_takes(faulted_lake_build, tmp_pat
     assert statuses[("neg_volume", "compare_our_vs_kline_1m")] == "warn"
     assert statuses[("r6_spread_sanity", "bars_1m")] == "warn"  # 'pass' at the default 500
     assert set(statuses) == set(project.query("select test_name, table_name from rule_attachments"))
-    sources = dict(project.query(
-        "select rule, list(distinct source_table order by source_table) from violations group by rule"))
+    sources = dict(
+        project.query(
+            "select rule, list(distinct source_table order by source_table) from violations group by rule"
+        )
+    )
     assert sources["R3_ASK_GE_BID"] == ["bars_1s"]
     assert "compare_our_vs_kline_1m" in sources["NEG_VOLUME"]
     assert sources["R6_SPREAD_SANITY"] == ["bars_1m", "bars_1s"]
 
-    result = run_ge_checkpoint(project.paths.duckdb_path, FAULT_DAY, tmp_path / "ge", result_format="COMPLETE")
+    result = run_ge_checkpoint(
+        project.paths.duckdb_path, FAULT_DAY, tmp_path / "ge", result_format="COMPLETE"
+    )
     assert "R3_ASK_GE_BID" not in result["rules"]["bars_1m"]
     compare = [
         e for e in result["suites"]["compare_our_vs_kline_1m"]["expectations"] if e["rule_id"] == "NEG_VOLUME"
@@ -591,7 +762,9 @@ def test_data_docs_templates_are_compiled_once_and_render_the_same():
 
     def render_with_fresh_view() -> tuple[str, object]:
         view = DefaultJinjaView()
-        html = view.env.get_template("text.j2").render(content_block=block, content_block_id="b", section_id="s")
+        html = view.env.get_template("text.j2").render(
+            content_block=block, content_block_id="b", section_id="s"
+        )
         return html, view.env.bytecode_cache
 
     plain, cache = render_with_fresh_view()
@@ -607,3 +780,132 @@ def test_data_docs_templates_are_compiled_once_and_render_the_same():
     assert _CompiledTemplates.compilations == compiled, "the second view compiled its templates again"
     assert plain == first == second
     assert DefaultJinjaView().env.bytecode_cache is None, "GE's view was not put back"
+
+
+# ------------------------------------------------------------------------- the completeness rules C1-C9
+
+COMPLETENESS_DAYS = ("2024-08-07", "2024-08-08", "2024-08-09")  # history, then the faulted last day
+COMPLETENESS_DAY = COMPLETENESS_DAYS[-1]
+
+
+@pytest.fixture(scope="module")
+def completeness_build(tmp_path_factory, _dbt_private_paths):
+    """Three generated days of five symbols with completeness faults on the last: an outage (BTCUSDT), a
+    dead trade stream (ETHUSDT), a frozen book (SOLUSDT), no quotes at all (XRPUSDT); XRPETH trades rarely.
+    Built in one range run (the two days before are the history C4/C5 need), GE run on the last day."""
+    from lakeqa.generate import generate_lake
+
+    project = DbtProject(tmp_path_factory.mktemp("completeness"))
+    generate_lake(
+        project.lake,
+        date=COMPLETENESS_DAY,
+        days=len(COMPLETENESS_DAYS),
+        symbols="BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,XRPETH",
+        trades_per_day=100_000,
+        faults="OUTAGE,TRADE_STREAM_DEATH,FROZEN_BOOK,NO_QUOTES",
+        progress=False,
+    )
+    project.build({"from": COMPLETENESS_DAYS[0], "to": COMPLETENESS_DAY})
+    project.ge_output = project.paths.output_root
+    project.ge = run_ge_checkpoint(
+        project.paths.duckdb_path, COMPLETENESS_DAY, project.ge_output, result_format="COMPLETE"
+    )
+    return project
+
+
+def _completeness_violations(project: DbtProject, day: str) -> dict[str, list[tuple[str, str]]]:
+    """rule -> the (symbol, ts) of each `violations` row of a completeness rule that day (one per check)."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for rule, symbol, ts in project.query(
+        "select rule, symbol, strftime(ts, '%Y-%m-%d %H:%M:%S') from violations"
+        " where source_table = 'completeness_checks' and date = ? order by all",
+        [day],
+    ):
+        out.setdefault(rule, []).append((symbol, ts))
+    return out
+
+
+@e2e
+def test_ge_and_dbt_flag_the_same_completeness_checks(completeness_build):
+    project, result = completeness_build, completeness_build.ge
+    assert result["errors"] == [] and result["warnings"] == [] and result["success"] is False
+    rule_ids = {RULES[test][0] for test in COMPLETENESS}
+    attached = {r for t, r in _attached_pairs(project) if t == "completeness_checks"}
+    assert attached == rule_ids
+    ge_rules = result["rules"]["completeness_checks"]
+    assert set(ge_rules) == rule_ids
+    violations = _completeness_violations(project, COMPLETENESS_DAY)
+    assert set(violations) <= rule_ids
+    expectations = {e["rule_id"]: e for e in result["suites"]["completeness_checks"]["expectations"]}
+    for rule in sorted(rule_ids):
+        dbt_rows = violations.get(rule, [])
+        assert {tuple(k) for k in ge_rules[rule]["flagged_keys"]} == set(dbt_rows), (
+            f"{rule}: GE and dbt differ"
+        )
+        assert ge_rules[rule]["success"] == (not dbt_rows), rule
+        # row for row: each check over its limit is one violations row and one unexpected GE row
+        assert expectations[rule]["unexpected_count"] == len(dbt_rows), rule
+    # the injected faults: an outage and a dead trade stream, a frozen book, a day without quotes
+    assert {"C1_TRADE_GAP", "C2_QUOTE_GAP", "C4_MISSING_DATASET", "C7_STALE_BOOK"} <= set(violations)
+    assert ("XRPUSDT", f"{COMPLETENESS_DAY} 00:00:00") in violations["C4_MISSING_DATASET"]
+    assert {s for s, _ in violations["C1_TRADE_GAP"]} >= {"BTCUSDT", "ETHUSDT"}
+    assert {s for s, _ in violations["C7_STALE_BOOK"]} == {"SOLUSDT"}
+    # each expectation validated only its own check's rows of the day
+    counts = dict(
+        project.query(
+            "select check_name, count(*) from completeness_checks where date = ? and mode = 'daily' group by 1",
+            [COMPLETENESS_DAY],
+        )
+    )
+    for test in COMPLETENESS:
+        assert expectations[RULES[test][0]]["element_count"] == counts.get(test, 0), test
+    # the other rules on the same build agree too
+    _assert_ge_agrees_with_violations(project, result, COMPLETENESS_DAY)
+
+
+@e2e
+def test_completeness_data_docs_render(completeness_build):
+    docs = completeness_build.ge_output / "ge" / "data_docs"
+    assert completeness_build.ge["data_docs_index"] == str(docs / "index.html")
+    assert re.search(r"\bcompleteness_checks\b", (docs / "index.html").read_text())
+    page = (docs / "expectations" / "completeness_checks.html").read_text()
+    for test in COMPLETENESS:
+        rule_id, severity, _, _ = RULES[test]
+        assert f"{rule_id} ({severity})" in page, rule_id
+    (validation,) = list((docs / "validations" / "completeness_checks" / COMPLETENESS_DAY).rglob("*.html"))
+    html = validation.read_text()
+    assert "C4_MISSING_DATASET (major)" in html and "XRPUSDT" in html
+
+
+@e2e
+def test_ge_validates_only_the_daily_rows_of_a_table_with_a_mode_column(completeness_build, tmp_path):
+    """completeness_checks holds daily and hourly rows side by side; a day's GE run, like a daily dbt run,
+    judges the daily ones. Hourly copies of the day's checks, all over their limit, change nothing."""
+    db = tmp_path / "modes.duckdb"
+    con = duckdb.connect(str(db))
+    try:
+        con.execute(f"attach '{completeness_build.paths.duckdb_path}' as src (read_only)")
+        con.execute("create table completeness_checks as select * from src.completeness_checks")
+        con.execute("create table rule_catalog as select * from src.rule_catalog")
+        con.execute(
+            "create table rule_attachments as select * from src.rule_attachments"
+            " where table_name = 'completeness_checks'"
+        )
+        con.execute("detach src")
+        con.execute(
+            "insert into completeness_checks select * replace ('hourly' as mode,"
+            " limit_value + 1 as measured_value, true as is_violation) from completeness_checks"
+            " where mode = 'daily'"
+        )
+    finally:
+        con.close()
+    result = run_ge_checkpoint(db, COMPLETENESS_DAY, tmp_path / "out", result_format="COMPLETE")
+    daily = _completeness_violations(completeness_build, COMPLETENESS_DAY)
+    assert (
+        result["suites"]["completeness_checks"]["rows"]
+        == completeness_build.query(
+            "select count(*) from completeness_checks where date = ? and mode = 'daily'", [COMPLETENESS_DAY]
+        )[0][0]
+    )
+    for rule, ge_rule in result["rules"]["completeness_checks"].items():
+        assert {tuple(k) for k in ge_rule["flagged_keys"]} == set(daily.get(rule, [])), rule

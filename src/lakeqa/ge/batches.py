@@ -14,6 +14,11 @@ active second (``ts``, grain second) or that second floored to the minute (``ts_
 for kind 'minutes' the first missing minute (``ts + 1 minute``). ``int_continuity_intervals`` holds the
 *last build's* window only: when it has no rows for the day while the table has, the day was not in that
 window, and the read stops with a message saying to rebuild the day rather than calling it gap-free.
+
+A table with a ``mode`` column (models with ``window_by_mode``, e.g. ``completeness_checks``) holds daily
+and hourly rows side by side; GE validates a day, so its ROWS batch is the day's rows with ``mode =
+'daily'``, the rows a daily dbt run's rules judge (they filter on the run's mode). No table is named here:
+the column decides.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from lakeqa.ge.suites import SuitePlan
 __all__ = ["Batches", "day_bounds"]
 
 INTERVALS = "int_continuity_intervals"
+MODE_COLUMN, DAILY = "mode", "daily"  # window_by_mode tables: GE validates a day, i.e. the daily rows
 
 
 def day_bounds(day: str) -> tuple[dt.datetime, dt.datetime]:
@@ -96,9 +102,13 @@ class Batches:
                 f"table {plan.table} lacks column(s) {', '.join(missing)} that suite {plan.name} checks"
             )
         cols = ", ".join(f'"{c}"' for c in wanted)
+        # a table measured per day and per hour side by side (a mode column): the day's daily rows, the
+        # rows the dbt rules judge in a daily run
+        by_mode = MODE_COLUMN in columns
+        daily = f' and "{MODE_COLUMN}" = ?' if by_mode else ""
         return self.con.execute(
-            f"select {cols} from {relation} where ts >= ? and ts < ? order by symbol, ts",
-            [self.start, self.end],
+            f"select {cols} from {relation} where ts >= ? and ts < ?{daily} order by symbol, ts",
+            [self.start, self.end, *([DAILY] if by_mode else [])],
         ).df()
 
     def _gaps(self, plan: SuitePlan):
@@ -125,8 +135,10 @@ class Batches:
         """Whether some symbol has two distinct times in the table that day: then the build of the day
         measured at least one interval (a single moment has no next one, so no interval)."""
         relation, _ = self._required(table)
-        return bool(self.con.execute(
-            f"select count(*) from (select symbol from {relation} where ts >= ? and ts < ?"
-            " group by symbol having count(distinct ts) > 1)",
-            [self.start, self.end],
-        ).fetchone()[0])
+        return bool(
+            self.con.execute(
+                f"select count(*) from (select symbol from {relation} where ts >= ? and ts < ?"
+                " group by symbol having count(distinct ts) > 1)",
+                [self.start, self.end],
+            ).fetchone()[0]
+        )

@@ -45,6 +45,18 @@ Mapping (GE's own expectations wherever one exists):
   re-apply it.
 * neg_volume: ``ExpectColumnValuesToBeBetween(min_value=0)`` on each of the attachment's
   ``volume_columns``.
+* c1_trade_gap ... c9_price_scale (the completeness rules C1-C9, ``macros/rules/test_completeness_rules.sql``):
+  every check is measured once by dbt in the table they are attached to (``completeness_checks``: one
+  row per check_name, symbol, ts, subject with ``measured_value`` and ``limit_value``), and the dbt rule
+  reports the rows of its own check_name with ``measured_value > limit_value``. One builder for the nine
+  (they differ only by name): ``ExpectColumnPairValuesAToBeGreaterThanB(limit_value, measured_value,
+  or_equal=True, ignore_row_if='either_value_is_missing')`` with the row condition ``check_name ==
+  <test name>`` (GE's ``Column("check_name") == name``; on pandas batches GE applies it with
+  ``DataFrame.query``, where an equality on a string column works as in SQL): the same comparison, on the
+  same rows (a NULL value is no violation for dbt's ``>``, hence the ignore). The batch is the table's rows
+  of the day in daily mode (``lakeqa.ge.batches``: a table with a ``mode`` column is read with
+  ``mode = 'daily'``). The limit is per row (symbol settings, the symbol's own rate, history); the
+  attachment's threshold in ``meta`` is the rule's setting as the build resolved it, informational.
 """
 
 from __future__ import annotations
@@ -55,7 +67,16 @@ from dataclasses import dataclass
 from lakeqa.ge.attachments import Attachment, Rule
 from lakeqa.ge.errors import GeSuiteError
 
-__all__ = ["BUILDERS", "GAPS", "ROWS", "Batch", "RuleBuilder", "expectations_for", "missing_builder_error"]
+__all__ = [
+    "BUILDERS",
+    "COMPLETENESS_TESTS",
+    "GAPS",
+    "ROWS",
+    "Batch",
+    "RuleBuilder",
+    "expectations_for",
+    "missing_builder_error",
+]
 
 ROWS, GAPS = "rows", "r5_gaps"
 OHLC = ("open", "high", "low", "close")
@@ -123,15 +144,24 @@ def _r1(attachment: Attachment) -> Built:
     from great_expectations.expectations.row_conditions import Column
 
     prices_present = (
-        Column("open").is_not_null() & Column("high").is_not_null()
-        & Column("low").is_not_null() & Column("close").is_not_null()
+        Column("open").is_not_null()
+        & Column("high").is_not_null()
+        & Column("low").is_not_null()
+        & Column("close").is_not_null()
     )
     how = "Rows with a NULL/NaN price are left to R4_NO_NAN, as in the dbt rule (row condition)."
     return [
-        (Batch(ROWS), gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-            column_A=a, column_B=b, or_equal=True, ignore_row_if="either_value_is_missing",
-            row_condition=prices_present,
-            **_meta(attachment, f"{a} >= {b} (rows with all four prices present)", how)))
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A=a,
+                column_B=b,
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                row_condition=prices_present,
+                **_meta(attachment, f"{a} >= {b} (rows with all four prices present)", how),
+            ),
+        )
         for a, b in [("high", "open"), ("high", "close"), ("open", "low"), ("close", "low")]
     ]
 
@@ -141,8 +171,12 @@ def _r2(attachment: Attachment) -> Built:
 
     how = "NULL/NaN prices are not checked here (R4_NO_NAN reports them)."
     return [
-        (Batch(ROWS), gxe.ExpectColumnValuesToBeBetween(
-            column=c, min_value=0, strict_min=True, **_meta(attachment, f"{c} > 0", how)))
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnValuesToBeBetween(
+                column=c, min_value=0, strict_min=True, **_meta(attachment, f"{c} > 0", how)
+            ),
+        )
         for c in OHLC
     ]
 
@@ -151,9 +185,18 @@ def _r3(attachment: Attachment) -> Built:
     from great_expectations import expectations as gxe
 
     how = "Rows without a fresh quote (bid or ask NULL) are not checked."
-    return [(Batch(ROWS), gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A="ask", column_B="bid", or_equal=True, ignore_row_if="either_value_is_missing",
-        **_meta(attachment, "ask >= bid where both are known", how)))]
+    return [
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="ask",
+                column_B="bid",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                **_meta(attachment, "ask >= bid where both are known", how),
+            ),
+        )
+    ]
 
 
 def _r4(attachment: Attachment) -> Built:
@@ -161,8 +204,12 @@ def _r4(attachment: Attachment) -> Built:
 
     how = "NaN counts as missing (pandas treats NaN as null)."
     return [
-        (Batch(ROWS), gxe.ExpectColumnValuesToNotBeNull(
-            column=c, **_meta(attachment, f"{c} is never NULL or NaN", how)))
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnValuesToNotBeNull(
+                column=c, **_meta(attachment, f"{c} is never NULL or NaN", how)
+            ),
+        )
         for c in OHLC
     ]
 
@@ -177,10 +224,19 @@ def _r5(attachment: Attachment) -> Built:
             f" {', '.join(GRAINS)}, got gap_kind={gap_kind!r}, grain={grain!r}; fix the test's arguments in"
             " the model's yml"
         )
-    out: Built = [(Batch(ROWS), gxe.ExpectCompoundColumnsToBeUnique(
-        column_list=list(KEY_COLUMNS),
-        **_meta(attachment, "no duplicate timestamps: (symbol, ts) is unique",
-                "A (symbol, ts) that appears more than once is one violation in dbt; GE flags every copy.")))]
+    out: Built = [
+        (
+            Batch(ROWS),
+            gxe.ExpectCompoundColumnsToBeUnique(
+                column_list=list(KEY_COLUMNS),
+                **_meta(
+                    attachment,
+                    "no duplicate timestamps: (symbol, ts) is unique",
+                    "A (symbol, ts) that appears more than once is one violation in dbt; GE flags every copy.",
+                ),
+            ),
+        )
+    ]
     if gap_kind == "activity":
         where = "the last active second" + (" floored to the minute" if grain == "minute" else "")
         how = (
@@ -197,9 +253,18 @@ def _r5(attachment: Attachment) -> Built:
             " minute may be missing between them. ts is the first missing minute, as in violations."
         )
         what = "no missing exchange minute (max_gap_s >= gap_s)"
-    out.append((Batch(GAPS, gap_kind, grain), gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A="max_gap_s", column_B="gap_s", or_equal=True, ignore_row_if="either_value_is_missing",
-        **_meta(attachment, what, how))))
+    out.append(
+        (
+            Batch(GAPS, gap_kind, grain),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="max_gap_s",
+                column_B="gap_s",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                **_meta(attachment, what, how),
+            ),
+        )
+    )
     return out
 
 
@@ -216,9 +281,17 @@ def _r6(attachment: Attachment) -> Built:
         f"{source} = {threshold:g} in the build that wrote rule_attachments;"
         " rows without quotes (spread_bps NULL) are not checked."
     )
-    return [(Batch(ROWS), gxe.ExpectColumnValuesToBeBetween(
-        column="spread_bps", max_value=threshold, strict_max=True,
-        **_meta(attachment, f"spread_bps < {threshold:g}", how)))]
+    return [
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="spread_bps",
+                max_value=threshold,
+                strict_max=True,
+                **_meta(attachment, f"spread_bps < {threshold:g}", how),
+            ),
+        )
+    ]
 
 
 def _r7(attachment: Attachment) -> Built:
@@ -228,9 +301,16 @@ def _r7(attachment: Attachment) -> Built:
         "is_match was computed by dbt with the build's tolerance vars (compare_price_tolerance_bps,"
         " compare_volume_tolerance_rel); a NULL is_match (no exchange klines that day) is not a violation."
     )
-    return [(Batch(ROWS), gxe.ExpectColumnValuesToBeInSet(
-        column="is_match", value_set=[True],
-        **_meta(attachment, "our 1m bar equals the exchange kline (is_match is true)", how)))]
+    return [
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="is_match",
+                value_set=[True],
+                **_meta(attachment, "our 1m bar equals the exchange kline (is_match is true)", how),
+            ),
+        )
+    ]
 
 
 def _neg_volume(attachment: Attachment) -> Built:
@@ -244,9 +324,46 @@ def _neg_volume(attachment: Attachment) -> Built:
         )
     how = "NULL/NaN volumes are not checked."
     return [
-        (Batch(ROWS), gxe.ExpectColumnValuesToBeBetween(
-            column=c, min_value=0, **_meta(attachment, f"{c} >= 0", how)))
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0, **_meta(attachment, f"{c} >= 0", how)),
+        )
         for c in columns
+    ]
+
+
+COMPLETENESS_TESTS = (
+    "c1_trade_gap", "c2_quote_gap", "c3_kline_witness", "c4_missing_dataset", "c5_row_drop",
+    "c6_null_share", "c7_stale_book", "c8_clock_offset", "c9_price_scale",
+)  # fmt: skip
+
+
+def _completeness(attachment: Attachment) -> Built:
+    """C1-C9: the attached table's checks of this rule's name stay within their limit, as the dbt rule
+    (measured_value > limit_value is a violation) says."""
+    from great_expectations import expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
+    test_name = attachment.rule.test_name
+    source = _threshold_source(attachment)
+    how = (
+        f"The day's rows of {attachment.table} (daily mode) with check_name = '{test_name}', each a check"
+        " dbt measured once with the limit it must not exceed (measured_value > limit_value is a violation,"
+        f" as in macros/rules/test_completeness_rules.sql). The limit is per row; {source} ="
+        f" {_fmt(attachment.threshold)} in the build that wrote rule_attachments is shown for information."
+    )
+    return [
+        (
+            Batch(ROWS),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="limit_value",
+                column_B="measured_value",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                row_condition=Column("check_name") == test_name,
+                **_meta(attachment, f"{test_name}: limit_value >= measured_value", how),
+            ),
+        )
     ]
 
 
@@ -264,6 +381,7 @@ BUILDERS: dict[str, RuleBuilder] = {
     "r6_spread_sanity": RuleBuilder(_r6, frozenset({"max_spread_bps"})),
     "r7_kline_parity": RuleBuilder(_r7),
     "neg_volume": RuleBuilder(_neg_volume, frozenset({"volume_columns"})),
+    **{name: RuleBuilder(_completeness) for name in COMPLETENESS_TESTS},
 }
 
 
