@@ -759,7 +759,9 @@ def test_cli_errors(tmp_path: Path, capsys) -> None:
 def test_score_formula_shows_the_weights_the_build_used(tmp_path):
     path = build_db(tmp_path / "w.duckdb")
     con = duckdb.connect(str(path))
-    con.execute("""update fusion set metadata = '{"weights": {"schema": 0.6, "detector": 0.25, "ai": 0.15}}'""")
+    con.execute(
+        """update fusion set metadata = '{"weights": {"schema": 0.6, "detector": 0.25, "ai": 0.15}}'"""
+    )
     con.close()
     result = write_report(path, SUMMER, tmp_path / "out")
     assert "score = 0.6 × schema + 0.25 × detector + 0.15 × AI" in Path(result["md_path"]).read_text()
@@ -767,3 +769,147 @@ def test_score_formula_shows_the_weights_the_build_used(tmp_path):
     # without metadata the formula shows the settings' defaults (dbt_project.yml)
     result = write_report(build_db(tmp_path / "d.duckdb"), SUMMER, tmp_path / "out2")
     assert "score = 0.7 × schema + 0.2 × detector + 0.1 × AI" in Path(result["md_path"]).read_text()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Completeness: the coverage section and the failures named first, on a small generated lake built by dbt
+
+COMPLETENESS_DAY = "2024-08-09"
+
+
+@pytest.fixture(scope="module")
+def completeness_report(tmp_path_factory, _dbt_private_paths) -> dict:
+    """Three generated days (2024-08-07..09) of four symbols built in one range run; 2024-08-09 has an
+    OUTAGE (BTCUSDT), a TRADE_STREAM_DEATH (ETHUSDT) and MISSING_KLINES (BNBUSDT); XRPETH is clean."""
+    from lakeqa.generate import generate_lake
+
+    from .conftest import DbtProject
+
+    project = DbtProject(tmp_path_factory.mktemp("completeness"))
+    generate_lake(
+        project.lake,
+        date=COMPLETENESS_DAY,
+        days=3,
+        symbols="BTCUSDT,ETHUSDT,BNBUSDT,XRPETH",
+        trades_per_day=100_000,
+        faults="OUTAGE,TRADE_STREAM_DEATH,MISSING_KLINES",
+        progress=False,
+    )
+    truth = json.loads(
+        (project.lake / "_generator" / f"ground_truth_{COMPLETENESS_DAY}.json").read_text(encoding="utf-8")
+    )
+    project.build({"from": "2024-08-07", "to": COMPLETENESS_DAY})
+    result = write_report(project.paths.duckdb_path, COMPLETENESS_DAY, project.paths.output_root)
+    result["md"] = Path(result["md_path"]).read_text(encoding="utf-8")
+    result["html"] = Path(result["html_path"]).read_text(encoding="utf-8")
+    result["faults"] = {f["kind"]: f for f in truth["faults"]}
+    return result
+
+
+def _coverage_rows(md: str) -> dict[tuple[str, str], list[str]]:
+    return {(r[0], r[1]): r for r in table_rows(section(md, "Coverage"))}
+
+
+def _clock_seconds(text: str) -> int:
+    hours, minutes, *seconds = (int(x) for x in text.split(":"))
+    return hours * 3600 + minutes * 60 + (seconds[0] if seconds else 0)
+
+
+def test_coverage_section_shows_gaps_and_missing_datasets(completeness_report: dict) -> None:
+    md = completeness_report["md"]
+    titles = re.findall(r"^## (.+)$", md, re.M)
+    assert titles[:4] == ["Summary", "What broke", "Fusion by symbol", "Coverage"]
+    rows = _coverage_rows(md)
+    assert {s for s, _ in rows} == {"BTCUSDT", "ETHUSDT", "BNBUSDT", "XRPETH"}
+
+    # BTCUSDT: the collector dies at 15:00; its trade gap runs from then (to the second) to 24:00.
+    outage = dt.datetime.fromisoformat(completeness_report["faults"]["OUTAGE"]["completeness"]["start"])
+    btc = rows[("BTCUSDT", "trades")]
+    m = re.search(r"(\d\d:\d\d(?::\d\d)?)–24:00 UTC \(C1_TRADE_GAP", btc[-1])
+    assert m, btc
+    start_s = _clock_seconds(m.group(1))
+    outage_s = outage.hour * 3600 + outage.minute * 60
+    assert outage_s - 60 <= start_s <= outage_s
+    assert f"{outage.hour - 1:02d}:59" in btc[4] or f"{outage.hour:02d}:00" in btc[4]
+    assert btc[4].startswith("9 h (") and "–24:00 UTC)" in btc[4]
+    assert re.fullmatch(r"[\d,]+ \(median [\d,]+, −\d+ %\)", btc[2]), btc[2]
+    assert rows[("BTCUSDT", "quotes")][-1].startswith(f"{outage:%H:%M}–24:00 UTC (C2_QUOTE_GAP")
+
+    # ETHUSDT: the trade stream dies for 90 minutes.
+    death = completeness_report["faults"]["TRADE_STREAM_DEATH"]["completeness"]
+    m = re.fullmatch(r"(\S+)–(\S+) UTC \(C1_TRADE_GAP.*\)", rows[("ETHUSDT", "trades")][-1])
+    assert m, rows[("ETHUSDT", "trades")]
+    start, end = (dt.datetime.fromisoformat(death[k]) for k in ("start", "end"))
+    assert (
+        start.hour * 3600 + start.minute * 60 - 60
+        <= _clock_seconds(m.group(1))
+        <= start.hour * 3600 + start.minute * 60
+    )
+    assert (
+        end.hour * 3600 + end.minute * 60
+        <= _clock_seconds(m.group(2))
+        <= end.hour * 3600 + end.minute * 60 + 60
+    )
+
+    # BNBUSDT: no klines at all that day, though the lake has them on the days before.
+    bnb = rows[("BNBUSDT", "klines_1m")]
+    assert bnb[2].startswith("missing (median 1,440)") and bnb[3] == "—" and bnb[5] == "0.0 %"
+    assert rows[("BNBUSDT", "trades")][2].startswith(("9,", "8,"))  # the other datasets arrived
+
+    # XRPETH is clean: no gap in any dataset.
+    for ds in ("trades", "quotes", "klines_1m"):
+        assert rows[("XRPETH", ds)][-1] == "", rows[("XRPETH", ds)]
+        assert not rows[("XRPETH", ds)][2].startswith("missing")
+
+
+def test_what_broke_names_the_failures_first(completeness_report: dict) -> None:
+    md = completeness_report["md"]
+    items = re.findall(r"^- \*\*(FAIL|REVIEW)\*\* (\S+): (.*)$", section(md, "What broke"), re.M)
+    assert [(v, s) for v, s, _ in items][-1] == ("REVIEW", "BNBUSDT")
+    assert {(v, s) for v, s, _ in items[:2]} == {("FAIL", "BTCUSDT"), ("FAIL", "ETHUSDT")}
+    assert len(items) == 3  # XRPETH passes
+    reasons = {s: r for _, s, r in items}
+    assert (
+        reasons["BTCUSDT"].startswith("C1_TRADE_GAP: no trades") and "–24:00 UTC (9 h)" in reasons["BTCUSDT"]
+    )
+    assert reasons["BNBUSDT"].startswith("C4_MISSING_DATASET: no klines_1m")
+    # Completeness rules come first in the violations by rule.
+    rules = [r[0] for r in table_rows(section(md, "Violations by rule"))]
+    completeness = [i for i, r in enumerate(rules) if re.match(r"C\d+_", r)]
+    assert completeness and completeness == list(range(len(completeness)))
+    assert {"C1_TRADE_GAP", "C3_KLINE_WITNESS", "C4_MISSING_DATASET"} <= set(rules)
+
+
+def _timeline(html: str, symbol: str) -> str:
+    m = re.search(rf'<svg class="chart chart-coverage"[^>]*data-symbol="{symbol}".*?</svg>', html, re.S)
+    assert m, f"no coverage timeline for {symbol}"
+    return m.group(0)
+
+
+def test_html_coverage_timelines_mark_the_gaps(completeness_report: dict) -> None:
+    html = completeness_report["html"]
+    assert html.count('class="chart chart-coverage"') == 4
+    assert html.index('<section id="coverage">') < html.index('<section id="charts">')
+    assert html.index('<section id="broke">') < html.index('<section id="fusion">')
+
+    btc = _timeline(html, "BTCUSDT")
+    gaps = re.findall(
+        r'<rect class="gap" data-dataset="(\w+)"[^>]*data-end="([^"]+)"[^>]*><title>([^<]*)</title>', btc
+    )
+    assert {ds for ds, _, _ in gaps} == {"trades", "quotes"}
+    trades = next(g for g in gaps if g[0] == "trades")
+    assert trades[1] == "2024-08-10T00:00:00"
+    assert "C1_TRADE_GAP" in trades[2] and "–24:00 UTC (9 h)" in trades[2]
+
+    eth = _timeline(html, "ETHUSDT")
+    assert re.search(r'<rect class="gap" data-dataset="trades"[^>]*data-start="2024-08-09T03:', eth)
+
+    bnb = _timeline(html, "BNBUSDT")
+    assert re.search(r'<rect class="lane-missing" data-dataset="klines_1m"', bnb)
+    assert ">missing</text>" in bnb
+
+    xrp = _timeline(html, "XRPETH")
+    assert 'class="gap"' not in xrp and "lane-missing" not in xrp
+    assert xrp.count('class="covered"') == 3
+    # Still self-contained: no URL (the data attributes hold ISO times, never //).
+    assert "//" not in html.replace("://", "") and "https://" not in html

@@ -14,8 +14,8 @@ from typing import Any
 
 from lakeqa.exports import anomalies_path, fusion_path, mode_suffix, violations_path
 from lakeqa.report import svg
-from lakeqa.report.queries import SEVERITIES, VERDICTS, ReportData
-from lakeqa.report.timefmt import fmt_span, fmt_ts, london_offset_note
+from lakeqa.report.queries import DATASETS, SEVERITIES, VERDICTS, ReportData
+from lakeqa.report.timefmt import duration, fmt_span, fmt_ts, london_offset_note, utc_range
 
 MODES = ("daily", "hourly")
 REPORT_DIR = Path("reports") / "qa"
@@ -138,6 +138,122 @@ def fusion_table(data: ReportData) -> dict[str, Any]:
             r["reason"] or "",
         ]
         rows.append(row)
+    return _table(columns, rows)
+
+
+def what_broke(data: ReportData) -> list[dict[str, str]]:
+    """Every symbol-day (symbol-hour in hourly mode) that FAILs or needs REVIEW, FAIL first, with its fusion
+    reason: a sentence naming the rule, the UTC range and the size."""
+    out = []
+    for verdict in ("FAIL", "REVIEW"):
+        for r in data.fusion:  # worst first already: lowest score first within a verdict
+            if r["verdict"] != verdict:
+                continue
+            when = ""
+            if data.mode == "hourly" and isinstance(r["ts"], dt.datetime):
+                when = utc_range(r["ts"], r["ts"] + dt.timedelta(hours=1))
+            out.append(
+                {
+                    "verdict": verdict,
+                    "symbol": r["symbol"] or "(no symbol)",
+                    "when": when,
+                    "reason": r["reason"] or "(no reason given)",
+                }
+            )
+    return out
+
+
+def _day_start(data: ReportData) -> dt.datetime:
+    return dt.datetime.combine(data.day, dt.time())
+
+
+def _dataset_order(names) -> list[str]:
+    names = set(names)
+    return [d for d in DATASETS if d in names] + sorted(names - set(DATASETS))
+
+
+def coverage_datasets(data: ReportData) -> list[str]:
+    """The lanes of every symbol's timeline: the datasets any symbol has in coverage, in a fixed order."""
+    return _dataset_order(d for datasets in data.coverage.values() for d in datasets)
+
+
+def merged_gaps(gaps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Overlapping or touching gaps of one lane as one interval, with the rules behind it."""
+    merged: list[dict[str, Any]] = []
+    for g in sorted(gaps, key=lambda g: (g["start"], g["end"])):
+        if merged and g["start"] <= merged[-1]["end"]:
+            last = merged[-1]
+            last["end"] = max(last["end"], g["end"])
+            if g["rule"] not in last["rules"]:
+                last["rules"].append(g["rule"])
+            last["details"].append(g["detail"])
+        else:
+            merged.append(
+                {"start": g["start"], "end": g["end"], "rules": [g["rule"]], "details": [g["detail"]]}
+            )
+    return merged
+
+
+def _rows_text(entry: dict[str, Any]) -> str:
+    n, median = entry["n_rows"], entry["hist_median_rows"]
+    text = f"{n:,}" if n else "missing"
+    if median and not n:
+        text += f" (median {round(median):,})"
+    elif median:
+        change = round(100 * (n / median - 1))
+        sign = "−" if change < 0 else ("+" if change > 0 else "±")
+        text += f" (median {round(median):,}, {sign}{abs(change)} %)"
+    elif entry.get("hist_days_measured") == 0:
+        text += " (no history yet)"
+    return text
+
+
+def coverage_table(data: ReportData) -> dict[str, Any]:
+    """Per symbol (worst verdict first) and dataset: rows vs the trailing median, first-last record,
+    longest silence with its range, covered share, and the gaps the completeness rules found."""
+    day_start = _day_start(data)
+    rows = []
+    for s in symbol_order(data):
+        datasets = data.coverage.get(s)
+        if not datasets:
+            continue
+        for ds in _dataset_order(datasets):
+            e = datasets[ds]
+            if e["n_rows"] and e["first_ts"] is not None and e["last_ts"] is not None:
+                span = utc_range(e["first_ts"], e["last_ts"], day_start)
+            else:
+                span = "—"
+            if e["silence_s"] and e["silence_start"] is not None and e["silence_end"] is not None:
+                silence = f"{duration(e['silence_s'])} ({utc_range(e['silence_start'], e['silence_end'], day_start)})"
+            else:
+                silence = "—"
+            share = "—" if e["covered_share"] is None else f"{100 * e['covered_share']:.1f} %"
+            gaps = merged_gaps(data.coverage_gaps.get(s, {}).get(ds, []))
+            gap_text = "; ".join(
+                f"{utc_range(g['start'], g['end'], day_start)} ({', '.join(g['rules'])})" for g in gaps[:3]
+            )
+            if len(gaps) > 3:
+                gap_text += f"; +{len(gaps) - 3} more"
+            rows.append(
+                [
+                    s,
+                    ds,
+                    _rows_text(e),
+                    span,
+                    silence,
+                    share,
+                    gap_text or ("whole period" if not e["n_rows"] else ""),
+                ]
+            )
+    columns = [
+        ("symbol", "text"),
+        ("dataset", "text"),
+        ("rows", "text"),
+        ("first–last record", "text"),
+        ("longest silence", "text"),
+        ("covered", "num"),
+        ("gaps", "text"),
+    ]
     return _table(columns, rows)
 
 
@@ -423,6 +539,65 @@ def _symbol_panels(data: ReportData, date: str) -> list[dict[str, Any]]:
     return panels
 
 
+def _coverage_panels(data: ReportData) -> list[dict[str, Any]]:
+    """One coverage timeline per symbol (worst verdict first): a lane per dataset across the window."""
+    verdicts = _verdict_of(data)
+    day_start = _day_start(data)
+    window = data.window or (day_start, day_start + dt.timedelta(days=1))
+    lanes_of = coverage_datasets(data)
+    panels = []
+    for s in symbol_order(data):
+        datasets = data.coverage.get(s)
+        if not datasets:
+            continue
+        lanes = []
+        for ds in lanes_of:
+            e = datasets.get(ds)
+            gaps = []
+            for g in merged_gaps(data.coverage_gaps.get(s, {}).get(ds, [])):
+                size = duration((g["end"] - g["start"]).total_seconds())
+                details = [d for d in dict.fromkeys(g["details"]) if d]
+                title = (
+                    f"{', '.join(g['rules'])}: {ds} gap {utc_range(g['start'], g['end'], day_start)} ({size})"
+                )
+                if details:
+                    title += ": " + "; ".join(details)
+                gaps.append({**g, "title": title})
+            if e is None:
+                state, note = "absent", "not in the lake"
+            elif not e["n_rows"]:
+                state, note = "missing", "missing"
+            else:
+                state, note = "ok", f"{e['n_rows']:,} rows"
+            lanes.append(
+                {
+                    "dataset": ds,
+                    "state": state,
+                    "note": note,
+                    "first": e["first_ts"] if e else None,
+                    "last": e["last_ts"] if e else None,
+                    "grain_s": 60 if ds == "klines_1m" else 1,
+                    "gaps": gaps,
+                }
+            )
+        n_gaps = sum(len(lane["gaps"]) for lane in lanes)
+        missing = [lane["dataset"] for lane in lanes if lane["state"] == "missing"]
+        caption = _plural(n_gaps, "gap")
+        if missing:
+            caption += f" · missing: {', '.join(missing)}"
+        verdict, score = verdicts.get(s, (None, None))
+        panels.append(
+            {
+                "symbol": s,
+                "verdict": verdict,
+                "score": _score(score),
+                "svg": svg.coverage_timeline(s, lanes, window),
+                "caption": caption,
+            }
+        )
+    return panels
+
+
 def _legend_detectors(data: ReportData) -> list[str]:
     """The detectors of the day in the legend's colour order (all known ones when there are none)."""
     found = [r["detector"] for r in data.anomalies_by_detector if r["detector"]]
@@ -442,7 +617,11 @@ def _weights(data: ReportData) -> dict[str, str]:
 
     weights = data.weights or {}
     out = {}
-    for key, name in (("schema", "fusion.weight_schema"), ("detector", "fusion.weight_detector"), ("ai", "fusion.weight_ai")):
+    for key, name in (
+        ("schema", "fusion.weight_schema"),
+        ("detector", "fusion.weight_detector"),
+        ("ai", "fusion.weight_ai"),
+    ):
         value = weights.get(key)
         out[key] = f"{(project_default(name) if value is None else value):g}"
     return out
@@ -468,9 +647,13 @@ def build_context(
         "md_name": md_name,
         "html_name": html_name,
         "verdicts": list(VERDICTS),
-        "present": {name: data.present(name) for name in ("fusion", "violations", "anomalies", "bars_1m")},
+        "present": {
+            name: data.present(name) for name in ("fusion", "violations", "anomalies", "bars_1m", "coverage")
+        },
         "summary": summary_items(data),
         "fusion": fusion_table(data),
+        "broke": what_broke(data),
+        "coverage": coverage_table(data),
         "rules": rules_table(data),
         "detectors": detectors_table(data),
         "anomalies_phrase": anomalies_phrase(data),
@@ -486,6 +669,7 @@ def build_context(
         "charts": {
             "legend": svg.legend(_legend_detectors(data)),
             "symbols": _symbol_panels(data, date),
+            "coverage": _coverage_panels(data),
             "rules": _rules_chart(data),
             "detectors": _detectors_chart(data),
             "top": _top_chart(data, top_n),

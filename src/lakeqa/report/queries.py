@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,21 @@ VERDICTS = ("FAIL", "REVIEW", "PASS")
 VERDICT_RANK = {"FAIL": 0, "REVIEW": 1, "PASS": 2}
 SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2}
 DETECTORS = ("ZSCORE_SPREAD_BP", "ZSCORE_LOG_VOLUME", "ZSCORE_VWAP_DRIFT_BP", "JUMP", "IFOREST")
+# the tables every report reads (write_report's `tables_missing`); the completeness ones are optional extras
+CORE_TABLES = ("fusion", "violations", "anomalies", "bars_1m", "bars_1s")
+COMPLETENESS_TABLES = ("coverage", "int_stream_silences")
+# the lanes of the coverage timeline, in this order: the trade stream (trades, or prebuilt bars_1s)
+DATASETS = ("trades", "bars_1s", "quotes", "klines_1m")
+TRADE_STREAMS = ("trades", "bars_1s")
+# completeness rules whose violations are intervals without data, and the lane each cuts a gap in
+# ("trade" is the symbol's trade stream): C1 trade gap, C2 quote gap, C3 kline witness (trades the
+# exchange saw and the lake lacks), C7 stale book (a frozen quote stream)
+GAP_RULES = {"C1": "trade", "C2": "quotes", "C3": "trade", "C7": "quotes"}
+
+
+def is_completeness_rule(rule: str | None) -> bool:
+    """C1_TRADE_GAP ... C9_PRICE_SCALE: a rule id of the completeness checks."""
+    return bool(rule) and re.match(r"^C\d+_", rule) is not None
 
 
 @dataclass
@@ -59,6 +75,10 @@ class ReportData:
     window: tuple[dt.datetime, dt.datetime] | None = None
     # the fusion weights the build used (fusion.metadata.weights): {"schema", "detector", "ai"}
     weights: dict[str, float] | None = None
+    # coverage (the mart `coverage`), per symbol and dataset, the window's periods merged into one row
+    coverage: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # intervals without data per symbol and dataset (completeness violations, long kline silences)
+    coverage_gaps: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
 
     def present(self, name: str) -> bool:
         return self.tables.get(name) is not None
@@ -150,7 +170,7 @@ def _parse_json(text: Any) -> Any:
 def load(
     con: duckdb.DuckDBPyConnection, day: dt.date, mode: str = "daily", *, per_symbol_cap: int = 5
 ) -> ReportData:
-    tables = find_tables(con, ("fusion", "violations", "anomalies", "bars_1m", "bars_1s"))
+    tables = find_tables(con, CORE_TABLES + COMPLETENESS_TABLES)
     data = ReportData(day=day, mode=mode, tables=tables)
     d = day.isoformat()
     symbols: set[str] = set()
@@ -235,7 +255,9 @@ def load(
 
     _load_violations(con, data, d, per_symbol_cap)
     _load_anomalies(con, data, d, per_symbol_cap)
+    _load_coverage(con, data, d)
     symbols.update(data.violations_per_symbol)
+    symbols.update(data.coverage)
     symbols.update(data.anomalies_per_symbol)
     data.symbols = sorted(s for s in symbols if s is not None)
     return data
@@ -261,7 +283,8 @@ def _load_violations(con: duckdb.DuckDBPyConnection, data: ReportData, d: str, c
                    min(case severity when 'critical' then 0 when 'major' then 1 when 'minor' then 2 else 3 end),
                    count(*), count(distinct symbol), list(distinct symbol order by symbol),
                    min(ts), max(coalesce(greatest(ts_end, ts), ts))
-            from {base} group by rule order by 3, 4 desc, 1""",
+            from {base} group by rule
+            order by case when regexp_matches(coalesce(rule, ''), '^C[0-9]+_') then 0 else 1 end, 3, 4 desc, 1""",
         [d],
     ).fetchall()
     data.violations_by_rule = [
@@ -391,3 +414,117 @@ def _load_anomalies(con: duckdb.DuckDBPyConnection, data: ReportData, d: str, ca
         data.anomaly_marks.setdefault(symbol, []).append(
             dict(minute=minute, detector=detector, records=int(n_rec), expanded=int(n_exp), ts=first)
         )
+
+
+def _load_coverage(con: duckdb.DuckDBPyConnection, data: ReportData, d: str) -> None:
+    """Per symbol and dataset, what arrived in the window (the mart `coverage`; in hourly mode the hours
+    of the window merged), and the intervals without data: the completeness violations C1/C2/C3/C7
+    (ts..ts_end, clipped to the window) and the silences of the kline stream longer than
+    completeness.kline_witness_max_minutes (no completeness rule measures those on their own)."""
+    table = data.tables.get("coverage")
+    if table is None or not data.window:
+        return
+    lo, hi = data.window
+    cols = [
+        "ts", "period_end", "symbol", "dataset", "n_rows", "first_ts", "last_ts", "longest_silence_s",
+        "longest_silence_start", "longest_silence_end", "covered_share", "hist_median_rows",
+        "hist_days_in_lake", "hist_days_measured",
+    ]  # fmt: skip
+    select = ", ".join(f"{_col(table, c)} as {_q(c)}" for c in cols)
+    where = f"{_day_pred(table)} and ts >= ? and ts < ?"
+    params: list[Any] = [d, lo, hi]
+    if table.has("mode"):
+        where += " and mode = ?"
+        params.append(data.mode)
+    rows = con.execute(
+        f"select {select} from {table.qualified} where {where} order by symbol, dataset, ts", params
+    ).fetchall()
+    for row in rows:
+        r = dict(zip(cols, row, strict=True))
+        if r["symbol"] is None or r["dataset"] is None:
+            continue
+        start = r["ts"] or lo
+        end = r["period_end"] or min(start + dt.timedelta(days=1), hi)
+        seconds = max((end - start).total_seconds(), 0.0)
+        entry = data.coverage.setdefault(r["symbol"], {}).get(r["dataset"])
+        if entry is None:
+            entry = data.coverage[r["symbol"]][r["dataset"]] = dict(
+                n_rows=0, first_ts=None, last_ts=None, silence_s=None, silence_start=None, silence_end=None,
+                covered_s=0.0, period_s=0.0, hist_median_rows=0.0, hist_known=True, hist_days_in_lake=0,
+                hist_days_measured=None,
+            )  # fmt: skip
+        entry["n_rows"] += int(r["n_rows"] or 0)
+        for key, pick in (("first_ts", min), ("last_ts", max)):
+            if r[key] is not None:
+                entry[key] = r[key] if entry[key] is None else pick(entry[key], r[key])
+        silence = _num(r["longest_silence_s"])
+        if silence is not None and (entry["silence_s"] is None or silence > entry["silence_s"]):
+            entry["silence_s"] = silence
+            entry["silence_start"], entry["silence_end"] = (
+                r["longest_silence_start"],
+                r["longest_silence_end"],
+            )
+        share = _num(r["covered_share"])
+        entry["covered_s"] += (share or 0.0) * seconds
+        entry["period_s"] += seconds
+        median = _num(r["hist_median_rows"])
+        if median is None:
+            entry["hist_known"] = False
+        else:
+            entry["hist_median_rows"] += median
+        entry["hist_days_in_lake"] = max(entry["hist_days_in_lake"], int(r["hist_days_in_lake"] or 0))
+        if r["hist_days_measured"] is not None:
+            measured = int(r["hist_days_measured"])
+            entry["hist_days_measured"] = (
+                measured
+                if entry["hist_days_measured"] is None
+                else min(entry["hist_days_measured"], measured)
+            )
+    for datasets in data.coverage.values():
+        for entry in datasets.values():
+            entry["covered_share"] = entry["covered_s"] / entry["period_s"] if entry["period_s"] else None
+            if not entry["hist_known"]:
+                entry["hist_median_rows"] = None
+
+    def add_gap(symbol: str, dataset: str, start: Any, end: Any, rule: str, detail: Any) -> None:
+        if not isinstance(start, dt.datetime) or not isinstance(end, dt.datetime):
+            return
+        start, end = max(start, lo), min(end, hi)
+        if end <= start:
+            return
+        gaps = data.coverage_gaps.setdefault(symbol, {}).setdefault(dataset, [])
+        if len(gaps) < 200:
+            gaps.append(dict(start=start, end=end, rule=rule, detail=detail))
+
+    violations = data.tables.get("violations")
+    if violations is not None and violations.has("ts_end"):
+        rows = con.execute(
+            f"""select symbol, ts, ts_end, rule, {_col(violations, "detail")} from {violations.qualified}
+                where {_day_pred(violations)} and symbol is not null and ts < ? and ts_end > ?
+                  and regexp_extract(rule, '^(C[0-9]+)_', 1) in (select unnest(?))
+                order by symbol, ts, rule""",
+            [d, hi, lo, list(GAP_RULES)],
+        ).fetchall()
+        for symbol, start, end, rule, detail in rows:
+            lane = GAP_RULES[rule.split("_", 1)[0]]
+            if lane == "trade":
+                have = data.coverage.get(symbol, {})
+                lane = next((s for s in TRADE_STREAMS if s in have), "trades")
+            add_gap(symbol, lane, start, end, rule, detail)
+
+    silences = data.tables.get("int_stream_silences")
+    if silences is not None and all(
+        silences.has(c) for c in ("stream", "symbol", "silence_start", "silence_end", "silence_s")
+    ):
+        from lakeqa.settings import project_default
+
+        limit_s = 60.0 * float(project_default("completeness.kline_witness_max_minutes"))
+        rows = con.execute(
+            f"""select symbol, silence_start, silence_end, silence_s from {silences.qualified}
+                where stream = 'klines_1m' and silence_s > ? and silence_start < ? and silence_end > ?
+                order by symbol, silence_start""",
+            [limit_s, hi, lo],
+        ).fetchall()
+        for symbol, start, end, seconds in rows:
+            detail = f"no klines for {seconds:,.0f} s (more than {limit_s:,.0f} s)"
+            add_gap(symbol, "klines_1m", start, end, "kline silence", detail)

@@ -165,6 +165,6 @@ def write_report(
             "anomalies_expanded": data.anomalies_expanded,
             "verdicts": dict(data.verdicts),
             "top_symbols": [(r["symbol"], r["expanded"]) for r in data.top_symbols(top_n)],
-            "tables_missing": sorted(k for k, v in data.tables.items() if v is None),
+            "tables_missing": sorted(k for k in queries.CORE_TABLES if data.tables.get(k) is None),
         },
     }

@@ -353,3 +353,98 @@ def bar_chart(title: str, rows: list[tuple[str, float, str, str]], *, empty: str
         )
     out.append("</svg>")
     return "".join(out)
+
+
+COVERED_COLOUR = "#4ade80"
+GAP_COLOUR = "#dc2626"
+MISSING_COLOUR = "#94a3b8"
+
+
+def coverage_timeline(
+    symbol: str,
+    lanes: list[dict[str, Any]],
+    window: tuple[dt.datetime, dt.datetime],
+    *,
+    width: int = 480,
+) -> str:
+    """One lane per dataset across the window (UTC): filled from the first to the last record, the gaps
+    (completeness violations, long kline silences) cut out in red, each a ``rect.gap`` with its dataset,
+    rule and interval as data attributes and a title; a missing dataset is an empty dashed lane.
+
+    `lanes`: dicts with dataset, state (ok, missing, absent), note, first, last, grain_s, gaps (dicts with
+    start, end, rules, title)."""
+    left, right, top, lane_h, lane_gap, axis_h = 74, 86, 6, 14, 6, 30
+    pw = width - left - right
+    height = top + max(len(lanes), 1) * (lane_h + lane_gap) + axis_h
+    start, end = window
+    span_s = max((end - start).total_seconds(), 1.0)
+
+    def xof(ts: dt.datetime) -> float:
+        frac = (ts - start).total_seconds() / span_s
+        return left + min(max(frac, 0.0), 1.0) * pw
+
+    out = [
+        f'<svg class="chart chart-coverage" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{esc(symbol)}: coverage timeline" data-symbol="{esc(symbol)}" '
+        f'preserveAspectRatio="xMidYMid meet">',
+        f"<title>{esc(symbol)}: what arrived per dataset (UTC)</title>",
+    ]
+    ticks = _time_ticks(start, end)
+    bottom = top + len(lanes) * (lane_h + lane_gap) - lane_gap
+    for t in ticks:
+        x = xof(t)
+        label = "24:00" if t == end and t.time() == dt.time(0) and t > start else t.strftime("%H:%M")
+        out.append(f'<line x1="{_f(x)}" y1="{top}" x2="{_f(x)}" y2="{bottom}" stroke="{GRID_COLOUR}"/>')
+        out.append(
+            f'<text x="{_f(x)}" y="{bottom + 13}" text-anchor="middle" font-size="11" '
+            f'fill="{AXIS_COLOUR}">{esc(label)}</text>'
+        )
+    out.append(
+        f'<text x="{left + pw / 2:.0f}" y="{height - 3}" text-anchor="middle" font-size="11" '
+        f'fill="{AXIS_COLOUR}">time (UTC), {esc(start.date().isoformat())}</text>'
+    )
+    for i, lane in enumerate(lanes):
+        y = top + i * (lane_h + lane_gap)
+        ds = lane["dataset"]
+        out.append(
+            f'<text x="{left - 6}" y="{y + 11}" text-anchor="end" font-size="11" '
+            f'fill="{TEXT_COLOUR}">{esc(ds)}</text>'
+        )
+        out.append(
+            f'<text x="{left + pw + 6}" y="{y + 11}" font-size="11" fill="{AXIS_COLOUR}">{esc(lane["note"])}</text>'
+        )
+        if lane["state"] != "ok":
+            css = "lane-missing" if lane["state"] == "missing" else "lane-absent"
+            dash = ' stroke-dasharray="3 2"' if lane["state"] == "missing" else ""
+            out.append(
+                f'<rect class="{css}" data-dataset="{esc(ds)}" x="{left}" y="{y}" width="{pw}" height="{lane_h}" '
+                f'fill="#f8fafc" stroke="{MISSING_COLOUR}"{dash}><title>{esc(symbol)} {esc(ds)}: '
+                f"{esc(lane['note'])}</title></rect>"
+            )
+            out.append(
+                f'<text x="{left + pw / 2:.0f}" y="{y + 11}" text-anchor="middle" font-size="10" '
+                f'fill="{AXIS_COLOUR}">{esc(lane["note"])}</text>'
+            )
+            continue
+        out.append(
+            f'<rect x="{left}" y="{y}" width="{pw}" height="{lane_h}" fill="#ffffff" stroke="{GRID_COLOUR}"/>'
+        )
+        first, last = lane.get("first") or start, lane.get("last") or end
+        last_end = min(last + dt.timedelta(seconds=lane.get("grain_s") or 1), end)
+        x1, x2 = xof(max(first, start)), xof(max(last_end, start))
+        if x2 > x1:
+            out.append(
+                f'<rect class="covered" x="{_f(x1)}" y="{y + 1}" width="{_f(max(x2 - x1, 1.0))}" '
+                f'height="{lane_h - 2}" fill="{COVERED_COLOUR}"><title>{esc(symbol)} {esc(ds)}: records '
+                f"{esc(fmt_ts(first))} → {esc(fmt_ts(last))}</title></rect>"
+            )
+        for g in lane["gaps"]:
+            gx1, gx2 = xof(g["start"]), xof(g["end"])
+            out.append(
+                f'<rect class="gap" data-dataset="{esc(ds)}" data-rule="{esc(",".join(g["rules"]))}" '
+                f'data-start="{esc(g["start"].isoformat())}" data-end="{esc(g["end"].isoformat())}" '
+                f'x="{_f(gx1)}" y="{y}" width="{_f(max(gx2 - gx1, 2.0))}" height="{lane_h}" fill="{GAP_COLOUR}" '
+                f'fill-opacity="0.85"><title>{esc(g["title"])}</title></rect>'
+            )
+    out.append("</svg>")
+    return "".join(out)

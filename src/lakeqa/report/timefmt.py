@@ -63,3 +63,32 @@ def london_offset_note(day: dt.date) -> str:
     if len(names) == 1:
         return f"Europe/London is {names[0]} on {day.isoformat()}"
     return f"Europe/London changes clocks on {day.isoformat()}: {names[0]} then {names[1]}"
+
+
+def clock(ts: dt.datetime, day_start: dt.datetime) -> str:
+    """``HH:MM`` (``HH:MM:SS`` off the minute) on the UTC day starting at `day_start`; the next midnight is
+    ``24:00``, another day gets its date. The same clocks as the violations' details (lakeqa_clock)."""
+    if ts == day_start + dt.timedelta(days=1):
+        return "24:00"
+    text = ts.strftime("%H:%M") if ts.second == 0 and ts.microsecond == 0 else ts.strftime("%H:%M:%S")
+    if ts.date() != day_start.date():
+        text = f"{ts.date().isoformat()} {text}"
+    return text
+
+
+def utc_range(start: dt.datetime, end: dt.datetime, day_start: dt.datetime | None = None) -> str:
+    """``14:59:59–24:00 UTC``: both clocks on the day of `day_start` (by default `start`'s day)."""
+    day_start = day_start or dt.datetime.combine(start.date(), dt.time())
+    return f"{clock(start, day_start)}–{clock(end, day_start)} UTC"
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``90 min``, ``9 h``, ``1 h 30 min`` (as lakeqa_duration writes them)."""
+    if seconds < 120:
+        return f"{round(seconds)} s"
+    minutes = round(seconds / 60)
+    if seconds < 7200:
+        return f"{minutes} min"
+    if minutes % 60 == 0:
+        return f"{minutes // 60} h"
+    return f"{minutes // 60} h {minutes % 60} min"
