@@ -1,5 +1,5 @@
-"""`lakeqa demo`: a demo lake from the real sample the project ships plus one generated day with every
-kind of fault, then the daily QA over all of it."""
+"""`lakeqa demo`: a demo lake from the real sample the project ships plus two generated days (a clean one,
+then one with rule faults and completeness faults side by side), then the daily QA over all of it."""
 
 from __future__ import annotations
 
@@ -8,9 +8,21 @@ import argparse
 from lakeqa.settings import PROJECT_DIR, Paths
 
 SAMPLE_DIR = PROJECT_DIR / "data" / "sample" / "binance-ws"
-# The real sample covers 2024-08-08 23:58 .. 2024-08-09 00:02 UTC; the generated day follows it.
-GENERATED_DAY = "2024-08-10"
+# The real sample covers 2024-08-08 23:58 .. 2024-08-09 00:02 UTC; the generated days follow it: a clean
+# day of history, then the faulted day.
+HISTORY_DAY = "2024-08-10"
+GENERATED_DAY = "2024-08-11"
 FIRST_DAY = "2024-08-08"
+# One fault per symbol on the faulted day: rule faults on their default symbols, completeness faults
+# (data that never arrived) on the others; XRPETH, the thin symbol, stays clean.
+DEMO_FAULTS = [
+    "PRICE_JUMP", "VOLUME_SPIKE", "NAN_PRICE", "CROSSED_QUOTE", "WIDE_SPREAD", "GAP", "KLINE_MISSING_MINUTE",
+    "OUTAGE", "TRADE_STREAM_DEATH", "FROZEN_BOOK", "NO_QUOTES", "TRADE_LOSS",
+]  # fmt: skip
+DEMO_FAULT_SYMBOLS = {
+    "OUTAGE": "SOLUSDT", "TRADE_STREAM_DEATH": "DOGEUSDT", "FROZEN_BOOK": "LINKUSDT", "NO_QUOTES": "LTCUSDT",
+    "TRADE_LOSS": "AVAXUSDT",
+}  # fmt: skip
 
 EXAMPLE = """\
 example:
@@ -27,7 +39,7 @@ def register(subparsers) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--trades-per-day", default="300000", help="size of the generated day (default 300000)")
+    parser.add_argument("--trades-per-day", default="300000", help="size of each generated day (default 300000)")
     parser.set_defaults(func=_main)
 
 
@@ -41,12 +53,18 @@ def _main(args) -> int:
     print(f"demo: importing the real sample {SAMPLE_DIR} into {paths.lake_root}", flush=True)
     report = import_paths([SAMPLE_DIR], paths.lake_root, progress=False)
     print(f"demo: {len(report.files)} capture file(s) imported", flush=True)
-    print(f"demo: generating {GENERATED_DAY} (13 symbols, {args.trades_per_day} trades, every fault)", flush=True)
+    print(
+        f"demo: generating {HISTORY_DAY} (clean) and {GENERATED_DAY} (13 symbols, {args.trades_per_day} trades a day,"
+        f" faults: {', '.join(DEMO_FAULTS)})",
+        flush=True,
+    )
     generate_lake(
         paths.lake_root,
         date=GENERATED_DAY,
+        days=2,
         trades_per_day=args.trades_per_day,
-        faults="all",
+        faults=DEMO_FAULTS,
+        fault_symbols=DEMO_FAULT_SYMBOLS,
         progress=False,
     )
     # the generated day has injected faults, so FAIL verdicts are expected: the demo itself succeeds

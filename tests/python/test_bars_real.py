@@ -38,9 +38,18 @@ def test_xrpeth_bars_equal_exchange_klines(dbt_project):
     )
     # zero-volume exchange minutes show as exchange-only matches; nothing is a mismatch
     assert presence == {"both:true": 2469, "exchange_only:true": 1091}
-    # every rule ran on the real data (bars and the exchange's klines) and found nothing; every day passes
-    assert dbt_project.query("select count(*) from violations") == [(0,)]
-    assert dbt_project.query("select distinct verdict from fusion") == [("PASS",)]
+    # every rule ran on the real data (bars and the exchange's klines) and found nothing on the two whole
+    # days; the window ends 2019-10-13 11:19 (SOURCE.md), and completeness says so: that day did not arrive
+    assert dbt_project.query("select count(*) from violations where date < '2019-10-13'") == [(0,)]
+    verdicts = dict(dbt_project.query("select cast(date as varchar), verdict || ': ' || reason from fusion"))
+    assert verdicts["2019-10-11"].startswith("PASS") and verdicts["2019-10-12"].startswith("PASS"), verdicts
+    assert verdicts["2019-10-13"].startswith("FAIL: C5_ROW_DROP: trades: 2,414 rows, 52 % fewer"), verdicts
+    assert "C1_TRADE_GAP" in verdicts["2019-10-13"], verdicts
+    gap = dbt_project.query("select detail from violations where rule = 'C1_TRADE_GAP'")
+    assert gap and gap[0][0].startswith("no trades 11:19:29–24:00 UTC"), gap
+    last_day = dbt_project.query("select distinct rule from violations where date = '2019-10-13' order by 1")
+    # the trades stop at 11:19:28.8 and the day's count is far below the two days before it
+    assert last_day == [("C1_TRADE_GAP",), ("C5_ROW_DROP",)], last_day
 
 
 def test_capture_across_midnight_puts_every_bar_in_its_day(dbt_project):
@@ -77,5 +86,8 @@ def test_full_real_capture_across_midnight(dbt_project):
     assert rows["ETHUSDT 2024-08-08"] + rows["ETHUSDT 2024-08-09"] == 14515
     assert dbt_project.query("select min(ts) >= timestamp '2024-08-09' from bars_1s where date = '2024-08-09'")[0][0]
     assert dbt_project.query("select max(ts) < timestamp '2024-08-09' from bars_1s where date = '2024-08-08'")[0][0]
-    # every rule ran on the real capture and found nothing
-    assert dbt_project.query("select count(*) from violations") == [(0,)]
+    # every rule ran on the real capture: the only findings are its edges, a capture that starts and ends
+    # inside a day, which completeness reports as silences at the day's edges
+    found = dbt_project.query("select rule, json_extract_string(row_sample, '$.edge') from violations")
+    assert found and {rule for rule, _ in found} <= {"C1_TRADE_GAP", "C2_QUOTE_GAP"}, found
+    assert {edge for _, edge in found} <= {"start", "end"}, found
