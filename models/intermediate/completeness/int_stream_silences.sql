@@ -48,7 +48,7 @@ kline_minutes as (
 records as (
 
     select
-        '{{ trade_stream }}' as stream,
+        '{{ trade_stream }}' as stream,  -- noqa: RF04
         symbol,
         ts,
         1 as grain_s
@@ -60,7 +60,7 @@ records as (
     where {{ lakeqa_in_window('ts') }}
     union all
     select
-        'quotes' as stream,
+        'quotes' as stream,  -- noqa: RF04
         symbol,
         ts,
         1 as grain_s
@@ -68,7 +68,7 @@ records as (
     where {{ lakeqa_in_window('ts') }}
     union all
     select distinct
-        'klines_1m' as stream,
+        'klines_1m' as stream,  -- noqa: RF04
         symbol,
         ts,
         60 as grain_s
@@ -81,10 +81,10 @@ records_in_spans as (
 
     select
         *,
-        {% if period == 'day' %}
-        date_trunc('day', ts) as span_start,
-        least(date_trunc('day', ts) + interval 1 day, {{ window.end_ts }}) as span_end
-        {% else %}
+    {% if period == 'day' %}
+    date_trunc('day', ts) as span_start,
+    least(date_trunc('day', ts) + interval 1 day, {{ window.end_ts }}) as span_end
+    {% else %}
         {{ window.start_ts }} as span_start,
         {{ window.end_ts }} as span_end
         {% endif %}
@@ -99,7 +99,10 @@ records_with_neighbours as (
         lag(ts) over spans as previous_ts,
         lead(ts) over spans as next_ts
     from records_in_spans
-    window spans as (partition by stream, symbol, span_start order by ts)
+    window spans as (
+        partition by stream, symbol, span_start
+        order by ts
+    )
 
 ),
 
@@ -107,19 +110,31 @@ silences_all as (
 
     -- from the start of the span to the first record
     select
-        stream, symbol, span_start as silence_start, ts as silence_end, 'start' as edge
+        stream,
+        symbol,
+        span_start as silence_start,
+        ts as silence_end,
+        'start' as edge
     from records_with_neighbours
     where previous_ts is null and ts > span_start
     union all
     -- between two records
     select
-        stream, symbol, ts + to_seconds(grain_s) as silence_start, next_ts as silence_end, 'none' as edge
+        stream,
+        symbol,
+        ts + to_seconds(grain_s) as silence_start,
+        next_ts as silence_end,
+        'none' as edge
     from records_with_neighbours
     where next_ts > ts + to_seconds(grain_s)
     union all
     -- from the last record to the end of the span
     select
-        stream, symbol, ts + to_seconds(grain_s) as silence_start, span_end as silence_end, 'end' as edge
+        stream,
+        symbol,
+        ts + to_seconds(grain_s) as silence_start,
+        span_end as silence_end,
+        'end' as edge
     from records_with_neighbours
     where next_ts is null and span_end > ts + to_seconds(grain_s)
 
@@ -144,7 +159,8 @@ final as (
     select
         *,
         row_number() over (
-            partition by stream, symbol, period_ts order by silence_s desc, silence_start
+            partition by stream, symbol, period_ts
+            order by silence_s desc, silence_start asc
         ) = 1 as is_longest
     from silences_measured
     qualify silence_s >= {{ lakeqa_setting_number('completeness.min_silence_s') }} or is_longest

@@ -94,7 +94,9 @@ intervals as (
         case
             when presence_with_next.kind = 'minutes' then 60.0
             when symbol_days_with_quotes.symbol is null
-                then coalesce(symbol_settings.max_trade_gap_s, {{ lakeqa_setting_number('completeness.max_trade_gap_s') }})
+                then coalesce(
+                        symbol_settings.max_trade_gap_s, {{ lakeqa_setting_number('completeness.max_trade_gap_s') }}
+                    )
             else coalesce(symbol_settings.max_gap_s, {{ lakeqa_setting_number('default_max_gap_s') }})
         end as max_gap_s
     from presence_with_next

@@ -97,10 +97,17 @@ stream_gaps as (
         case stream_silences.stream
             when 'quotes' then coalesce(symbol_settings.max_gap_s, {{ lakeqa_setting_number('default_max_gap_s') }})
             else greatest(
-                coalesce(symbol_settings.max_trade_gap_s, {{ lakeqa_setting_number('completeness.max_trade_gap_s') }}),
-                coalesce({{ lakeqa_setting_number('completeness.trade_gap_factor') }}
-                    * stream_rates.period_s / stream_rates.typical_rows * ln(greatest(stream_rates.typical_rows, 3)), 0)
-            )
+                    coalesce(
+                        symbol_settings.max_trade_gap_s, {{ lakeqa_setting_number('completeness.max_trade_gap_s') }}
+                    ),
+                    coalesce(
+                        {{ lakeqa_setting_number('completeness.trade_gap_factor') }}
+                        * stream_rates.period_s
+                        / stream_rates.typical_rows
+                        * ln(greatest(stream_rates.typical_rows, 3)),
+                        0
+                    )
+                )
         end as limit_s
     from stream_silences
     left join symbol_settings on stream_silences.symbol = symbol_settings.symbol
@@ -124,9 +131,9 @@ stream_gaps_over_limit as (
         sum(klines_1m.volume) as exchange_volume
     from stream_gaps
     inner join klines_1m
-        on klines_1m.symbol = stream_gaps.symbol
+        on stream_gaps.symbol = klines_1m.symbol
             and klines_1m.ts >= date_trunc('minute', stream_gaps.silence_start)
-            and klines_1m.ts < stream_gaps.silence_end
+            and stream_gaps.silence_end > klines_1m.ts
     where stream_gaps.silence_s > stream_gaps.limit_s
     group by all
 
@@ -154,24 +161,26 @@ c1_c2 as (
         silence_s as measured_value,
         round(limit_s, 3) as limit_value,
         'no ' || case when stream = 'quotes' then 'quotes' else 'trades' end || ' '
-            || {{ lakeqa_utc_range('silence_start', 'silence_end') }}
-            || ' (' || {{ lakeqa_duration('silence_s') }} || ')'
-            || case edge
-                when 'start' then ', from the start of the period to the first record'
-                when 'end' then ', from the last record to the end of the period'
-                else ''
-            end
-            || case
-                when exchange_trades > 0
-                    then '; the exchange''s klines report ' || {{ lakeqa_count('exchange_trades') }} || ' trades there'
-                when exchange_volume > 0
-                    then '; the exchange''s klines report a volume of ' || {{ lakeqa_num('exchange_volume') }} || ' there'
-                else ''
-            end
-            || ' (longest normal silence ' || {{ lakeqa_duration('limit_s') }} || ')' as detail,
-        cast(to_json({'stream': stream, 'silence_start': silence_start, 'silence_end': silence_end,
-                      'silence_s': silence_s, 'edge': edge, 'limit_s': limit_s,
-                      'exchange_trades': exchange_trades}) as varchar) as row_sample
+        || {{ lakeqa_utc_range('silence_start', 'silence_end') }}
+        || ' (' || {{ lakeqa_duration('silence_s') }} || ')'
+        || case edge
+            when 'start' then ', from the start of the period to the first record'
+            when 'end' then ', from the last record to the end of the period'
+            else ''
+        end
+        || case
+            when exchange_trades > 0
+                then '; the exchange''s klines report ' || {{ lakeqa_count('exchange_trades') }} || ' trades there'
+            when exchange_volume > 0
+                then '; the exchange''s klines report a volume of ' || {{ lakeqa_num('exchange_volume') }} || ' there'
+            else ''
+        end
+        || ' (longest normal silence ' || {{ lakeqa_duration('limit_s') }} || ')' as detail,
+        cast(to_json({
+            'stream': stream, 'silence_start': silence_start, 'silence_end': silence_end,
+            'silence_s': silence_s, 'edge': edge, 'limit_s': limit_s,
+            'exchange_trades': exchange_trades
+        }) as varchar) as row_sample
     from stream_gaps_witnessed
     -- what was checked: each period's longest silence, and every silence over the limit
     where is_longest or silence_s > limit_s
@@ -186,7 +195,10 @@ lost_minutes as (
         ts,
         kline_trade_count,
         kline_volume,
-        ts - to_minutes(row_number() over (partition by symbol, cast(ts as date) order by ts)) as run_key
+        ts - to_minutes(row_number() over (
+            partition by symbol, cast(ts as date)
+            order by ts
+        )) as run_key
     from minutes_compared
     where presence = 'exchange_only'
         and (kline_trade_count > 0 or kline_volume > 0)
@@ -204,11 +216,16 @@ c3 as (
         count(*) as measured_value,
         {{ lakeqa_setting_number('completeness.kline_witness_max_minutes') }} as limit_value,
         'the exchange''s klines report '
-            || coalesce({{ lakeqa_count('sum(kline_trade_count)') }} || ' trades', 'a volume of ' || {{ lakeqa_num('sum(kline_volume)') }})
-            || ' in ' || {{ lakeqa_utc_range('min(ts)', 'max(ts) + interval 1 minute') }}
-            || ' (' || count(*) || ' min) and the lake has no trade there' as detail,
-        cast(to_json({'first_minute': min(ts), 'last_minute': max(ts), 'minutes': count(*),
-                      'exchange_trades': sum(kline_trade_count), 'exchange_volume': sum(kline_volume)}) as varchar)
+        || coalesce(
+            {{ lakeqa_count('sum(kline_trade_count)') }} || ' trades',
+            'a volume of ' || {{ lakeqa_num('sum(kline_volume)') }}
+        )
+        || ' in ' || {{ lakeqa_utc_range('min(ts)', 'max(ts) + interval 1 minute') }}
+        || ' (' || count(*) || ' min) and the lake has no trade there' as detail,
+        cast(to_json({
+            'first_minute': min(ts), 'last_minute': max(ts), 'minutes': count(*),
+            'exchange_trades': sum(kline_trade_count), 'exchange_volume': sum(kline_volume)
+        }) as varchar)
             as row_sample
     from lost_minutes
     group by symbol, run_key
@@ -228,10 +245,12 @@ c4 as (
         hist_days_in_lake as measured_value,
         0 as limit_value,
         'no ' || dataset || ' on ' || strftime(ts, '%Y-%m-%d') || ': the lake has them on '
-            || hist_days_in_lake || ' of the {{ lakeqa_setting_number('expected_lookback_days') | int }} days before (last '
-            || strftime(hist_last_date, '%Y-%m-%d') || ')' as detail,
-        cast(to_json({'dataset': dataset, 'hist_days_in_lake': hist_days_in_lake,
-                      'hist_last_date': hist_last_date}) as varchar) as row_sample
+        || hist_days_in_lake || ' of the {{ lakeqa_setting_number('expected_lookback_days') | int }} days before (last '
+        || strftime(hist_last_date, '%Y-%m-%d') || ')' as detail,
+        cast(to_json({
+            'dataset': dataset, 'hist_days_in_lake': hist_days_in_lake,
+            'hist_last_date': hist_last_date
+        }) as varchar) as row_sample
     from coverage
     where n_rows = 0 and hist_days_in_lake > 0
 
@@ -249,10 +268,12 @@ c5 as (
         round(1 - n_rows / hist_median_rows, 6) as measured_value,
         {{ lakeqa_setting_number('completeness.max_row_drop') }} as limit_value,
         dataset || ': ' || {{ lakeqa_count('n_rows') }} || ' rows, '
-            || cast(round(100 * (1 - n_rows / hist_median_rows)) as bigint) || ' % fewer than the median of the '
-            || hist_days_measured || ' day(s) before (' || {{ lakeqa_count('hist_median_rows') }} || ')' as detail,
-        cast(to_json({'dataset': dataset, 'n_rows': n_rows, 'hist_median_rows': hist_median_rows,
-                      'hist_days_measured': hist_days_measured}) as varchar) as row_sample
+        || cast(round(100 * (1 - n_rows / hist_median_rows)) as bigint) || ' % fewer than the median of the '
+        || hist_days_measured || ' day(s) before (' || {{ lakeqa_count('hist_median_rows') }} || ')' as detail,
+        cast(to_json({
+            'dataset': dataset, 'n_rows': n_rows, 'hist_median_rows': hist_median_rows,
+            'hist_days_measured': hist_days_measured
+        }) as varchar) as row_sample
     from coverage
     where n_rows > 0 and hist_median_rows > 0 and dataset in ('{{ trade_stream }}', 'quotes')
 
@@ -271,9 +292,11 @@ c6 as (
         null_share as measured_value,
         {{ lakeqa_setting_number('completeness.max_null_share') }} as limit_value,
         dataset || '.' || coalesce(null_share_column, '*') || ': ' || round(100 * null_share, 1)
-            || ' % of ' || {{ lakeqa_count('n_rows') }} || ' values are NULL or NaN' as detail,
-        cast(to_json({'dataset': dataset, 'column': null_share_column, 'null_share': null_share,
-                      'n_rows': n_rows}) as varchar) as row_sample
+        || ' % of ' || {{ lakeqa_count('n_rows') }} || ' values are NULL or NaN' as detail,
+        cast(to_json({
+            'dataset': dataset, 'column': null_share_column, 'null_share': null_share,
+            'n_rows': n_rows
+        }) as varchar) as row_sample
     from coverage
     where n_rows > 0
 
@@ -293,9 +316,9 @@ stale_seconds as (
         max(trade_seconds.ts) as last_stale
     from stream_silences
     inner join trade_seconds
-        on trade_seconds.symbol = stream_silences.symbol
+        on stream_silences.symbol = trade_seconds.symbol
             and trade_seconds.ts >= stream_silences.silence_start - interval 1 second + to_seconds({{ staleness_s }})
-            and trade_seconds.ts < stream_silences.silence_end
+            and stream_silences.silence_end > trade_seconds.ts
     where stream_silences.stream = 'quotes'
         and stream_silences.silence_s >= {{ staleness_s }} - 1
     group by all
@@ -313,12 +336,14 @@ c7 as (
         n_stale as measured_value,
         {{ lakeqa_setting_number('completeness.max_stale_seconds') }} as limit_value,
         'book frozen ' || {{ lakeqa_utc_range('first_stale', 'last_stale + interval 1 second') }}
-            || ' (' || {{ lakeqa_duration('epoch(last_stale - first_stale) + 1') }} || '): '
-            || {{ lakeqa_count('n_stale') }} || ' traded seconds priced by a quote older than '
-            || {{ lakeqa_duration(staleness_s) }} || ' (no quote '
-            || {{ lakeqa_utc_range('silence_start', 'silence_end') }} || ')' as detail,
-        cast(to_json({'quote_silence_start': silence_start, 'quote_silence_end': silence_end,
-                      'stale_traded_seconds': n_stale}) as varchar) as row_sample
+        || ' (' || {{ lakeqa_duration('epoch(last_stale - first_stale) + 1') }} || '): '
+        || {{ lakeqa_count('n_stale') }} || ' traded seconds priced by a quote older than '
+        || {{ lakeqa_duration(staleness_s) }} || ' (no quote '
+        || {{ lakeqa_utc_range('silence_start', 'silence_end') }} || ')' as detail,
+        cast(to_json({
+            'quote_silence_start': silence_start, 'quote_silence_end': silence_end,
+            'stale_traded_seconds': n_stale
+        }) as varchar) as row_sample
     from stale_seconds
 
 ),
@@ -327,7 +352,12 @@ c7 as (
 -- C8: our minutes equal the exchange's klines shifted by a whole number of hours (a clock in local time)
 traded_kline_minutes as (
 
-    select symbol, ts, volume from klines_1m where volume > 0
+    select
+        symbol,
+        ts,
+        volume
+    from klines_1m
+    where volume > 0
 
 ),
 
@@ -354,8 +384,8 @@ matches_by_offset as (
         cross join (select unnest(range(-12, 13)) as hours) as offsets
     ) as shifted
     left join bars_1m
-        on bars_1m.symbol = shifted.symbol
-            and bars_1m.ts = shifted.shifted_ts
+        on shifted.symbol = bars_1m.symbol
+            and shifted.shifted_ts = bars_1m.ts
     group by all
 
 ),
@@ -385,14 +415,22 @@ c8 as (
         day + interval 1 day as ts_end,
         'offset ' || case when best_hours > 0 then '+' else '' end || best_hours || ' h' as subject,
         round(n_matching_best / n_traded, 6) as measured_value,
-        greatest(round(n_matching_unshifted / n_traded, 6), {{ lakeqa_setting_number('completeness.clock_offset_min_share') }})
+        greatest(
+            round(n_matching_unshifted / n_traded, 6),
+            {{ lakeqa_setting_number('completeness.clock_offset_min_share') }}
+        )
             as limit_value,
         'clock off by ' || case when best_hours > 0 then '+' else '' end || best_hours || ' h: our 1m bars equal the '
-            || 'exchange''s klines of ' || abs(best_hours) || ' h ' || case when best_hours > 0 then 'earlier' else 'later' end
-            || ' on ' || {{ lakeqa_count('n_matching_best') }} || ' of ' || {{ lakeqa_count('n_traded') }}
-            || ' traded minutes, unshifted on ' || {{ lakeqa_count('n_matching_unshifted') }} as detail,
-        cast(to_json({'best_offset_hours': best_hours, 'matching_best': n_matching_best,
-                      'matching_unshifted': n_matching_unshifted, 'traded_minutes': n_traded}) as varchar)
+        || 'exchange''s klines of '
+        || abs(best_hours)
+        || ' h '
+        || case when best_hours > 0 then 'earlier' else 'later' end
+        || ' on ' || {{ lakeqa_count('n_matching_best') }} || ' of ' || {{ lakeqa_count('n_traded') }}
+        || ' traded minutes, unshifted on ' || {{ lakeqa_count('n_matching_unshifted') }} as detail,
+        cast(to_json({
+            'best_offset_hours': best_hours, 'matching_best': n_matching_best,
+            'matching_unshifted': n_matching_unshifted, 'traded_minutes': n_traded
+        }) as varchar)
             as row_sample
     from offset_summary
     where n_traded > 0
@@ -431,7 +469,10 @@ own_steps as (
         bars_1m.symbol,
         bars_1m.ts,
         bars_1m.close,
-        lag(bars_1m.close) over (partition by bars_1m.symbol, bars_1m.date order by bars_1m.ts) as previous_close
+        lag(bars_1m.close) over (
+            partition by bars_1m.symbol, bars_1m.date
+            order by bars_1m.ts
+        ) as previous_close
     from bars_1m
     anti join symbol_days_with_klines
         on bars_1m.symbol = symbol_days_with_klines.symbol
@@ -447,8 +488,14 @@ own_levels as (
         ts,
         close as our_close,
         -- the close of the day's first minute at the level of the day's start
-        close / power(10, sum(step) over (partition by symbol, cast(ts as date) order by ts)) as reference_close,
-        sum(step) over (partition by symbol, cast(ts as date) order by ts) as power
+        close / power(10, sum(step) over (
+            partition by symbol, cast(ts as date)
+            order by ts
+        )) as reference_close,
+        sum(step) over (
+            partition by symbol, cast(ts as date)
+            order by ts
+        ) as power
     from (
         select
             *,
@@ -468,12 +515,25 @@ scaled_minutes as (
 
     select
         *,
-        row_number() over (partition by symbol, cast(ts as date) order by ts)
-        - row_number() over (partition by symbol, cast(ts as date), power order by ts) as run_key
+        row_number()
+            over (
+                partition by symbol, cast(ts as date)
+                order by ts
+            )
+        - row_number() over (
+            partition by symbol, cast(ts as date), power
+            order by ts
+        ) as run_key
     from (
-        select *, 'klines_1m' as reference from scale_against_exchange
+        select
+            *,
+            'klines_1m' as reference
+        from scale_against_exchange
         union all
-        select *, 'own previous minute' as reference from own_levels
+        select
+            *,
+            'own previous minute' as reference
+        from own_levels
     )
     qualify power != 0
 
@@ -489,12 +549,16 @@ c9 as (
         'x1e' || cast(power as bigint) as subject,
         count(*) as measured_value,
         0 as limit_value,
-        'prices x' || {{ lakeqa_num('power(10, power)') }} || ' ' || {{ lakeqa_utc_range('min(ts)', 'max(ts) + interval 1 minute') }}
-            || ' (' || count(*) || ' traded min): our close ' || {{ lakeqa_num('arg_min(our_close, ts)') }}
-            || case
-                when min(reference) = 'klines_1m' then ' where the exchange''s kline closes at '
-                else ' after ' end
-            || {{ lakeqa_num('arg_min(reference_close, ts)') }} as detail,
+        'prices x'
+        || {{ lakeqa_num('power(10, power)') }}
+        || ' '
+        || {{ lakeqa_utc_range('min(ts)', 'max(ts) + interval 1 minute') }}
+        || ' (' || count(*) || ' traded min): our close ' || {{ lakeqa_num('arg_min(our_close, ts)') }}
+        || case
+            when min(reference) = 'klines_1m' then ' where the exchange''s kline closes at '
+            else ' after '
+        end
+        || {{ lakeqa_num('arg_min(reference_close, ts)') }} as detail,
         cast(to_json({'power': power, 'minutes': count(*), 'reference': min(reference)}) as varchar) as row_sample
     from scaled_minutes
     group by symbol, power, run_key

@@ -78,7 +78,7 @@ trade_counts as (
     select
         symbol,
         date_trunc('{{ period }}', ts) as ts,
-        {% if var('use_prebuilt_bars') %}
+    {% if var('use_prebuilt_bars') %}
         count(*) as n_rows,
         min(ts) as first_ts,
         max(ts) as last_ts,
@@ -89,13 +89,13 @@ trade_counts as (
         ] as nulls
     from prebuilt_bar_seconds
         {% else %}
-        sum(trade_count) as n_rows,
-        min(ts) as first_ts,
-        max(ts) as last_ts,
-        count(distinct date_trunc('minute', ts)) as n_minutes,
-        [{'name': 'price', 'n': sum(n_null_price)}, {'name': 'qty', 'n': sum(n_null_qty)}] as nulls
-    from trade_seconds
-        {% endif %}
+    sum(trade_count) as n_rows,
+    min(ts) as first_ts,
+    max(ts) as last_ts,
+    count(distinct date_trunc('minute', ts)) as n_minutes,
+    [{'name': 'price', 'n': sum(n_null_price)}, {'name': 'qty', 'n': sum(n_null_qty)}] as nulls  -- noqa: RF04
+from trade_seconds
+    {% endif %}
     where {{ lakeqa_in_window('ts') }}
     group by all
 
@@ -110,7 +110,10 @@ quote_counts as (
         min(ts) as first_ts,
         max(ts) as last_ts,
         count(distinct date_trunc('minute', ts)) as n_minutes,
-        [{'name': 'bid_price', 'n': sum(n_null_bid_price)}, {'name': 'ask_price', 'n': sum(n_null_ask_price)}] as nulls
+        [
+            {'name': 'bid_price', 'n': sum(n_null_bid_price)},  -- noqa: RF04
+            {'name': 'ask_price', 'n': sum(n_null_ask_price)}
+        ] as nulls  -- noqa: RF04
     from quote_seconds
     where {{ lakeqa_in_window('ts') }}
     group by all
@@ -132,7 +135,7 @@ kline_counts as (
             {'name': 'low', 'n': count(*) filter (where low is null or isnan(low))},
             {'name': 'close', 'n': count(*) filter (where close is null or isnan(close))},
             {'name': 'volume', 'n': count(*) filter (where volume is null or isnan(volume))}
-        ] as nulls
+        ] as nulls  -- noqa: RF04
     from kline_minutes
     where {{ lakeqa_in_window('ts') }}
     group by all
@@ -141,11 +144,20 @@ kline_counts as (
 
 dataset_counts as (
 
-    select '{{ trade_stream }}' as dataset, * from trade_counts
+    select
+        '{{ trade_stream }}' as dataset,
+        *
+    from trade_counts
     union all
-    select 'quotes' as dataset, * from quote_counts
+    select
+        'quotes' as dataset,
+        *
+    from quote_counts
     union all
-    select 'klines_1m' as dataset, * from kline_counts
+    select
+        'klines_1m' as dataset,
+        *
+    from kline_counts
 
 ),
 
@@ -169,9 +181,17 @@ datasets_in_lake_before as (
 
 symbol_datasets as (
 
-    select symbol, dataset, ts from dataset_counts
+    select
+        symbol,
+        dataset,
+        ts
+    from dataset_counts
     union
-    select symbol, dataset, ts from datasets_in_lake_before
+    select
+        symbol,
+        dataset,
+        ts
+    from datasets_in_lake_before
 
 ),
 
@@ -238,7 +258,15 @@ measured as (
 -- periods this run builds, the same hour of day in hourly mode
 history_rows as (
 
-    select mode, symbol, dataset, ts, n_rows, longest_silence_s, covered_share from measured
+    select
+        mode,
+        symbol,
+        dataset,
+        ts,
+        n_rows,
+        longest_silence_s,
+        covered_share
+    from measured
     {% if is_incremental() %}
     union all
     select mode, symbol, dataset, ts, n_rows, longest_silence_s, covered_share from {{ this }}
@@ -264,7 +292,7 @@ history as (
     inner join history_rows
         on measured.symbol = history_rows.symbol
             and measured.dataset = history_rows.dataset
-            and history_rows.ts < measured.ts
+            and measured.ts > history_rows.ts
             and history_rows.ts >= measured.ts - interval {{ lookback_days }} day
             and extract(hour from history_rows.ts) = extract(hour from measured.ts)
             -- a period in which the dataset had no row at all is not history of what arrives normally
@@ -289,9 +317,9 @@ final as (
         measured.longest_silence_start,
         measured.longest_silence_end,
         round(measured.covered_share, 6) as covered_share,
-        case when measured.n_rows > 0 then round(measured.worst_nulls.n / measured.n_rows, 6) else 0 end
+        case when measured.n_rows > 0 then round(measured.worst_nulls.n / measured.n_rows, 6) else 0 end  -- noqa: RF01
             as null_share,
-        case when measured.worst_nulls.n > 0 then measured.worst_nulls.name end as null_share_column,
+        case when measured.worst_nulls.n > 0 then measured.worst_nulls.name end as null_share_column,  -- noqa: RF01
         measured.hist_days_in_lake,
         measured.hist_last_date,
         coalesce(history.hist_days_measured, 0) as hist_days_measured,

@@ -148,7 +148,10 @@ symbol_periods as (
 
 bar_counts as (
 
-    select symbol, date_trunc('{{ period }}', ts) as ts, count(*) as n_bars
+    select
+        symbol,
+        date_trunc('{{ period }}', ts) as ts,
+        count(*) as n_bars
     from bars_in_window
     group by all
 
@@ -195,13 +198,16 @@ violation_rule_summaries as (
         rule || case
             when n > 1 then ' x' || n || ' ' || {{ lakeqa_utc_range('first_ts', 'last_end') }} || ', the largest: '
             else ': '
-        end || top_detail as summary,
+        end || top_detail as summary,  -- noqa: RF04
         -- what a reason names first: completeness (what did not arrive), then the longest, then the most
         row_number() over (
             partition by symbol, ts, severity
-            order by starts_with(rule, 'C') desc, longest_s desc, n desc, rule
+            order by starts_with(rule, 'C') desc, longest_s desc, n desc, rule asc
         ) as rank_in_severity,
-        row_number() over (partition by symbol, ts order by n desc, rule) as rank_by_count
+        row_number() over (
+            partition by symbol, ts
+            order by n desc, rule asc
+        ) as rank_by_count
     from violation_rules
 
 ),
@@ -214,10 +220,16 @@ violation_headlines as (
         max(summary) filter (where severity = 'critical' and rank_in_severity = 1) as critical_headline,
         max(summary) filter (where severity = 'major' and rank_in_severity = 1) as major_headline,
         max(summary) filter (where rank_by_count = 1) as most_frequent,
-        string_agg(rule || ' (' || n || ')', ', ' order by rank_in_severity)
-            filter (where severity = 'critical' and rank_in_severity > 1) as other_critical,
-        string_agg(rule || ' (' || n || ')', ', ' order by rank_in_severity)
-            filter (where severity = 'major' and rank_in_severity > 1) as other_major
+        string_agg(
+            rule || ' (' || n || ')', ', '
+            order by rank_in_severity
+        )
+        filter (where severity = 'critical' and rank_in_severity > 1) as other_critical,
+        string_agg(
+            rule || ' (' || n || ')', ', '
+            order by rank_in_severity
+        )
+        filter (where severity = 'major' and rank_in_severity > 1) as other_major
     from violation_rule_summaries
     group by all
 
@@ -399,8 +411,10 @@ final as (
                 then critical_headline || coalesce('; also critical: ' || other_critical, '')
             when score < {{ fusion.review_score }}
                 then 'score ' || round(score, 3) || ' below {{ fusion.review_score }}: '
-                    || coalesce(major_headline || coalesce('; also major: ' || other_major, ''), most_frequent,
-                                n_anomalies || ' anomalies, ' || round(anomaly_allowance, 1) || ' expected at most')
+                    || coalesce(
+                        major_headline || coalesce('; also major: ' || other_major, ''), most_frequent,
+                        n_anomalies || ' anomalies, ' || round(anomaly_allowance, 1) || ' expected at most'
+                    )
             when n_violations_major > 0
                 then major_headline || coalesce('; also major: ' || other_major, '')
             when score < {{ fusion.pass_score }}
@@ -413,7 +427,9 @@ final as (
             when n_violations_minor > 0
                 then 'pass with ' || n_violations_minor || ' minor violation(s): ' || most_frequent
             when history_days = 0
-                then 'pass (the first day of ' || symbol || ' in the lake: no history to compare rows and datasets with)'
+                then 'pass (the first day of '
+                    || symbol
+                    || ' in the lake: no history to compare rows and datasets with)'
             else 'pass'
         end as reason,
         cast(to_json({
