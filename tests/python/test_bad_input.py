@@ -34,7 +34,12 @@ def test_null_price_is_a_no_nan_violation_and_the_gate_can_stop_the_build(dbt_pr
     )
     dbt_project.build({"day": "2024-08-09"})
     rows = dbt_project.query("select source_table, rule, severity from violations order by all")
-    assert rows == [("bars_1m", "R4_NO_NAN", "critical"), ("bars_1s", "R4_NO_NAN", "critical")]
+    # one price of three is null: a NaN in the bars (R4) and a null share of 33 % > 5 % (C6)
+    assert rows == [
+        ("bars_1m", "R4_NO_NAN", "critical"),
+        ("bars_1s", "R4_NO_NAN", "critical"),
+        ("completeness_checks", "C6_NULL_SHARE", "major"),
+    ]
     assert dbt_project.query("select verdict from fusion") == [("FAIL",)]
 
     # a team that wants a hard gate: critical rule tests become errors

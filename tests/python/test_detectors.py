@@ -15,7 +15,7 @@ import pytest
 
 from lakeqa.detectors import features as F
 from lakeqa.detectors import iforest, jump, labeler, zscore
-from lakeqa.detectors.features import ANOMALY_COLUMNS, bar_features
+from lakeqa.detectors.features import ANOMALY_COLUMNS, bar_features, cluster_events
 
 PROJECT = Path(__file__).resolve().parents[2]
 DAY = pd.Timestamp("2024-08-09")
@@ -280,7 +280,7 @@ def test_clusters_chain_on_the_last_event():
             "abs_z": [7.0, 9.0, 8.0, 7.5, 20.0],
         }
     )
-    out = jump.cluster_events(events, cooldown_seconds=5)
+    out = cluster_events(events, cooldown_seconds=5)
     assert list(zip(out["symbol"], out["ts"], strict=True)) == [
         ("A", at("12:00:00")),
         ("A", at("12:00:14")),

@@ -58,7 +58,7 @@ def test_a_lake_holding_yesterday_is_fresh(run_env, capsys):
     [trades] = lines_of(out, "trades")
     assert trades.endswith(": pass (warn after 36 h, error after 60 h)"), trades
     assert f"newest row {utc_day(1)} 23:59" in trades
-    assert "stale" not in out + err and "WARNING" not in out
+    assert "is stale" not in out + err and "WARNING" not in out
     assert out.index("dbt source freshness") < out.index("dbt build"), "freshness comes before the build"
     # the exit code is the verdicts' alone (the small generated day has R5 gaps: FAIL verdicts are fine here)
     assert code == verdict_exit_code(project, [utc_day(1)])
@@ -90,7 +90,7 @@ def test_a_backfill_of_a_past_day_does_not_judge_freshness(run_env, capsys):
     code = cli.main(["run", "--day", newest, *QUICK])
     out = capsys.readouterr().out
     assert "freshness: not judged for a past window" in out
-    assert "dbt source freshness" not in out and "stale" not in out
+    assert "dbt source freshness" not in out and "is stale" not in out
     assert code == verdict_exit_code(project, [newest])
     # --day without a value is LATEST: here the same past day
     assert cli.main(["run", "--skip", "build", *QUICK, "--skip", "exports", "--skip", "manifest"]) == code
@@ -153,5 +153,5 @@ def test_a_lake_without_quotes_reports_them_not_in_the_lake(run_env, capsys):
     assert lines_of(captured.out, "quotes") == ["quotes     not in the lake (no files): not checked"]
     assert lines_of(captured.out, "bars_1s") == ["bars_1s    not in the lake (no files): not checked"]
     assert lines_of(captured.out, "trades")[0].endswith("pass (warn after 36 h, error after 60 h)")
-    assert "stale" not in captured.out + captured.err and "freshness not checked" not in captured.out
+    assert "is stale" not in captured.out + captured.err and "freshness not checked" not in captured.out
     assert code == verdict_exit_code(project, [utc_day(1)])

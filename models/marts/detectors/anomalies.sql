@@ -43,7 +43,9 @@ final as (
         cast(confidence as double) as confidence,
         cast(score as double) as score,
         cast(features as varchar) as features,
-        cast(cluster as varchar) as cluster
+        cast(cluster as varchar) as cluster,
+        cast(baseline as varchar) as baseline,
+        cast(exceeds_background as boolean) as exceeds_background
     from all_anomalies
     where ts >= {{ window.start_ts }}
         and ts < {{ window.end_ts }}

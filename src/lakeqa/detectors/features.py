@@ -72,7 +72,17 @@ ANOMALY_COLUMNS: list[str] = [
     "score",
     "features",
     "cluster",
+    "baseline",
+    "exceeds_background",
 ]
+
+# `baseline` of a record: what the detector's reference was (BASELINES below). IFOREST: a forest fitted on
+# the symbol's clean bars of earlier days, or, without such days, a cold-start fit on the judged day itself;
+# the z-score detectors and JUMP: the symbol's trailing hour.
+BASELINE_HISTORY = "history"
+BASELINE_COLD_START = "cold_start"
+BASELINE_TRAILING_HOUR = "trailing_hour"
+BASELINES: tuple[str, ...] = (BASELINE_HISTORY, BASELINE_COLD_START, BASELINE_TRAILING_HOUR)
 
 # Floats in the JSON text keep this many significant digits; score and confidence this many decimals.
 JSON_SIGNIFICANT_DIGITS = 8
@@ -151,6 +161,8 @@ def empty_anomalies() -> pd.DataFrame:
             "score": pd.Series([], dtype="float64"),
             "features": pd.Series([], dtype="object"),
             "cluster": pd.Series([], dtype="object"),
+            "baseline": pd.Series([], dtype="object"),
+            "exceeds_background": pd.Series([], dtype="bool"),
         }
     )
 
@@ -166,8 +178,52 @@ def anomaly_frame(records: Iterable[Mapping]) -> pd.DataFrame:
     df["date"] = df["ts"].dt.normalize()
     df["score"] = df["score"].astype("float64").round(SCORE_DECIMALS)
     df["confidence"] = df["confidence"].astype("float64").round(SCORE_DECIMALS)
+    df["exceeds_background"] = df["exceeds_background"].astype("bool")
     df = df.sort_values(["symbol", "ts", "detector"], kind="mergesort").reset_index(drop=True)
     return df[ANOMALY_COLUMNS]
+
+
+def cluster_events(
+    events: pd.DataFrame, cooldown_seconds: float, score: str = "abs_z", max_key: str = "max_abs_z"
+) -> pd.DataFrame:
+    """Merge chained events of one symbol and detector within `cooldown_seconds` (<=) of the previous event
+    of the current cluster (seed 000: 12:00:54, :55, :57 with cooldown 5 make one cluster; a gap of 6 s
+    starts a new one): one row per record, the FIRST event's columns, with `cluster` added: a dict
+    {count, start_ts, end_ts, <max_key>: the largest `score`} for two or more events, None for a lone
+    event. `cooldown_seconds` 0 disables clustering.
+
+    `events` needs symbol, ts and `score`; a `detector` column, when present, keeps detectors apart."""
+    keys = ["symbol", "detector"] if "detector" in events.columns else ["symbol"]
+    events = events.sort_values([*keys, "ts"], kind="mergesort").reset_index(drop=True)
+    if events.empty:
+        return events.assign(cluster=pd.Series([], dtype="object"))
+    if cooldown_seconds <= 0:
+        return events.assign(cluster=[None] * len(events))
+    ts = pd.to_datetime(events["ts"]).astype("datetime64[us]").to_numpy()
+    same = np.ones(len(events) - 1, dtype=bool)
+    for key in keys:
+        k = events[key].to_numpy()
+        same &= k[1:] == k[:-1]
+    gap = np.diff(ts) / np.timedelta64(1, "us") / 1e6
+    joins_previous = np.r_[False, same & (gap <= cooldown_seconds)]
+    values = events[score].to_numpy(dtype=float)
+    starts = np.flatnonzero(~joins_previous)
+    ends = np.r_[starts[1:], len(events)]
+    firsts = events.iloc[starts].reset_index(drop=True)
+    clusters = []
+    for first, stop in zip(starts, ends, strict=True):
+        count = int(stop - first)
+        clusters.append(
+            {
+                "count": count,
+                "start_ts": pd.Timestamp(ts[first]),
+                "end_ts": pd.Timestamp(ts[stop - 1]),
+                max_key: float(np.max(values[first:stop])),
+            }
+            if count > 1
+            else None
+        )
+    return firsts.assign(cluster=clusters)
 
 
 def sorted_features(features: pd.DataFrame) -> pd.DataFrame:

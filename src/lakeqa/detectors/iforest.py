@@ -25,7 +25,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 from sklearn.ensemble import IsolationForest
 
-from lakeqa.detectors.features import FEATURES, anomaly_frame, features_json, sorted_features
+from lakeqa.detectors.features import BASELINE_COLD_START, FEATURES, anomaly_frame, features_json, sorted_features
 from lakeqa.detectors.labeler import label_iforest
 from lakeqa.settings import project_default
 
@@ -188,6 +188,8 @@ def anomalies(features: pd.DataFrame, critical: pd.DataFrame | None, params: IFo
                 "score": float(result.score[pos]),
                 "features": features_json(row),
                 "cluster": None,
+                "baseline": BASELINE_COLD_START,
+                "exceeds_background": False,
             }
         )
     return anomaly_frame(records)

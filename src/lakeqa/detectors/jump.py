@@ -22,7 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lakeqa.detectors.features import anomaly_frame, features_json, sorted_features, to_json
+from lakeqa.detectors.features import (
+    BASELINE_TRAILING_HOUR,
+    anomaly_frame,
+    cluster_events,
+    features_json,
+    sorted_features,
+    to_json,
+)
 from lakeqa.detectors.labeler import label_jump
 from lakeqa.settings import project_default
 
@@ -76,41 +83,6 @@ def jump_events(features: pd.DataFrame, params: JumpParams) -> pd.DataFrame:
     return events.reset_index(drop=True)
 
 
-def cluster_events(events: pd.DataFrame, cooldown_seconds: float) -> pd.DataFrame:
-    """Merge chained events of one symbol within `cooldown_seconds` of each other: one row per record
-    (the first event's columns) with `cluster` (a dict, or None for a single event) added.
-
-    `events` needs symbol, ts and abs_z."""
-    events = events.sort_values(["symbol", "ts"], kind="mergesort").reset_index(drop=True)
-    if events.empty:
-        return events.assign(cluster=pd.Series([], dtype="object"))
-    if cooldown_seconds <= 0:
-        return events.assign(cluster=[None] * len(events))
-    ts = pd.to_datetime(events["ts"]).to_numpy()
-    sym = events["symbol"].to_numpy()
-    gap = np.diff(ts) / np.timedelta64(1, "us") / 1e6
-    joins_previous = np.r_[False, (sym[1:] == sym[:-1]) & (gap <= cooldown_seconds)]
-    records = []
-    abs_z = events["abs_z"].to_numpy(dtype=float)
-    starts = np.flatnonzero(~joins_previous)
-    ends = np.r_[starts[1:], len(events)]
-    for first, stop in zip(starts, ends, strict=True):
-        row = events.iloc[first].to_dict()
-        count = int(stop - first)
-        row["cluster"] = (
-            {
-                "count": count,
-                "start_ts": pd.Timestamp(ts[first]),
-                "end_ts": pd.Timestamp(ts[stop - 1]),
-                "max_abs_z": float(np.max(abs_z[first:stop])),
-            }
-            if count > 1
-            else None
-        )
-        records.append(row)
-    return pd.DataFrame.from_records(records)
-
-
 def signed_z(row) -> float:
     """An event's return_1s / sigma, sign included (the detector thresholds its absolute value)."""
     return float(np.copysign(row["abs_z"], row["return_1s"]))
@@ -143,6 +115,8 @@ def anomalies(features: pd.DataFrame, params: JumpParams) -> pd.DataFrame:
                 # signed: the direction of the jump (abs_z is |return_1s| / sigma); the first event's
                 "features": features_json(row, z_score=signed_z(row)),
                 "cluster": to_json(cluster) if cluster else None,
+                "baseline": BASELINE_TRAILING_HOUR,
+                "exceeds_background": True,
             }
         )
     return anomaly_frame(records)

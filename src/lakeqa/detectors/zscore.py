@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from lakeqa.detectors.features import (
+    BASELINE_TRAILING_HOUR,
     ZSCORE_DETECTORS,
     anomaly_frame,
     features_json,
@@ -142,6 +143,8 @@ def anomalies(features: pd.DataFrame, params: ZScoreParams) -> pd.DataFrame:
                 "score": abs(row["z"]),
                 "features": features_json(row, z_score=row["z"]),
                 "cluster": None,
+                "baseline": BASELINE_TRAILING_HOUR,
+                "exceeds_background": True,
             }
         )
     return anomaly_frame(records)
