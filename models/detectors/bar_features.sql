@@ -15,6 +15,8 @@
 {%- set window = lakeqa_window() -%}
 {%- set window_s = lakeqa_setting_number('zscore.window_s') | int -%}
 {%- set lookback_minutes = (window_s + 59) // 60 -%}
+{#- the features the z-score detectors judge: they get robust trailing statistics too -#}
+{%- set zscore_features = ['spread_bp', 'log_volume', 'vwap_drift_bp'] -%}
 {#- feature -> (fixed-point units per feature unit, clip applied in the sums only: keeps them in range) -#}
 {%- set features = {
     'spread_bp': (1000000, 100000000),
@@ -22,6 +24,7 @@
     'vwap_drift_bp': (1000000, 100000000),
     'return_1s': (10000000000, 1000),
 } -%}
+{%- set return_units = features.return_1s[0] -%}
 
 with
 
@@ -38,7 +41,9 @@ bars_with_previous_bar as (
     select
         *,
         lag(close) over bars_of_symbol as previous_close,
-        lag(ts) over bars_of_symbol as previous_ts
+        lag(ts) over bars_of_symbol as previous_ts,
+        lag(close, 2) over bars_of_symbol as second_previous_close,
+        lag(ts, 2) over bars_of_symbol as second_previous_ts
     from bars_1s
     window bars_of_symbol as (
         partition by symbol
@@ -65,6 +70,14 @@ bar_features_exact as (
             when previous_ts >= ts - interval {{ window_s }} second and close > 0 and previous_close > 0
                 then ln(close / previous_close)
         end as return_1s,
+        -- the previous bar's return, defined the same way: |return_1s| x |previous return| is the term of
+        -- the bipower variation, a return variance that a single jump barely moves
+        case
+            when second_previous_ts >= previous_ts - interval {{ window_s }} second
+                and previous_ts >= ts - interval {{ window_s }} second
+                and previous_close > 0 and second_previous_close > 0
+                then ln(previous_close / second_previous_close)
+        end as previous_return_1s,
         coalesce(
             not isfinite(open) or not isfinite(high) or not isfinite(low) or not isfinite(close)
             or not isfinite(volume_base) or not isfinite(vwap) or not isfinite(spread_bps),
@@ -86,6 +99,7 @@ bar_features as (
         {%- for feature, (scale, clip) in features.items() %}
         round({{ feature }} * {{ scale }}) / {{ scale }} as {{ feature }},
         {%- endfor %}
+        round(previous_return_1s * {{ features.return_1s[0] }}) / {{ features.return_1s[0] }} as previous_return_1s,
         has_nonfinite_value
     from bar_features_exact
 
@@ -101,6 +115,11 @@ bar_features_quantised as (
                 then cast(round(greatest(least({{ feature }}, {{ clip }}), -{{ clip }}) * {{ scale }}) as bigint)
         end as {{ feature }}_units,
         {%- endfor %}
+        case
+            when isfinite(return_1s) and isfinite(previous_return_1s)
+                then cast(abs(round(greatest(least(return_1s, 1000), -1000) * {{ return_units }})) as hugeint)
+                    * cast(abs(round(greatest(least(previous_return_1s, 1000), -1000) * {{ return_units }})) as hugeint)
+        end as return_bipower_units,
         -- tick candidates: positive beyond floating-point noise (a price difference of a rounding error)
         case when isfinite(spread_bp) and spread_bp > 1e-9 then spread_bp end as positive_spread_bp,
         case
@@ -120,6 +139,8 @@ minute_partial_sums as (
         sum({{ feature }}_units) as {{ feature }}_sum,
         sum(cast({{ feature }}_units as hugeint) * {{ feature }}_units) as {{ feature }}_sum_sq,
         {%- endfor %}
+        count(return_bipower_units) as return_bipower_n,
+        sum(return_bipower_units) as return_bipower_sum,
         min(positive_spread_bp) as min_positive_spread_bp,
         min(positive_abs_return_bp) as min_positive_abs_return_bp
     from bar_features_quantised
@@ -137,6 +158,31 @@ minute_trailing_sums as (
         coalesce(sum({{ feature }}_sum) over previous_minutes, 0) as {{ feature }}_sum,
         coalesce(sum({{ feature }}_sum_sq) over previous_minutes, 0) as {{ feature }}_sum_sq,
         {%- endfor %}
+        {%- for feature in zscore_features %}
+        {%- set scale = features[feature][0] %}
+        -- robust: the median of the trailing minutes' own means and standard deviations, so that one wild
+        -- minute (a burst, or the event a detector reported a while ago) moves neither
+        median(
+            case when {{ feature }}_n > 0 then cast({{ feature }}_sum as double) / {{ feature }}_n / {{ scale }} end
+        ) over previous_minutes as {{ feature }}_trailing_center,
+        median(
+            case
+                when {{ feature }}_n > 1
+                    then sqrt(
+                            greatest(
+                                cast(
+                                    {{ feature }}_n * {{ feature }}_sum_sq
+                                    - {{ feature }}_sum * {{ feature }}_sum as double
+                                )
+                                / ({{ feature }}_n * ({{ feature }}_n - 1)),
+                                0
+                            )
+                        ) / {{ scale }}
+            end
+        ) over previous_minutes as {{ feature }}_trailing_scale,
+        {%- endfor %}
+        coalesce(sum(return_bipower_n) over previous_minutes, 0) as return_bipower_n,
+        coalesce(sum(return_bipower_sum) over previous_minutes, 0) as return_bipower_sum,
         least(
             min(min_positive_spread_bp) over previous_minutes,
             min(min_positive_abs_return_bp) over previous_minutes
@@ -161,6 +207,8 @@ window_bars_with_running_minute_sums as (
             sum(cast({{ feature }}_units as hugeint) * {{ feature }}_units) over earlier_in_minute, 0
         ) as {{ feature }}_sum_sq_in_minute,
         {%- endfor %}
+        count(return_bipower_units) over earlier_in_minute as return_bipower_n_in_minute,
+        coalesce(sum(return_bipower_units) over earlier_in_minute, 0) as return_bipower_sum_in_minute,
         *
     from bar_features_quantised
     where ts >= {{ window.start_ts }}
@@ -181,6 +229,12 @@ window_bars_with_trailing_sums as (
         bars.{{ feature }}_sum_in_minute + minutes.{{ feature }}_sum as {{ feature }}_trailing_sum,
         bars.{{ feature }}_sum_sq_in_minute + minutes.{{ feature }}_sum_sq as {{ feature }}_trailing_sum_sq,
         {%- endfor %}
+        {%- for feature in zscore_features %}
+        minutes.{{ feature }}_trailing_center,
+        minutes.{{ feature }}_trailing_scale,
+        {%- endfor %}
+        bars.return_bipower_n_in_minute + minutes.return_bipower_n as return_bipower_trailing_n,
+        bars.return_bipower_sum_in_minute + minutes.return_bipower_sum as return_bipower_trailing_sum,
         minutes.tick_bp
     from window_bars_with_running_minute_sums as bars
     inner join minute_trailing_sums as minutes
@@ -221,6 +275,18 @@ final as (
                     ) / {{ scale }}
         end as {{ feature }}_trailing_std,
         {%- endfor %}
+        {%- for feature in zscore_features %}
+        {{ feature }}_trailing_center,
+        {{ feature }}_trailing_scale,
+        {%- endfor %}
+        -- bipower sigma of return_1s: sqrt(pi / 2 x mean of |r_t| x |r_t-1|), which a jump (a single large
+        -- return) barely moves, where it inflates the standard deviation for the whole next hour
+        case
+            when return_bipower_trailing_n > 0
+                then sqrt(
+                        pi() / 2 * cast(return_bipower_trailing_sum as double) / return_bipower_trailing_n
+                    ) / {{ features.return_1s[0] }}
+        end as return_1s_trailing_bipower_sigma,
         tick_bp
     from window_bars_with_trailing_sums
 

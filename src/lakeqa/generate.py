@@ -343,6 +343,7 @@ def _plan_faults(
     fault_symbols: dict | None,
     klines: bool,
     quotes: bool,
+    jump_size: float = F.JUMP,
 ) -> tuple[list[F.Fault], list[dict]]:
     kinds, is_all = F.parse_faults(faults)
     mapping = dict(F.DEFAULT_FAULT_SYMBOLS)
@@ -375,7 +376,7 @@ def _plan_faults(
         if reason:
             skipped.append({"kind": kind, "symbol": sym, "reason": reason})
             continue
-        active.append(F.plan(seed, last, kind, by_name[sym]))
+        active.append(F.plan(seed, last, kind, by_name[sym], jump_size=jump_size))
     seen: dict[str, str] = {}
     for f in active:
         if f.symbol in seen:
@@ -400,13 +401,15 @@ def generate_lake(
     quotes: bool = True,
     progress: bool = True,
     ground_truth_path: str | Path | None = None,
+    jump_size: float = F.JUMP,
 ) -> GenerateReport:
     """Generate ``days`` days ending at ``date`` into the lake at ``root``; faults go on the last day.
 
     ``symbols``: how many of the 13 (canonical order) or a list / comma string of names.
     ``faults``: None / "none", "all" (every rule and detector kind), "completeness" (every completeness
     kind), or kinds (list or "KIND,KIND", may name the groups too; one fault per symbol);
-    ``fault_symbols`` maps a kind to another target symbol. Same arguments -> byte-identical files and ground truth.
+    ``fault_symbols`` maps a kind to another target symbol; ``jump_size`` is PRICE_JUMP's relative step
+    (default +1.5 %). Same arguments -> byte-identical files and ground truth.
     """
     from tqdm import tqdm
 
@@ -424,9 +427,12 @@ def generate_lake(
     qpt = float(quotes_per_trade)
     if not math.isfinite(qpt) or not 0 <= qpt <= 100:
         raise LakeError(f"--quotes-per-trade must be between 0 and 100, got {quotes_per_trade!r}")
+    jump_size = float(jump_size)
+    if not math.isfinite(jump_size) or not 0 < jump_size <= 1:
+        raise LakeError(f"--jump-size must be a fraction in (0, 1], e.g. 0.005 for +0.5 %, got {jump_size!r}")
     specs = select_symbols(symbols)
     day_list = [last - timedelta(days=days - 1 - i) for i in range(days)]
-    active, skipped = _plan_faults(seed, last, days, specs, faults, fault_symbols, klines, quotes)
+    active, skipped = _plan_faults(seed, last, days, specs, faults, fault_symbols, klines, quotes, jump_size)
     pool = _WritePool()
     cfg = _Config(root, seed, n_trades, qpt, expected_trades(specs, n_trades), klines, quotes, pool)
 
@@ -583,6 +589,10 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--ground-truth", default=None, metavar="PATH",
         help="ground-truth JSON (default <lake>/_generator/ground_truth_<date>.json)",
     )  # fmt: skip
+    p.add_argument(
+        "--jump-size", type=float, default=F.JUMP,
+        help=f"PRICE_JUMP's relative step of the mid (default {F.JUMP}, i.e. +{F.JUMP * 100:.1f} %%)",
+    )  # fmt: skip
     p.add_argument("--no-klines", action="store_true", help="do not write exchange klines")
     p.add_argument("--no-quotes", action="store_true", help="do not write quotes")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
@@ -603,6 +613,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         faults=args.faults,
         fault_symbols=dict(args.fault_symbol) or None,
+        jump_size=args.jump_size,
         klines=not args.no_klines,
         quotes=not args.no_quotes,
         progress=not args.quiet,

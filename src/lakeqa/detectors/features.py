@@ -22,6 +22,12 @@ Trailing statistics, per symbol and feature, with the current bar excluded: the 
 including) the bar, i.e. ``[minute(ts) - lookback, ts)``. ``*_trailing_n`` counts the finite values,
 ``*_trailing_mean`` is their mean, ``*_trailing_std`` their sample standard deviation (n - 1).
 
+Robust trailing statistics of the z-score features (spread_bp, log_volume, vwap_drift_bp), over the whole
+minutes ``[minute(ts) - lookback, minute(ts))``: ``*_trailing_center`` is the median of those minutes' own
+means, ``*_trailing_scale`` the median of their own sample standard deviations (minutes with two values
+or more). ``return_1s_trailing_bipower_sigma``: sqrt(pi / 2 x the mean of |r_t| x |r_t-1|) over the same
+window as the other trailing statistics, r_t-1 being the previous bar's return (defined as return_1s).
+
 ``tick_bp``: the smallest positive spread_bp or |return_1s| in bp over the whole minutes
 ``[minute(ts) - lookback, minute(ts))``: an estimate of one price tick in basis points, used as the floor of
 the sigmas of features that move in ticks.
@@ -38,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 FEATURES: tuple[str, ...] = ("spread_bp", "log_volume", "vwap_drift_bp", "return_1s")
+ZSCORE_FEATURES: tuple[str, ...] = ("spread_bp", "log_volume", "vwap_drift_bp")
 
 # detector name -> the feature it z-scores
 # feature -> fixed-point units per feature unit (the grid of models/intermediate/detectors/bar_features)
@@ -58,6 +65,8 @@ FEATURE_COLUMNS: list[str] = [
     *FEATURES,
     "has_nonfinite_value",
     *[f"{f}_trailing_{stat}" for f in FEATURES for stat in ("n", "mean", "std")],
+    *[f"{f}_trailing_{stat}" for f in ZSCORE_FEATURES for stat in ("center", "scale")],
+    "return_1s_trailing_bipower_sigma",
     "tick_bp",
 ]
 
@@ -291,6 +300,9 @@ def _symbol_features(g: pd.DataFrame, window_s: int, lookback: pd.Timedelta) -> 
         recent = (ts - prev_ts) <= np.timedelta64(window_s, "s")
         ok = recent & ~(close <= 0) & ~(prev_close <= 0) & ~np.isnan(prev_close)
         ret = np.where(ok, np.log(close / np.where(ok, prev_close, 1.0)), np.nan)
+        # the previous bar's return (NaN for the first bar, or when that bar's own return is undefined or
+        # it is more than window_s before this bar)
+        prev_ret = np.where(recent, np.r_[np.nan, ret[:-1]], np.nan)
     df = pd.DataFrame(
         {
             "symbol": g["symbol"].to_numpy(),
@@ -329,6 +341,29 @@ def _symbol_features(g: pd.DataFrame, window_s: int, lookback: pd.Timedelta) -> 
         df[f"{f}_trailing_n"] = n.astype("int64")
         df[f"{f}_trailing_mean"] = mean
         df[f"{f}_trailing_std"] = np.sqrt(np.maximum(var, 0.0))
+    # robust statistics: medians of the trailing whole minutes' own means and standard deviations
+    minute_index = minute.to_numpy()
+    for f in ZSCORE_FEATURES:
+        per_minute = pd.DataFrame({"minute": minute_index, "x": df[f].to_numpy(dtype=float)})
+        per_minute = per_minute[np.isfinite(per_minute["x"])]
+        stats = per_minute.groupby("minute")["x"].agg(["count", "mean", "std"])
+        stats["std"] = stats["std"].where(stats["count"] > 1)
+        all_minutes = pd.Series(index=pd.DatetimeIndex(np.unique(minute_index)), dtype=float)
+        center = stats["mean"].reindex(all_minutes.index).rolling(lookback, closed="left").median()
+        scale = stats["std"].reindex(all_minutes.index).rolling(lookback, closed="left").median()
+        df[f"{f}_trailing_center"] = center.reindex(minute).to_numpy()
+        df[f"{f}_trailing_scale"] = scale.reindex(minute).to_numpy()
+    r_grid = df["return_1s"].to_numpy(dtype=float)
+    p_grid = np.round(prev_ret * GRID_UNITS["return_1s"]) / GRID_UNITS["return_1s"]
+    product = np.abs(r_grid) * np.abs(p_grid)
+    fin = np.isfinite(product)
+    c_n = np.r_[0, np.cumsum(fin)]
+    c_s = np.r_[0.0, np.cumsum(np.where(fin, product, 0.0))]
+    n_bp = c_n[idx] - c_n[lo]
+    with np.errstate(all="ignore"):
+        df["return_1s_trailing_bipower_sigma"] = np.where(
+            n_bp > 0, np.sqrt(np.pi / 2 * (c_s[idx] - c_s[lo]) / np.maximum(n_bp, 1)), np.nan
+        )
     spread = df["spread_bp"].to_numpy(dtype=float)
     abs_ret_bp = np.abs(df["return_1s"].to_numpy(dtype=float)) * 1e4
     tick_candidates = np.fmin(

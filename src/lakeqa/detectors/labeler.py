@@ -71,19 +71,25 @@ def label_zscore(
     sigma: float,
     n: int,
     std: float | None = None,
+    threshold_note: str | None = None,
+    cluster: Mapping | None = None,
 ) -> Label:
-    """A z-score record: e.g. "spread_bp z-score 8.30 exceeds threshold 5.0 (value 12.5 vs trailing-hour
-    mean 2.1, sigma 1.25 over 2805 bars)". `sigma` is the sigma used (after the floor), `std` the raw
-    trailing standard deviation when the floor raised it."""
+    """A z-score record: e.g. "spread_bp z-score 8.30 exceeds threshold 5.0 in absolute value (value 12.5
+    vs trailing-hour center 2.1, sigma 1.25 over 2805 bars)". `mean` is the robust trailing center,
+    `sigma` the sigma used (after the floor), `std` the robust trailing scale when the floor raised it;
+    `threshold_note` says where the threshold came from (lakeqa.detectors.background)."""
     feature = detector.removeprefix("ZSCORE_").lower()
     up, down = ZSCORE_LABELS[detector]
     floor_note = ""
     if std is not None and np.isfinite(std) and sigma > std:
-        floor_note = f", floored from std {_num(std)}"
+        floor_note = f", floored from the robust scale {_num(std)}"
     rationale = (
-        f"{feature} z-score {z:.2f} exceeds threshold {float(k)} in absolute value (value {_num(value)} vs "
-        f"trailing-hour mean {_num(mean)}, sigma {_num(sigma)}{floor_note}, over {int(n)} bars)"
+        f"{feature} z-score {z:.2f} exceeds threshold {float(k):.3g} in absolute value (value {_num(value)} vs "
+        f"trailing-hour center {_num(mean)}, sigma {_num(sigma)}{floor_note}, over {int(n)} bars)"
     )
+    if threshold_note:
+        rationale += f"; {threshold_note}"
+    rationale += _cluster_note(cluster)
     return Label(up if z >= 0 else down, rationale, z_confidence(abs(z), k))
 
 
@@ -95,6 +101,7 @@ def label_jump(
     trade_count: int,
     spread_bp: float | None,
     cluster: Mapping | None = None,
+    threshold_note: str | None = None,
 ) -> Label:
     """A JUMP record: e.g. "return_1s +1.49% is 162.31 trailing sigmas (sigma 0.92 bp), above threshold
     6.8; 10 trades, spread 0.0016 bp; cluster of 3 events 12:00:54-12:00:57 UTC, max |z| 170.2"."""
@@ -104,15 +111,24 @@ def label_jump(
         else f"{_num(spread_bp, '.4g')} bp"
     )
     rationale = (
-        f"return_1s {return_1s * 100:+.4g}% is {abs_z:.2f} trailing-hour sigmas (sigma {sigma * 1e4:.4g} bp), "
-        f"above threshold {float(k_sigma)}; {int(trade_count)} trades, spread {spread}"
+        f"return_1s {return_1s * 100:+.4g}% is {abs_z:.2f} trailing-hour bipower sigmas (sigma "
+        f"{sigma * 1e4:.4g} bp), above threshold {float(k_sigma):.3g}; {int(trade_count)} trades, spread {spread}"
     )
-    if cluster:
-        rationale += (
-            f"; cluster of {int(cluster['count'])} events {_hms(cluster['start_ts'])}-{_hms(cluster['end_ts'])} UTC, "
-            f"max |z| {float(cluster['max_abs_z']):.2f}"
-        )
+    if threshold_note:
+        rationale += f"; {threshold_note}"
+    rationale += _cluster_note(cluster)
     return Label(JUMP_LABEL, rationale, z_confidence(abs_z, k_sigma))
+
+
+def _cluster_note(cluster: Mapping | None) -> str:
+    if not cluster:
+        return ""
+    top = cluster.get("max_abs_z", cluster.get("max_score"))
+    name = "max |z|" if "max_abs_z" in cluster else "max score"
+    return (
+        f"; cluster of {int(cluster['count'])} events {_hms(cluster['start_ts'])}-{_hms(cluster['end_ts'])} UTC, "
+        f"{name} {float(top):.3g}"
+    )
 
 
 def label_iforest(score: float, threshold: float, contamination, top_feature: str, top_value: float) -> Label:

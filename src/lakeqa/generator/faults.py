@@ -159,6 +159,7 @@ class Fault:
     remaining: int = 0  # DUPLICATE_TRADES: trades still to duplicate
     market: dict = field(default_factory=dict)  # observations of market faults (prices, counts)
     seed: int = 0  # TRADE_LOSS draws which trades are lost from (seed, date, kind, hour)
+    jump_size: float = JUMP  # PRICE_JUMP: the mid's relative step
 
     @property
     def span(self) -> tuple[int, int]:
@@ -204,7 +205,7 @@ def _fault_int(seed: int, day: date, kind: str, lo: int, hi: int) -> int:
     return int(rng.integers(lo, hi + 1))
 
 
-def plan(seed: int, day: date, kind: str, spec: SymbolSpec) -> Fault:
+def plan(seed: int, day: date, kind: str, spec: SymbolSpec, jump_size: float = JUMP) -> Fault:
     layer = KINDS[kind][0]
     if kind in COMPLETENESS_KINDS:
         if kind == "OUTAGE":
@@ -226,7 +227,9 @@ def plan(seed: int, day: date, kind: str, spec: SymbolSpec) -> Fault:
         sec = sec // 60 * 60
     if kind == "MISSING_SYMBOL":
         sec = 0
-    f = Fault(kind, spec.symbol, layer, day, sec, spec)
+    f = Fault(kind, spec.symbol, layer, day, sec, spec, jump_size=jump_size)
+    if kind == "PRICE_JUMP":
+        f.record["jump_size"] = jump_size
     f.remaining = DUPLICATES if kind == "DUPLICATE_TRADES" else 0
     return f
 
@@ -244,7 +247,7 @@ def shape(faults: list[Fault]) -> Shaping:
             at_least(s, JUMP_MIN_TRADES)
             sh.quote_seconds.add(s)
             sh.one_tick_seconds.add(s)
-            sh.jump_second, sh.jump_log = s, math.log1p(JUMP)
+            sh.jump_second, sh.jump_log = s, math.log1p(f.jump_size)
         elif f.kind == "VOLUME_SPIKE":
             at_least(s, SPIKE_MIN_TRADES)
             sh.qty_mult[s] = SPIKE_MULT
@@ -610,7 +613,7 @@ def finish(f: Fault, klines: bool, kline_counts: np.ndarray | None, quotes: bool
         f.record["detectors_match"] = "all"
         f.record["trade_count"] = market.get("trade_count")
         f.detail = (
-            f"the mid jumps by +{JUMP:.1%} at this second ({_fmt(market.get('before', float('nan')))} -> "
+            f"the mid jumps by +{f.jump_size:.1%} at this second ({_fmt(market.get('before', float('nan')))} -> "
             f"{_fmt(market.get('after', float('nan')))}) and stays there (fading linearly to the next "
             f"day's anchor by midnight); {market.get('trade_count')} trades at the new level, 1-tick spread"
         )

@@ -3,10 +3,14 @@
 Every random number comes from a stream keyed by (seed, symbol, date[, hour]), so a day (or an hour of a
 day) can be regenerated on its own and comes out identical:
 
-* the **grid** (stream GRID): the log mid at every whole second, a Brownian bridge between two daily
-  anchors (stream ANCHOR, a function of seed, symbol and date only, so consecutive days join without a
-  jump at midnight); a trade intensity per second (intraday seasonality x exp of two mean-reverting
-  AR(1) log-intensities, normalised to the expected count of the day) with Poisson counts; quote counts
+* the **grid** (stream GRID): a trade intensity per second (intraday seasonality x exp of two
+  mean-reverting AR(1) log-intensities, normalised to the expected count of the day) with Poisson counts;
+  the log mid at every whole second, a bridge between two daily anchors (stream ANCHOR, a function of
+  seed, symbol and date only, so consecutive days join without a jump at midnight) whose increments are
+  fat-tailed and come in volatility bursts as real ones do: Student-t with RETURN_DOF degrees of freedom,
+  times a volatility that follows the activity bursts and a slow volatility regime of its own (1-second
+  returns of real markets have a kurtosis far beyond a Gaussian's; a detector tested on Gaussian
+  increments is loud on real data); quote counts
   per second (``quotes_per_trade`` x the intensity, a floor for thin symbols, and a heartbeat quote at
   least every 5 seconds, so no symbol ever goes quiet for a minute).
 * each **hour** (stream CHUNK): trades at random microseconds inside their seconds (about a third are
@@ -49,6 +53,14 @@ HEARTBEAT_S = 5  # at least one quote in every 5th second
 THIN_QUOTE_FLOOR = 1.0  # quotes per second on thin symbols regardless of trading
 SLOW_TAU_S, SLOW_SD = 1200.0, 0.5  # slowly mean-reverting log intensity
 FAST_TAU_S, FAST_SD = 30.0, 0.35  # bursts
+# the price's increments: Student-t with this many degrees of freedom (kurtosis 9; with the volatility
+# bursts below the 1-second returns have a kurtosis near 50, as real ones), scaled by a volatility exp(VOL_BURST_BETA * fast burst + slow regime)
+RETURN_DOF = 5.0
+VOL_BURST_BETA = 0.5  # return variance rises in proportion to the activity bursts (variance per trade steady: Clark 1973, Jones-Kaul-Lipson 1994)
+VOL_TAU_S, VOL_SD = 3600.0, 0.4  # a slow volatility regime (hours)
+# spreads widen with volatility: the 2- and 3-tick shares above are at average volatility and scale with
+# it, up to MAX_WIDE_SHARE of the quotes
+MAX_WIDE_SHARE = 0.6
 
 
 def sym_key(symbol: str) -> int:
@@ -105,6 +117,7 @@ class Grid:
     lam: np.ndarray  # expected trades per second
     counts: np.ndarray  # trades per second (int64)
     qcounts: np.ndarray  # random quotes per second (int64), besides forced ones
+    vol: np.ndarray  # the price's volatility per second relative to the day's (mean square 1)
 
 
 def build_grid(seed: int, spec: SymbolSpec, day: date, n_expected: float, quotes_per_trade: float) -> Grid:
@@ -113,12 +126,6 @@ def build_grid(seed: int, spec: SymbolSpec, day: date, n_expected: float, quotes
     rng = rng_for(seed, sym_key(spec.symbol), day.toordinal(), STREAM_GRID)
     a = anchor_log(seed, spec, day)
     b = anchor_log(seed, spec, day + timedelta(days=1))
-    sigma = spec.daily_vol / math.sqrt(DAY_S)
-    w = np.empty(DAY_S + 1)
-    w[0] = 0.0
-    np.cumsum(rng.standard_normal(DAY_S) * sigma, out=w[1:])
-    t = np.arange(DAY_S + 1) / DAY_S
-    logmid = a + (b - a) * t + (w - t * w[-1])
 
     # intensity: seasonality (busiest around 14-16 UTC, quietest around 03-05) x two AR(1) log terms
     hours = (np.arange(DAY_S) + 0.5) / HOUR_S
@@ -127,19 +134,32 @@ def build_grid(seed: int, spec: SymbolSpec, day: date, n_expected: float, quotes
         + 0.35 * np.cos(2 * np.pi * (hours - 15.0) / 24.0)
         + 0.12 * np.cos(2 * np.pi * (hours - 14.0) / 8.0)
     )
-    x = np.zeros(DAY_S)
-    for tau, sd in ((SLOW_TAU_S, SLOW_SD), (FAST_TAU_S, FAST_SD)):
+
+    def mean_reverting(tau: float, sd: float) -> np.ndarray:
         coef = math.exp(-1.0 / tau)
         x0 = float(rng.standard_normal()) * sd
-        x += ar1(rng.standard_normal(DAY_S) * (sd * math.sqrt(1.0 - coef * coef)), coef, x0)
-    weight = season * np.exp(x)
+        return ar1(rng.standard_normal(DAY_S) * (sd * math.sqrt(1.0 - coef * coef)), coef, x0)
+
+    slow, burst = mean_reverting(SLOW_TAU_S, SLOW_SD), mean_reverting(FAST_TAU_S, FAST_SD)
+    weight = season * np.exp(slow + burst)
+
+    # the log mid: fat-tailed increments in volatility bursts, rescaled to the symbol's daily volatility
+    vol = np.exp(VOL_BURST_BETA * burst + mean_reverting(VOL_TAU_S, VOL_SD))
+    vol /= math.sqrt(float(np.mean(vol * vol)))
+    shocks = rng.standard_t(RETURN_DOF, DAY_S) / math.sqrt(RETURN_DOF / (RETURN_DOF - 2.0))
+    sigma = spec.daily_vol / math.sqrt(DAY_S)
+    w = np.empty(DAY_S + 1)
+    w[0] = 0.0
+    np.cumsum(shocks * vol * sigma, out=w[1:])
+    t = np.arange(DAY_S + 1) / DAY_S
+    logmid = a + (b - a) * t + (w - t * w[-1])
     lam = n_expected * weight / weight.sum()
     counts = rng.poisson(lam).astype(np.int64)
     qlam = quotes_per_trade * lam + (THIN_QUOTE_FLOOR if spec.thin else 0.0)
     qcounts = rng.poisson(qlam).astype(np.int64)
     beat = np.arange(0, DAY_S, HEARTBEAT_S)
     qcounts[beat] = np.maximum(qcounts[beat], 1)
-    return Grid(spec, day, logmid, lam, counts, qcounts)
+    return Grid(spec, day, logmid, lam, counts, qcounts, vol)
 
 
 @dataclass
@@ -241,8 +261,14 @@ def gen_chunk(seed: int, grid: Grid, hour: int, shaping: Shaping | None = None) 
     q_key = q_key[np.r_[True, np.diff(q_key) != 0]]
     m = len(q_key)
     spread_u = rng.random(m, dtype=np.float32)
-    k = 1 + (spread_u < np.float32(P_SPREAD_2 + P_SPREAD_3)).astype(np.int64)
-    k += spread_u < np.float32(P_SPREAD_3)
+    # wider books in volatile seconds: the 2- and 3-tick shares scale with the second's volatility
+    # and in a burst a wide book is wider: up to 2 (vol - 1) extra ticks (a calm wide book is 2-3 ticks)
+    q_vol = grid.vol[q_key // US]
+    wide = np.minimum(q_vol * (P_SPREAD_2 + P_SPREAD_3), MAX_WIDE_SHARE).astype(np.float32)
+    k = 1 + (spread_u < wide).astype(np.int64)
+    k += spread_u < wide * np.float32(P_SPREAD_3 / (P_SPREAD_2 + P_SPREAD_3))
+    burst_extra = np.floor(rng.random(m, dtype=np.float32) * np.maximum(2.0 * (q_vol - 1.0), 0.0)).astype(np.int64)
+    k += np.where(k > 1, burst_extra, 0)
     for sec in sh.one_tick_seconds:
         if s0 <= sec < s1:
             k[(q_key >= sec * US) & (q_key < (sec + 1) * US)] = 1
@@ -250,7 +276,7 @@ def gen_chunk(seed: int, grid: Grid, hour: int, shaping: Shaping | None = None) 
     ask_units = lot_units(spec, rng, spec.qty_median * QUOTE_QTY_FACTOR, QUOTE_QTY_SIGMA, m)
     q_inc = rng.integers(2, 7, m, dtype=np.int64)
 
-    # the mid is constant within a second (Gaussian per-second innovations, no intra-second drift), so
+    # the mid is constant within a second (one innovation per second, no intra-second drift), so
     # close-to-close returns of 1 s bars are exactly the grid's increments plus the bid/ask bounce
     lm = grid.logmid[q_key // US]
     if sh.jump_second is not None:
