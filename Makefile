@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup demo test lint sqllint evaluate docs bench clean
+.PHONY: setup demo test lint sqllint evaluate docs bench false-alarms clean
 
 setup: $(INSTALLED)
 
@@ -50,6 +50,11 @@ docs: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
+# the detectors' records on clean generated days, cold start vs learned background (README "How the
+# detectors decide")
+false-alarms: setup
+	$(BIN)/python benchmarks/false_alarms.py $(FALSE_ALARMS_ARGS)
 
 clean:
 	rm -rf target logs output lake lakeqa.duckdb

@@ -567,3 +567,89 @@ def test_python_models_run_their_detector_with_the_vars(name):
         "anomalies_iforest": "IFOREST",
     }
     assert expected[name] in set(out["detector"])
+
+
+# ------------------------------------------------------------------------------ clustering and background
+def test_zscore_events_within_the_cooldown_make_one_record():
+    # the seed's example for every detector: 12:00:54, :55, :57 with cooldown 5 -> one record of 3
+    bars = make_bars(seconds=3 * 3600, start=DAY + pd.Timedelta(hours=11))
+    for t in ("12:00:54", "12:00:55", "12:00:57", "12:01:03"):
+        bars.loc[bars["ts"] == at(t), "volume_base"] *= 200
+    out = zscore.anomalies(bar_features(bars), zscore.ZScoreParams())
+    vol = out[out["detector"] == "ZSCORE_LOG_VOLUME"].reset_index(drop=True)
+    assert list(vol["ts"]) == [at("12:00:54"), at("12:01:03")]
+    cluster = json.loads(vol["cluster"].iloc[0])
+    assert cluster["count"] == 3 and cluster["start_ts"] == "2024-08-09T12:00:54Z"
+    assert cluster["end_ts"] == "2024-08-09T12:00:57Z" and vol["cluster"].iloc[1] is None
+    assert "cluster of 3 events 12:00:54-12:00:57 UTC" in vol["rationale"].iloc[0]
+    # cooldown 0: every event is its own record
+    apart = zscore.anomalies(bar_features(bars), zscore.ZScoreParams(cooldown_seconds=0))
+    assert (apart["detector"] == "ZSCORE_LOG_VOLUME").sum() == 4
+
+
+def _history(maxima: dict[str, float], detector: str = "JUMP", symbol: str = "TESTUSDT") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "symbol": symbol,
+            "date": pd.to_datetime(list(maxima)),
+            "detector": detector,
+            "n_scored": 1000,
+            "max_abs_z": list(maxima.values()),
+        }
+    )
+
+
+def test_the_threshold_is_learned_from_the_median_of_earlier_days_maxima():
+    params = background.BackgroundParams(training_days=7, min_training_days=3, margin=1.5)
+    history = _history(
+        {"2024-07-30": 500.0, "2024-08-04": 10.0, "2024-08-05": 12.0, "2024-08-06": 11.0,
+         "2024-08-07": 140.0, "2024-08-08": 9.0, "2024-08-09": 300.0}
+    )  # fmt: skip
+    judged = pd.DataFrame({"symbol": ["TESTUSDT"], "date": [DAY]})
+    t = background.thresholds(history, judged, {"JUMP": 6.8}, params)[("TESTUSDT", DAY, "JUMP")]
+    # the judged day's own row and the day 10 days before stay out; the jump day (140) does not move
+    # the median of 9, 10, 11, 12, 140
+    assert (t.baseline, t.training_days, t.bound, t.value) == ("history", 5, 16.5, 16.5)
+    assert t.exceeds_background and "5 earlier days" in t.describe(params.margin)
+    # a quiet symbol: the bound is below k, the threshold stays k
+    quiet = background.thresholds(_history({"2024-08-06": 2.0, "2024-08-07": 3.0, "2024-08-08": 2.5}),
+                                  judged, {"JUMP": 6.8}, params)[("TESTUSDT", DAY, "JUMP")]  # fmt: skip
+    assert quiet.value == 6.8 and quiet.bound == 3.75 and quiet.baseline == "history"
+    # days not eligible (critical violations, certain FAIL) are left out: too few -> cold start
+    eligible = pd.DataFrame({"symbol": ["TESTUSDT"] * 2, "date": pd.to_datetime(["2024-08-05", "2024-08-06"])})
+    cold = background.thresholds(history, judged, {"JUMP": 6.8}, params, eligible)[("TESTUSDT", DAY, "JUMP")]
+    assert (cold.baseline, cold.value, cold.bound, cold.exceeds_background) == ("cold_start", 6.8, None, False)
+    assert "cold start" in cold.describe(params.margin)
+
+
+def test_a_day_with_history_is_judged_against_its_learned_threshold():
+    bars = jump_bars({"12:00:54": 1.01})
+    feats = bar_features(bars)
+    params = jump.JumpParams()
+    judged = pd.DataFrame({"symbol": ["TESTUSDT"], "date": [DAY]})
+    learned = background.BackgroundParams()
+    days = {f"2024-08-0{d}": v for d, v in zip((4, 5, 6, 7, 8), (8.0, 9.0, 10.0, 11.0, 12.0), strict=True)}
+    cold = jump.anomalies(feats, params, background.thresholds(_history({}), judged, {"JUMP": 6.8}, learned))
+    assert list(cold["baseline"]) == ["cold_start"] and not cold["exceeds_background"].iloc[0]
+    table = background.thresholds(_history(days), judged, {"JUMP": 6.8}, learned)
+    warm = jump.anomalies(feats, params, table, learned)
+    assert list(warm["baseline"]) == ["history"] and warm["exceeds_background"].iloc[0]
+    assert "threshold 15 = max(k 6.8, 1.5 x the median" in warm["rationale"].iloc[0]
+    # a background that high hides the +1 % jump: the learned threshold is what decides
+    loud = background.thresholds(_history({d: v * 100 for d, v in days.items()}), judged, {"JUMP": 6.8}, learned)
+    assert jump.anomalies(feats, params, loud, learned).empty
+
+
+def test_day_extremes_leave_out_bars_with_a_violation():
+    scored = pd.DataFrame(
+        {
+            "symbol": "TESTUSDT",
+            "ts": [at("10:00:00"), at("11:00:00"), at("12:00:00")],
+            "detector": "JUMP",
+            "abs_z": [3.0, 50.0, 4.0],
+        }
+    )
+    out = background.day_extremes(scored, pd.DataFrame({"symbol": ["TESTUSDT"], "ts": [at("11:00:00")]}))
+    assert out.to_dict("records") == [
+        {"symbol": "TESTUSDT", "date": DAY, "detector": "JUMP", "n_scored": 2, "max_abs_z": 4.0}
+    ]

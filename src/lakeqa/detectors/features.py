@@ -85,13 +85,12 @@ ANOMALY_COLUMNS: list[str] = [
     "exceeds_background",
 ]
 
-# `baseline` of a record: what the detector's reference was (BASELINES below). IFOREST: a forest fitted on
-# the symbol's clean bars of earlier days, or, without such days, a cold-start fit on the judged day itself;
-# the z-score detectors and JUMP: the symbol's trailing hour.
+# `baseline` of a record: where the detector's reference came from. `history`: the symbol's clean earlier
+# days (IFOREST: a forest fitted on their bars; z-scores and JUMP: a threshold learned from them);
+# `cold_start`: no such days yet (IFOREST fitted on the judged day itself; z-scores and JUMP at k alone).
 BASELINE_HISTORY = "history"
 BASELINE_COLD_START = "cold_start"
-BASELINE_TRAILING_HOUR = "trailing_hour"
-BASELINES: tuple[str, ...] = (BASELINE_HISTORY, BASELINE_COLD_START, BASELINE_TRAILING_HOUR)
+BASELINES: tuple[str, ...] = (BASELINE_HISTORY, BASELINE_COLD_START)
 
 # Floats in the JSON text keep this many significant digits; score and confidence this many decimals.
 JSON_SIGNIFICANT_DIGITS = 8
