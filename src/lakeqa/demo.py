@@ -1,5 +1,5 @@
-"""`lakeqa demo`: a demo lake from the real sample the project ships plus two generated days (a clean one,
-then one with rule faults and completeness faults side by side), then the daily QA over all of it."""
+"""`lakeqa demo`: a demo lake from the real sample the project ships plus five generated days (four clean
+ones, then one with rule faults and completeness faults side by side), then the daily QA over all of it."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import argparse
 from lakeqa.settings import PROJECT_DIR, Paths
 
 SAMPLE_DIR = PROJECT_DIR / "data" / "sample" / "binance-ws"
-# The real sample covers 2024-08-08 23:58 .. 2024-08-09 00:02 UTC; the generated days follow it: a clean
-# day of history, then the faulted day.
+# The real sample covers 2024-08-08 23:58 .. 2024-08-09 00:02 UTC; the generated days follow it: clean days
+# of history (the detectors learn a symbol's background from three of them, detectors.min_training_days,
+# so the last clean day is judged against its history as the faulted day is), then the faulted day.
 HISTORY_DAY = "2024-08-10"
-GENERATED_DAY = "2024-08-11"
+HISTORY_DAYS = 4
+GENERATED_DAY = "2024-08-14"
 FIRST_DAY = "2024-08-08"
 # One fault per symbol on the faulted day: rule faults on their default symbols, completeness faults
 # (data that never arrived) on the others; XRPETH, the thin symbol, stays clean.
@@ -34,7 +36,7 @@ example:
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="build the demo lake (real sample + a generated day with faults) and run the QA on it",
+        help="build the demo lake (real sample + generated clean days and a day with faults) and run the QA on it",
         description=__doc__,
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -54,14 +56,15 @@ def _main(args) -> int:
     report = import_paths([SAMPLE_DIR], paths.lake_root, progress=False)
     print(f"demo: {len(report.files)} capture file(s) imported", flush=True)
     print(
-        f"demo: generating {HISTORY_DAY} (clean) and {GENERATED_DAY} (13 symbols, {args.trades_per_day} trades a day,"
+        f"demo: generating {HISTORY_DAYS} clean days from {HISTORY_DAY} and {GENERATED_DAY} (13 symbols,"
+        f" {args.trades_per_day} trades a day,"
         f" faults: {', '.join(DEMO_FAULTS)})",
         flush=True,
     )
     generate_lake(
         paths.lake_root,
         date=GENERATED_DAY,
-        days=2,
+        days=HISTORY_DAYS + 1,
         trades_per_day=args.trades_per_day,
         faults=DEMO_FAULTS,
         fault_symbols=DEMO_FAULT_SYMBOLS,

@@ -179,11 +179,12 @@ def test_demo_builds_the_lake_and_runs_the_qa(run_env, capsys):
     out = capsys.readouterr().out
     assert "where to look:" in out
     days = run_env.query("select cast(date as varchar), count(*) from fusion group by all order by 1")
-    assert [d for d, _ in days] == ["2024-08-08", "2024-08-09", "2024-08-10", "2024-08-11"]
+    assert [d for d, _ in days] == ["2024-08-08", "2024-08-09", "2024-08-10", "2024-08-11", "2024-08-12",
+                                    "2024-08-13", "2024-08-14"]  # fmt: skip
     # the real sample's two symbols on its two days, the generated days' thirteen
     assert days[-1][1] == 13 and days[-2][1] == 13
-    report = run_env.paths.output_root / "reports/qa/2024-08-11_qa_report.md"
-    assert (run_env.paths.output_root / "reports/qa/2024-08-11_qa_report.html").is_file()
+    report = run_env.paths.output_root / "reports/qa/2024-08-14_qa_report.md"
+    assert (run_env.paths.output_root / "reports/qa/2024-08-14_qa_report.html").is_file()
     # the faulted day's report shows what did not arrive, by name
     text = report.read_text()
     assert "Coverage" in text and "What broke" in text
