@@ -106,7 +106,9 @@ def export_violations(con: duckdb.DuckDBPyConnection, day: str, output_root: Pat
 def export_anomalies(con: duckdb.DuckDBPyConnection, day: str, output_root: Path) -> Path | None:
     if not _has_table(con, "anomalies"):
         return None
-    # `cluster` is present on clustered records only (DESIGN.md), so it is merged in per row.
+    # `cluster` is present on clustered records only (DESIGN.md), so it is merged in per row. `baseline` and
+    # `exceeds_background` say whether a record is beyond the detector's clean-data background: without
+    # them a reader of the file cannot tell the few records that matter from IsolationForest's share.
     query = f"""
         select cast(json_merge_patch(
             json_object(
@@ -116,7 +118,9 @@ def export_anomalies(con: duckdb.DuckDBPyConnection, day: str, output_root: Path
                 'detector', detector,
                 'label', label,
                 'rationale', rationale,
-                'confidence', confidence
+                'confidence', confidence,
+                'baseline', baseline,
+                'exceeds_background', exceeds_background
             ),
             case when cluster is not null then json_object('cluster', json(cluster)) else json('{{}}') end
         ) as varchar)

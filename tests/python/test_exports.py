@@ -66,7 +66,12 @@ def make_db(path: Path, metadata: list[str]) -> Path:
                    'JUMP' as detector, 'price_jump' as label, 'return_1s +1%' as rationale,
                    0.9 as confidence, 70.0 as score,
                    '{"spread_bp": 0.5, "log_volume": null, "z_score": 70.0}' as features,
-                   '{"count": 2, "start_ts": "2024-08-09T12:00:54Z"}' as cluster
+                   '{"count": 2, "start_ts": "2024-08-09T12:00:54Z"}' as cluster,
+                   'history' as baseline, true as exceeds_background
+            union all
+            select 'BTCUSDT', timestamp '2024-08-09 13:00:00', date '2024-08-09', 'IFOREST',
+                   'multivariate_outlier', 'isolation score 0.66', 0.52, 0.66, '{"spread_bp": 0.4}', null,
+                   'cold_start', false
             """
         )
         con.execute(
@@ -119,6 +124,12 @@ def test_json_lines_parse_strictly_and_say_what_was_not_finite(tmp_path):
     anomalies = [strict_loads(line) for line in written["anomalies"].read_text().splitlines()]
     assert anomalies[0]["features"] == {"spread_bp": 0.5, "log_volume": None, "z_score": 70.0}
     assert anomalies[0]["cluster"]["count"] == 2
+    # whether each record is beyond the detector's background, as the mart says; no cluster where none
+    flags = [(a["baseline"], a["exceeds_background"]) for a in anomalies]
+    assert flags == [("history", True), ("cold_start", False)]
+    assert list(anomalies[1]) == [
+        "symbol", "ts", "features", "detector", "label", "rationale", "confidence", "baseline", "exceeds_background",
+    ]  # fmt: skip
 
 
 def test_fusion_metadata_keys_come_out_sorted_whatever_order_the_database_gave(tmp_path):

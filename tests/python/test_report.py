@@ -6,6 +6,9 @@ winter day (2024-01-15, London on GMT). Its numbers, which the tests check:
 - violations on 2024-08-09: 6 (critical 2, major 2, minor 2); one more on 2024-01-15 only.
 - anomalies on 2024-08-09: 9 records, 16 anomalies once clusters are expanded (BTCUSDT's JUMP cluster
   counts 3, XRPUSDT's counts 6). Per symbol (expanded): XRPUSDT 6, BTCUSDT 5, ETHUSDT 4, SOLUSDT 1.
+  Beyond the background: 12 anomalies from 5 records (XRPUSDT 6, BTCUSDT 5, ETHUSDT 1: its 01:00 IFOREST
+  record); background: 4 records (ETHUSDT's other three IFOREST records, IsolationForest's expected
+  share, and SOLUSDT's cold-start ZSCORE_LOG_VOLUME record).
 - fusion on 2024-08-09 (daily): FAIL 2 (DOGEUSDT with no data, BTCUSDT), REVIEW 1, PASS 2; plus one
   hourly row that a daily report must ignore.
 """
@@ -37,7 +40,8 @@ FUSION_DDL = """create table fusion (ts TIMESTAMP, date DATE, symbol VARCHAR, mo
 VIOLATIONS_DDL = """create table violations (symbol VARCHAR, ts TIMESTAMP, ts_end TIMESTAMP, date DATE,
     rule VARCHAR, severity VARCHAR, source_table VARCHAR, detail VARCHAR, row_sample VARCHAR)"""
 ANOMALIES_DDL = """create table anomalies (symbol VARCHAR, ts TIMESTAMP, date DATE, detector VARCHAR,
-    label VARCHAR, rationale VARCHAR, confidence DOUBLE, score DOUBLE, features VARCHAR, cluster VARCHAR)"""
+    label VARCHAR, rationale VARCHAR, confidence DOUBLE, score DOUBLE, features VARCHAR, cluster VARCHAR,
+    baseline VARCHAR, exceeds_background BOOLEAN)"""
 BARS_COLUMNS = """symbol VARCHAR, ts TIMESTAMP, date DATE, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE,
     volume_base DOUBLE, volume_quote DOUBLE, trade_count BIGINT, vwap DOUBLE, bid DOUBLE, ask DOUBLE,
     spread DOUBLE, spread_bps DOUBLE"""
@@ -97,21 +101,30 @@ def build_db(path: Path, *, anomalies: bool = True, bars_1s: bool = True) -> Pat
     if anomalies:
         con.execute(ANOMALIES_DDL)
         rows = [
+            # symbol, ts, detector, label, rationale, confidence, score, cluster, baseline, exceeds_background
             ("BTCUSDT", t(SUMMER, "13:04:06"), "JUMP", "price jump", "return 7.3 sigma", 0.9, 7.3,
-             cluster(3, f"{SUMMER}T13:04:06", f"{SUMMER}T13:04:09")),
-            ("BTCUSDT", t(SUMMER, "09:00:00"), "ZSCORE_SPREAD_BP", "wide spread", "spread z 5.5", 0.6, 5.5, None),
-            ("BTCUSDT", t(SUMMER, "09:30:00"), "ZSCORE_SPREAD_BP", "wide spread", "spread z 5.2", 0.55, 5.2, None),
-            ("ETHUSDT", t(SUMMER, "01:00:00"), "IFOREST", "outlier", "isolation score 0.71", 0.7, 0.71, None),
-            ("ETHUSDT", t(SUMMER, "02:00:00"), "IFOREST", "outlier", "isolation score 0.72", 0.7, 0.72, None),
-            ("ETHUSDT", t(SUMMER, "03:00:00"), "IFOREST", "outlier", "isolation score 0.73", 0.7, 0.73, None),
-            ("ETHUSDT", t(SUMMER, "04:00:00"), "IFOREST", "outlier", "isolation score 0.74", 0.7, 0.74, None),
-            ("SOLUSDT", t(SUMMER, "05:00:00"), "ZSCORE_LOG_VOLUME", "volume burst", "log volume z 6.0", 0.8, 6.0, None),
+             cluster(3, f"{SUMMER}T13:04:06", f"{SUMMER}T13:04:09"), "history", True),
+            ("BTCUSDT", t(SUMMER, "09:00:00"), "ZSCORE_SPREAD_BP", "wide spread", "spread z 5.5", 0.6, 5.5, None,
+             "history", True),
+            ("BTCUSDT", t(SUMMER, "09:30:00"), "ZSCORE_SPREAD_BP", "wide spread", "spread z 5.2", 0.55, 5.2, None,
+             "history", True),
+            ("ETHUSDT", t(SUMMER, "01:00:00"), "IFOREST", "outlier", "isolation score 0.71", 0.7, 0.71, None,
+             "history", True),
+            ("ETHUSDT", t(SUMMER, "02:00:00"), "IFOREST", "outlier", "isolation score 0.72", 0.7, 0.72, None,
+             "history", False),
+            ("ETHUSDT", t(SUMMER, "03:00:00"), "IFOREST", "outlier", "isolation score 0.73", 0.7, 0.73, None,
+             "history", False),
+            ("ETHUSDT", t(SUMMER, "04:00:00"), "IFOREST", "outlier", "isolation score 0.74", 0.7, 0.74, None,
+             "history", False),
+            ("SOLUSDT", t(SUMMER, "05:00:00"), "ZSCORE_LOG_VOLUME", "volume burst", "log volume z 6.0", 0.8, 6.0,
+             None, "cold_start", False),
             ("XRPUSDT", t(SUMMER, "20:00:00"), "JUMP", "price jump", "return 9.1 sigma", 0.95, 9.1,
-             cluster(6, f"{SUMMER}T20:00:00", f"{SUMMER}T20:00:25")),
-            ("XRPUSDT", t(WINTER, "20:00:00"), "JUMP", "price jump", "winter", 0.95, 9.1, cluster(50, "x", "y")),
+             cluster(6, f"{SUMMER}T20:00:00", f"{SUMMER}T20:00:25"), "history", True),
+            ("XRPUSDT", t(WINTER, "20:00:00"), "JUMP", "price jump", "winter", 0.95, 9.1, cluster(50, "x", "y"),
+             "history", True),
         ]  # fmt: skip
         con.executemany(
-            "insert into anomalies values (?, ?, cast(? as DATE), ?, ?, ?, ?, ?, '{}', ?)",
+            "insert into anomalies values (?, ?, cast(? as DATE), ?, ?, ?, ?, ?, '{}', ?, ?, ?)",
             [(r[0], r[1], r[1].date(), *r[2:]) for r in rows],
         )
 
@@ -184,7 +197,9 @@ def test_paths_and_summary_numbers(report: dict, tmp_path: Path) -> None:
     assert s["violations"] == {"critical": 2, "major": 2, "minor": 2, "total": 6}
     assert (s["anomaly_records"], s["anomalies_expanded"]) == (9, 16)
     assert s["verdicts"] == {"FAIL": 2, "REVIEW": 1, "PASS": 2}
-    assert s["top_symbols"] == [("XRPUSDT", 6), ("BTCUSDT", 5), ("ETHUSDT", 4), ("SOLUSDT", 1)]
+    # ranked by anomalies beyond the background: SOLUSDT's only record is a cold start (background)
+    assert s["top_symbols"] == [("XRPUSDT", 6), ("BTCUSDT", 5), ("ETHUSDT", 1)]
+    assert (s["anomalies_beyond_background"], s["background_records"]) == (12, 4)
     assert s["tables_missing"] == []
 
 
@@ -196,7 +211,10 @@ def test_markdown_summary_section(report: dict) -> None:
     assert summary["Bars (1m)"] == "5,760"
     assert summary["Bars (1s)"] == "120"
     assert summary["Violations"] == "6 (critical 2, major 2, minor 2)"
-    assert summary["Anomalies"].startswith("16 anomalies from 9 records")
+    assert summary["Anomalies"] == (
+        "12 anomalies beyond the background (from 5 records), 4 background records (IsolationForest's "
+        "expected share 3, cold start 1); 16 anomalies from 9 records in all (clusters expanded)"
+    )
     assert summary["Verdicts"].startswith("FAIL 2, REVIEW 1, PASS 2")
 
 
@@ -225,22 +243,34 @@ def test_violations_by_rule(report: dict) -> None:
 
 def test_anomalies_by_detector_expand_clusters(report: dict) -> None:
     text = section(report["md"], "Anomalies by detector")
-    assert "16 anomalies from 9 records" in text
-    rows = {r[0]: r for r in table_rows(text)}
-    # detector | anomalies (expanded) | records | clustered records | symbols
-    assert rows["JUMP"][1:5] == ["9", "2", "2", "2"]
-    assert rows["IFOREST"][1:5] == ["4", "4", "0", "1"]
-    assert rows["ZSCORE_SPREAD_BP"][1:3] == ["2", "2"]
-    assert rows["total"][1:3] == ["16", "9"]
-    assert "16 anomalies from 9 records" in report["html"]
+    assert "16 anomalies from 9 records in all" in text
+    rows = table_rows(text)
+    # most anomalies beyond the background first
+    assert [r[0] for r in rows] == ["JUMP", "ZSCORE_SPREAD_BP", "IFOREST", "ZSCORE_LOG_VOLUME", "total"]
+    rows = {r[0]: r for r in rows}
+    # detector | beyond the background (expanded) | background records | of which cold start | all records
+    # | clustered records | symbols | first beyond | last beyond
+    assert rows["JUMP"][1:7] == ["9", "0", "0", "2", "2", "2"]
+    assert rows["IFOREST"][1:7] == ["1", "3", "0", "4", "0", "1"]
+    assert rows["ZSCORE_LOG_VOLUME"][1:5] == ["0", "1", "1", "1"]
+    assert rows["ZSCORE_LOG_VOLUME"][7:9] == ["—", "—"]  # nothing beyond: no span
+    assert rows["IFOREST"][7] == rows["IFOREST"][8] == "2024-08-09 01:00:00 UTC (02:00:00 BST)"
+    assert rows["total"][1:5] == ["12", "4", "1", "9"]
+    assert "16 anomalies from 9 records in all" in report["html"]
 
 
 def test_top_n_symbols(db: Path, tmp_path: Path, report: dict) -> None:
-    rows = table_rows(section(report["md"], "Top 10 symbols by anomalies"))
+    text = section(report["md"], "Top 10 symbols by anomalies")
+    rows = table_rows(text)
+    # symbol | beyond the background (expanded) | background records: SOLUSDT has background only
     assert [(r[1], r[2], r[3]) for r in rows] == [
-        ("XRPUSDT", "6", "1"), ("BTCUSDT", "5", "3"), ("ETHUSDT", "4", "4"), ("SOLUSDT", "1", "1"),
-    ]  # fmt: skip
+        ("XRPUSDT", "6", "0"),
+        ("BTCUSDT", "5", "0"),
+        ("ETHUSDT", "1", "3"),
+    ]
     assert rows[1][4] == "JUMP 3, ZSCORE_SPREAD_BP 2" and rows[1][5] == "FAIL"
+    assert rows[2][4] == "IFOREST 1"
+    assert "Background records only: SOLUSDT." in text
 
     result = write_report(db, SUMMER, tmp_path / "top2", top_n=2)
     md = Path(result["md_path"]).read_text(encoding="utf-8")
@@ -262,7 +292,12 @@ def test_first_events_per_symbol(db: Path, tmp_path: Path, report: dict) -> None
     md = Path(result["md_path"]).read_text(encoding="utf-8")
     eth = md.split("### ETHUSDT")[1].split("### ")[0]
     assert "Violations (2 of 3, most severe first)" in eth
-    assert "Anomalies (first 2 of 4 records, in time order)" in eth
+    # the record beyond the background first; the cap leaves room for one of the three background ones
+    assert "Anomalies beyond the background (1 record, in time order):" in eth
+    assert (
+        "Background, not alarms — 3 background records (IsolationForest's expected share); the first 1, "
+        "in time order:" in eth
+    )
     assert eth.count("\n- ") == 4
 
 
@@ -361,8 +396,10 @@ def test_html_charts(report: dict) -> None:
     assert symbol_charts[:2] == ["DOGEUSDT", "BTCUSDT"]  # worst first
     count_charts = re.findall(r'<svg class="chart chart-counts"[^>]*aria-label="([^"]+)"', html)
     assert count_charts == [
-        "Violations by rule", "Anomalies by detector (clusters expanded)", "Top 10 symbols by anomalies (expanded)",
-    ]  # fmt: skip
+        "Violations by rule",
+        "Anomalies by detector: beyond the background (clusters expanded) and background records",
+        "Top 10 symbols by anomalies beyond the background (expanded)",
+    ]
     assert html.count("<svg") == len(symbol_charts) + len(count_charts) + 1  # + the legend
     btc = html.split('aria-label="BTCUSDT:')[1].split("</svg>")[0]
     assert "<polyline" in btc  # the close line
@@ -436,12 +473,210 @@ def test_empty_database_still_reports(tmp_path: Path) -> None:
     assert result["summary"]["symbols"] == 0
 
 
+# --------------------------------------------------------------------------------------------------------
+# Beyond the background vs the expected background: a day like a clean one, hundreds of background records
+# and a few that matter
+
+# symbol -> records beyond the background: (clock, detector, cluster count or None)
+BEYOND = {
+    "NOISYUSDT": [("12:00:00", "JUMP", None)],
+    "BUSYUSDT": [("03:00:00", "ZSCORE_LOG_VOLUME", None), ("15:00:00", "JUMP", 4), ("21:00:00", "ZSCORE_SPREAD_BP", None)],
+    "CALMUSDT": [("06:00:00", "ZSCORE_VWAP_DRIFT_BP", None), ("18:00:00", "ZSCORE_VWAP_DRIFT_BP", None)],
+}  # fmt: skip
+# symbol -> (IFOREST background records, their baseline), spread evenly over the day
+BACKGROUND = {
+    "NOISYUSDT": (900, "history"),
+    "ADAUSDT": (300, "history"),
+    "BUSYUSDT": (150, "cold_start"),
+    "CALMUSDT": (10, "history"),
+}
+
+
+def build_background_db(path: Path) -> Path:
+    """Every symbol has 1-minute bars all day; the anomalies are BEYOND and BACKGROUND above. By records
+    NOISYUSDT leads (901), then ADAUSDT (300, all background); beyond the background BUSYUSDT leads (6
+    anomalies: its JUMP cluster counts 4), then CALMUSDT (2), then NOISYUSDT (1)."""
+    con = duckdb.connect(str(path))
+    con.execute(ANOMALIES_DDL)
+    rows = []
+    for symbol, records in BEYOND.items():
+        for clock, detector, count in records:
+            ts = t(SUMMER, clock)
+            info = None if count is None else cluster(count, f"{SUMMER}T{clock}", f"{SUMMER}T{clock[:6]}09")
+            rows.append(
+                (symbol, ts, detector, "beyond", f"{detector} at {clock}", 0.9, 9.0, info, "history", True)
+            )
+    for symbol, (n, baseline) in BACKGROUND.items():
+        step_s = 86_400 // n
+        for i in range(n):
+            # off the whole minute, so that no background record shares a second with a beyond one
+            ts = t(SUMMER, "00:00:07") + dt.timedelta(seconds=i * step_s)
+            rows.append(
+                (symbol, ts, "IFOREST", "outlier", "isolation score 0.66", 0.52, 0.66, None, baseline, False)
+            )
+    con.executemany(
+        "insert into anomalies values (?, ?, cast(? as DATE), ?, ?, ?, ?, ?, '{}', ?, ?, ?)",
+        [(r[0], r[1], r[1].date(), *r[2:]) for r in rows],
+    )
+    con.execute(f"create table bars_1m ({BARS_COLUMNS})")
+    for i, symbol in enumerate(sorted(BACKGROUND)):
+        con.execute(
+            f"""insert into bars_1m select ?, ts, ts::DATE, p, p, p, p, 1, p, 10, p, p, p, 0, 2
+                from (select ts, ? * (1 + 0.01 * sin(epoch(ts) / 3000.0)) as p
+                      from range(TIMESTAMP '{SUMMER}', TIMESTAMP '{SUMMER}' + INTERVAL 1 DAY, INTERVAL 1 MINUTE)
+                           r(ts))""",
+            [symbol, 10.0 * (i + 1)],
+        )
+    con.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def background_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("background")
+    result = write_report(build_background_db(root / "qa.duckdb"), SUMMER, root / "out")
+    result["md"] = Path(result["md_path"]).read_text(encoding="utf-8")
+    result["html"] = Path(result["html_path"]).read_text(encoding="utf-8")
+    return result
+
+
+def _symbol_chart(html: str, symbol: str) -> str:
+    m = re.search(rf'<svg class="chart chart-symbol"[^>]*aria-label="{symbol}:.*?</svg>', html, re.S)
+    assert m, f"no price chart for {symbol}"
+    return m.group(0)
+
+
+def test_background_summary_counts_beyond_and_background_apart(background_report: dict) -> None:
+    s = background_report["summary"]
+    assert (s["anomalies_beyond_background"], s["background_records"]) == (9, 1_360)
+    assert (s["anomaly_records"], s["anomalies_expanded"]) == (1_366, 1_369)
+    summary = dict(table_rows(section(background_report["md"], "Summary")))
+    assert summary["Anomalies"] == (
+        "9 anomalies beyond the background (from 6 records), 1,360 background records (IsolationForest's "
+        "expected share 1,210, cold start 150); 1,369 anomalies from 1,366 records in all (clusters expanded)"
+    )
+    rows = table_rows(section(background_report["md"], "Anomalies by detector"))
+    # beyond the background first: JUMP 1 + a cluster of 4; IFOREST, background only, last
+    assert [r[0] for r in rows] == [
+        "JUMP", "ZSCORE_VWAP_DRIFT_BP", "ZSCORE_LOG_VOLUME", "ZSCORE_SPREAD_BP", "IFOREST", "total",
+    ]  # fmt: skip
+    by_detector = {r[0]: r for r in rows}
+    assert by_detector["JUMP"][1:5] == ["5", "0", "0", "2"]
+    assert by_detector["IFOREST"][1:5] == ["0", "1,360", "150", "1,360"]
+    assert by_detector["total"][1:5] == ["9", "1,360", "150", "1,366"]
+
+
+def test_background_top_symbols_rank_by_beyond(background_report: dict) -> None:
+    # by records NOISYUSDT (901) and ADAUSDT (300) would lead; beyond the background they do not
+    assert background_report["summary"]["top_symbols"] == [("BUSYUSDT", 6), ("CALMUSDT", 2), ("NOISYUSDT", 1)]
+    text = section(background_report["md"], "Top 10 symbols by anomalies")
+    rows = table_rows(text)
+    assert [(r[1], r[2], r[3], r[4]) for r in rows] == [
+        ("BUSYUSDT", "6", "150", "JUMP 4, ZSCORE_LOG_VOLUME 1, ZSCORE_SPREAD_BP 1"),
+        ("CALMUSDT", "2", "10", "ZSCORE_VWAP_DRIFT_BP 2"),
+        ("NOISYUSDT", "1", "900", "JUMP 1"),
+    ]
+    assert "Background records only: ADAUSDT." in text
+    top = re.search(
+        r'<svg class="chart chart-counts"[^>]*aria-label="Top 10 symbols.*?</svg>',
+        background_report["html"],
+        re.S,
+    )
+    labels = re.findall(r'<rect class="bar bar-beyond" data-label="(\w+)" data-count="(\d+)"', top.group(0))
+    assert labels == [("BUSYUSDT", "6"), ("CALMUSDT", "2"), ("NOISYUSDT", "1")]
+    background = re.findall(
+        r'<rect class="bar bar-background" data-label="(\w+)" data-count="(\d+)"', top.group(0)
+    )
+    assert background == [("BUSYUSDT", "150"), ("CALMUSDT", "10"), ("NOISYUSDT", "900")]
+
+
+def test_background_details_list_beyond_first(background_report: dict) -> None:
+    text = section(background_report["md"], "First violations and anomalies per symbol")
+    busy = text.split("### BUSYUSDT")[1].split("### ")[0]
+    lines = re.findall(r"^- (.*)$", busy, re.M)
+    # the three beyond the background in time order, then two background records (the cap of 5)
+    assert [re.search(r"UTC \((\S+) BST\) — (\S+)", ln).groups() for ln in lines[:3]] == [
+        ("04:00:00", "ZSCORE_LOG_VOLUME"), ("16:00:00", "JUMP"), ("22:00:00", "ZSCORE_SPREAD_BP"),
+    ]  # fmt: skip
+    assert "cluster of 4" in lines[1] and "(cold start)" not in "".join(lines[:3])
+    assert len(lines) == 5 and all("IFOREST (cold start) outlier" in ln for ln in lines[3:])
+    assert busy.index("Anomalies beyond the background (3 records, in time order):") < busy.index(
+        "Background, not alarms — 150 background records (cold start); the first 2, in time order:"
+    )
+    noisy = text.split("### NOISYUSDT")[1].split("### ")[0]
+    assert "Anomalies beyond the background (1 record, in time order):" in noisy
+    # room for four more, but only a few background records are listed
+    assert (
+        "Background, not alarms — 900 background records (IsolationForest's expected share); the first 3"
+        in noisy
+    )
+    assert noisy.count("\n- ") == 4
+    quiet = text.split("### ADAUSDT")[1].split("### ")[0]
+    assert "Anomalies beyond" not in quiet and "300 background records" in quiet
+    # no fusion here, so by name, except that ADAUSDT, background only, comes after those with more
+    assert re.findall(r"^### (\w+)", text, re.M) == ["BUSYUSDT", "CALMUSDT", "NOISYUSDT", "ADAUSDT"]
+
+
+def test_background_details_count_it_when_the_cap_leaves_no_room(tmp_path: Path) -> None:
+    db = build_background_db(tmp_path / "qa.duckdb")
+    result = write_report(db, SUMMER, tmp_path / "out", details_per_symbol=3)
+    md = Path(result["md_path"]).read_text(encoding="utf-8")
+    busy = md.split("### BUSYUSDT")[1].split("### ")[0]
+    assert busy.count("\n- ") == 3
+    assert "Also 150 background records (cold start): the detectors' expected background, not listed." in busy
+
+
+def test_background_charts_mark_only_beyond(background_report: dict) -> None:
+    html = background_report["html"]
+    for symbol, records in BEYOND.items():
+        chart = _symbol_chart(html, symbol)
+        marks = re.findall(r'<circle [^>]*class="anomaly" data-detector="(\w+)" data-count="(\d+)"', chart)
+        assert marks == [(d, str(n or 1)) for _, d, n in records], symbol
+    assert 'class="anomaly"' not in _symbol_chart(html, "ADAUSDT")
+    captions = re.findall(r'<div class="cap">([^<]*)</div>', html)
+    assert (
+        "0 violations · 6 anomalies beyond the background (from 3 records) · + 150 background records not drawn"
+        in captions
+    )
+    assert "0 violations · 1 anomaly beyond the background · + 900 background records not drawn" in captions
+    assert "0 violations · 0 anomalies beyond the background · + 300 background records not drawn" in captions
+
+    detectors = re.search(
+        r'<svg class="chart chart-counts"[^>]*aria-label="Anomalies by detector.*?</svg>', html, re.S
+    )
+    chart = detectors.group(0)
+    beyond = re.findall(r'<rect class="bar bar-beyond" data-label="(\w+)" data-count="(\d+)"', chart)
+    assert beyond == [
+        ("JUMP", "5"),
+        ("ZSCORE_VWAP_DRIFT_BP", "2"),
+        ("ZSCORE_LOG_VOLUME", "1"),
+        ("ZSCORE_SPREAD_BP", "1"),
+    ]
+    assert re.findall(r'<rect class="bar bar-background" data-label="(\w+)" data-count="(\d+)"', chart) == [
+        ("IFOREST", "1360")
+    ]
+    # beyond first, each column with its header as legend
+    assert chart.index("bar-beyond") < chart.index("bar-background")
+    assert chart.index(">beyond the background<") < chart.index(
+        ">background (not drawn on the price charts)<"
+    )
+
+
+def test_anomalies_table_without_the_background_columns_is_a_clear_error(tmp_path: Path) -> None:
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("create table anomalies (symbol VARCHAR, ts TIMESTAMP, date DATE, detector VARCHAR)")
+    with pytest.raises(render.ReportError, match="lacks baseline, exceeds_background"):
+        write_report(con, SUMMER, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_bad_cluster_json_counts_one(tmp_path: Path) -> None:
     con = duckdb.connect(str(tmp_path / "c.duckdb"))
     con.execute(ANOMALIES_DDL)
     for i, c in enumerate(['{"count": 4}', "not json", "null", '{"count": "x"}', '{"count": 0}', None]):
         con.execute(
-            "insert into anomalies values ('BTCUSDT', ?, ?::DATE, 'JUMP', 'l', 'r', .5, 1, '{}', ?)",
+            "insert into anomalies values ('BTCUSDT', ?, ?::DATE, 'JUMP', 'l', 'r', .5, 1, '{}', ?, 'history', "
+            "true)",
             [t(SUMMER, f"0{i}:00:00"), SUMMER, c],
         )
     result = write_report(con, SUMMER, tmp_path / "out")
@@ -459,11 +694,12 @@ def test_odd_rows_do_not_crash(tmp_path: Path) -> None:
     )
     con.execute(
         "create table anomalies (symbol VARCHAR, ts TIMESTAMP, date DATE, detector VARCHAR, "
-        "cluster STRUCT(count BIGINT, start_ts VARCHAR, end_ts VARCHAR, max_abs_z DOUBLE))"
+        "cluster STRUCT(count BIGINT, start_ts VARCHAR, end_ts VARCHAR, max_abs_z DOUBLE), baseline VARCHAR, "
+        "exceeds_background BOOLEAN)"
     )
-    con.execute(
+    con.execute(  # a NULL exceeds_background counts as background (not known to exceed anything)
         "insert into anomalies values ('BTCUSDT', ?, ?::DATE, 'JUMP', {'count': 4, 'start_ts': NULL, "
-        "'end_ts': NULL, 'max_abs_z': 8.0}), ('BTCUSDT', ?, ?::DATE, 'JUMP', NULL)",
+        "'end_ts': NULL, 'max_abs_z': 8.0}, 'history', true), ('BTCUSDT', ?, ?::DATE, 'JUMP', NULL, NULL, NULL)",
         [t(SUMMER, "02:00:00"), SUMMER, t(SUMMER, "03:00:00"), SUMMER],
     )
     result = write_report(con, SUMMER, tmp_path / "out")
@@ -646,7 +882,8 @@ def test_cli_report(db: Path, tmp_path: Path, capsys) -> None:
     assert "## Top 3 symbols by anomalies" in md
     assert (out / "reports" / "qa" / f"{SUMMER}_qa_report.html").is_file()
     printed = capsys.readouterr().out
-    assert f"{SUMMER}_qa_report.html" in printed and "anomalies 16 from 9 records" in printed
+    assert f"{SUMMER}_qa_report.html" in printed
+    assert "anomalies beyond the background 12, background records 4 (16 anomalies from 9 records" in printed
 
 
 def test_cli_paths_from_environment_in_any_folder(db: Path, tmp_path: Path, monkeypatch) -> None:
@@ -699,7 +936,8 @@ def test_top_n_default_comes_from_dbt_project_yml(db: Path, tmp_path: Path, monk
     _project_with_top_n(tmp_path / "project", 2, monkeypatch)
     result = write_report(db, SUMMER, tmp_path / "api")
     assert [r[1] for r in _top_rows(result["md_path"], 2)] == ["XRPUSDT", "BTCUSDT"]
-    assert "Top 2 symbols by anomalies (expanded)" in Path(result["html_path"]).read_text(encoding="utf-8")
+    html = Path(result["html_path"]).read_text(encoding="utf-8")
+    assert "Top 2 symbols by anomalies beyond the background (expanded)" in html
 
     out = tmp_path / "cli"
     assert cli.main(["report", "--day", SUMMER, "--duckdb", str(db), "--output", str(out)]) == 0

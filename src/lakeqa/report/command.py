@@ -17,8 +17,9 @@ DESCRIPTION = """\
 Write the QA report of one day from the DuckDB database: reports/qa/{day}_qa_report.md and its
 self-contained HTML twin (inline SVG charts, opens offline) under the output root; in hourly mode
 {day}_qa_report_hourly.md and .html, beside the daily ones. Summary, fusion verdict per symbol (worst
-first), violations by rule, anomalies by detector (clusters expanded), the top-N symbols by anomalies and
-the first events per symbol, every time in UTC and Europe/London. Both files are written atomically: a
+first), violations by rule, anomalies by detector (clusters expanded; those beyond the detectors'
+clean-data background apart from the expected background), the top-N symbols by anomalies beyond the
+background and the first events per symbol, every time in UTC and Europe/London. Both files are written atomically: a
 failed run leaves the previous report as it was."""
 
 EPILOG = """\
@@ -161,8 +162,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {result['html_path']}")
     print(
         f"  {s['symbols']} symbols; violations {v['total']} (critical {v.get('critical', 0)}, "
-        f"major {v.get('major', 0)}, minor {v.get('minor', 0)}); anomalies {s['anomalies_expanded']} "
-        f"from {s['anomaly_records']} records; verdicts: {verdicts}"
+        f"major {v.get('major', 0)}, minor {v.get('minor', 0)}); anomalies beyond the background "
+        f"{s['anomalies_beyond_background']}, background records {s['background_records']} "
+        f"({s['anomalies_expanded']} anomalies from {s['anomaly_records']} records in all); "
+        f"verdicts: {verdicts}"
     )
     if s["tables_missing"]:
         print(f"  missing tables: {', '.join(s['tables_missing'])}")

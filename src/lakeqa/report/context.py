@@ -14,12 +14,15 @@ from typing import Any
 
 from lakeqa.exports import anomalies_path, fusion_path, mode_suffix, violations_path
 from lakeqa.report import svg
-from lakeqa.report.queries import DATASETS, SEVERITIES, VERDICTS, ReportData
+from lakeqa.report.queries import DATASETS, SEVERITIES, VERDICT_RANK, VERDICTS, ReportData
 from lakeqa.report.timefmt import duration, fmt_span, fmt_ts, london_offset_note, utc_range
 
 MODES = ("daily", "hourly")
 REPORT_DIR = Path("reports") / "qa"
 SYMBOL_LIST_CAP = 8
+# background records listed per symbol at most, where the per-symbol cap leaves room after the records
+# beyond the background: a few show what the background looks like; more would bury the rest
+BACKGROUND_LIST_CAP = 3
 
 
 def report_names(date: str, mode: str) -> tuple[str, str]:
@@ -55,11 +58,48 @@ def _table(columns: list[tuple[str, str]], rows: list[list[str]]) -> dict[str, A
     return {"columns": [{"name": name, "kind": kind} for name, kind in columns], "rows": rows}
 
 
-def anomalies_phrase(data: ReportData) -> str:
+# why a background record is background (queries.BACKGROUND_REASONS), as the report says it
+BACKGROUND_REASON_TEXT = {
+    "cold_start": "cold start",
+    "iforest_share": "IsolationForest's expected share",
+    "clean_day_background": "within the detector's clean-day background",
+}
+BASELINE_TEXT = {"cold_start": "cold start"}  # the baselines a record line names (history is the norm)
+
+
+def _anomalies(expanded: int, records: int) -> str:
     """``36 anomalies from 29 records``: cluster records count as many anomalies as they merge."""
+    text = _plural(expanded, "anomaly", "anomalies")
+    return text if expanded == records else f"{text} from {_plural(records, 'record')}"
+
+
+def beyond_phrase(expanded: int, records: int) -> str:
+    """``12 anomalies beyond the background`` (``… (from 10 records)`` when clusters merge some)."""
+    text = f"{_plural(expanded, 'anomaly', 'anomalies')} beyond the background"
+    return text if expanded == records else f"{text} (from {_plural(records, 'record')})"
+
+
+def background_phrase(records: int, by_reason: dict[str, int]) -> str:
+    """``1,084 background records (IsolationForest's expected share 1,000, cold start 84)``, the largest
+    share first; one reason alone is named without its count (it is the total)."""
+    text = _plural(records, "background record")
+    reasons = sorted(
+        ((BACKGROUND_REASON_TEXT.get(r, r), n) for r, n in by_reason.items() if n), key=lambda x: -x[1]
+    )
+    if len(reasons) == 1:
+        text += f" ({reasons[0][0]})"
+    elif reasons:
+        text += " (" + ", ".join(f"{name} {n:,}" for name, n in reasons) + ")"
+    return text
+
+
+def anomalies_phrase(data: ReportData) -> str:
+    """The day's anomalies as a person should read them: those beyond the background, then the expected
+    background counted (not alarms), then the total."""
     return (
-        f"{_plural(data.anomalies_expanded, 'anomaly', 'anomalies')} from "
-        f"{_plural(data.anomaly_records, 'record')}"
+        f"{beyond_phrase(data.beyond_expanded, data.beyond_records)}, "
+        f"{background_phrase(data.background_records, data.background_by_reason)}; "
+        f"{_anomalies(data.anomalies_expanded, data.anomaly_records)} in all"
     )
 
 
@@ -281,10 +321,14 @@ def rules_table(data: ReportData) -> dict[str, Any]:
 
 
 def detectors_table(data: ReportData) -> dict[str, Any]:
+    """Per detector (most anomalies beyond the background first): those anomalies (clusters expanded),
+    the background records (cold starts among them), all records, and the span of the beyond ones."""
     rows = [
         [
             r["detector"] or "",
-            f"{r['expanded']:,}",
+            f"{r['beyond']:,}",
+            f"{r['background_records']:,}",
+            f"{r['cold_start_records']:,}",
             f"{r['records']:,}",
             f"{r['clustered_records']:,}",
             f"{r['n_symbols']:,}",
@@ -297,7 +341,9 @@ def detectors_table(data: ReportData) -> dict[str, Any]:
         rows.append(
             [
                 "total",
-                f"{data.anomalies_expanded:,}",
+                f"{data.beyond_expanded:,}",
+                f"{data.background_records:,}",
+                f"{data.background_by_reason.get('cold_start', 0):,}",
                 f"{data.anomaly_records:,}",
                 f"{sum(r['clustered_records'] for r in data.anomalies_by_detector):,}",
                 f"{len(data.anomalies_per_symbol):,}",
@@ -307,12 +353,14 @@ def detectors_table(data: ReportData) -> dict[str, Any]:
         )
     columns = [
         ("detector", "text"),
-        ("anomalies (expanded)", "num"),
-        ("records", "num"),
+        ("beyond the background (expanded)", "num"),
+        ("background records", "num"),
+        ("of which cold start", "num"),
+        ("all records", "num"),
         ("clustered records", "num"),
         ("symbols", "num"),
-        ("first", "ts"),
-        ("last", "ts"),
+        ("first beyond", "ts"),
+        ("last beyond", "ts"),
     ]
     return _table(columns, rows)
 
@@ -325,6 +373,7 @@ def _verdict_of(data: ReportData) -> dict[str, tuple[str, float | None]]:
 
 
 def top_table(data: ReportData, top_n: int) -> dict[str, Any]:
+    """The symbols with the most anomalies beyond the background; their background records beside."""
     verdicts = _verdict_of(data)
     rows = []
     for i, r in enumerate(data.top_symbols(top_n), 1):
@@ -333,8 +382,8 @@ def top_table(data: ReportData, top_n: int) -> dict[str, Any]:
             [
                 str(i),
                 r["symbol"],
-                f"{r['expanded']:,}",
-                f"{r['records']:,}",
+                f"{r['beyond']:,}",
+                f"{r['background_records']:,}",
                 by_det,
                 verdicts.get(r["symbol"], ("—", None))[0],
             ]
@@ -342,12 +391,17 @@ def top_table(data: ReportData, top_n: int) -> dict[str, Any]:
     columns = [
         ("#", "num"),
         ("symbol", "text"),
-        ("anomalies (expanded)", "num"),
-        ("records", "num"),
-        ("by detector", "text"),
+        ("beyond the background (expanded)", "num"),
+        ("background records", "num"),
+        ("beyond, by detector", "text"),
         ("verdict", "verdict"),
     ]
     return _table(columns, rows)
+
+
+def background_only_symbols(data: ReportData) -> list[str]:
+    """Symbols whose every anomaly is background: not in the top table, named under it."""
+    return sorted(s for s, v in data.anomalies_per_symbol.items() if v["beyond"] == 0 and v["records"])
 
 
 def symbol_order(data: ReportData) -> list[str]:
@@ -367,6 +421,9 @@ def violation_line(v: dict[str, Any]) -> str:
 
 def anomaly_line(a: dict[str, Any]) -> str:
     parts = [f"{fmt_ts(a['ts'])} — {a['detector']}"]
+    baseline = BASELINE_TEXT.get(a.get("baseline") or "")
+    if baseline:  # the threshold was not learned from the symbol's history: say so on the record
+        parts.append(f" ({baseline})")
     if a["label"]:
         parts.append(f" {a['label']}")
     if a["confidence"] is not None:
@@ -396,41 +453,65 @@ def _parse_ts(value: Any) -> dt.datetime | None:
     return ts.astimezone(dt.UTC).replace(tzinfo=None) if ts.tzinfo else ts
 
 
-def _detail_blocks(violations: list[str], more_violations: int, anomalies: list[str], more_anomalies: int):
-    """(label, lines) for the violations and the anomalies of one symbol, saying what was left out."""
+def _shown(n_shown: int, total: int) -> str:
+    """``3 records`` when all are listed, ``first 2 of 3 records`` when the cap cut the list."""
+    if n_shown < total:
+        return f"first {n_shown:,} of {_plural(total, 'record')}"
+    return _plural(total, "record")
+
+
+def _detail_blocks(
+    violations: list[str], more_violations: int, anomalies: list[dict[str, Any]], counts: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """(label, lines) for the violations and the anomalies of one symbol, saying what was left out: the
+    anomalies beyond the background first; then the background, counted, with a few records listed
+    only where the cap left room (a block without lines is a sentence)."""
     blocks = []
     if violations:
         total = len(violations) + more_violations
         shown = f"{len(violations)} of {total:,}, " if more_violations > 0 else ""
         blocks.append({"label": f"Violations ({shown}most severe first)", "lines": violations})
-    if anomalies:
-        total = len(anomalies) + more_anomalies
-        if more_anomalies > 0:
-            shown = f"first {len(anomalies)} of {_plural(total, 'record')}"
+    beyond = [anomaly_line(a) for a in anomalies if a["is_beyond"]]
+    background = [anomaly_line(a) for a in anomalies if not a["is_beyond"]][:BACKGROUND_LIST_CAP]
+    n_beyond, n_background = counts.get("beyond_records", 0), counts.get("background_records", 0)
+    if n_beyond:
+        label = f"Anomalies beyond the background ({_shown(len(beyond), n_beyond)}, in time order)"
+        blocks.append({"label": label, "lines": beyond})
+    if n_background:
+        what = background_phrase(n_background, counts.get("background_by_reason", {}))
+        if background:
+            first = f"; the first {len(background):,}" if len(background) < n_background else ""
+            label = f"Background, not alarms — {what}{first}, in time order"
         else:
-            shown = _plural(total, "record")
-        blocks.append({"label": f"Anomalies ({shown}, in time order)", "lines": anomalies})
+            label = f"Also {what}: the detectors' expected background, not listed"
+        blocks.append({"label": label, "lines": background})
     return blocks
 
 
 def symbol_details(data: ReportData) -> tuple[list[dict[str, Any]], list[str]]:
-    """The first events of each symbol that has any (worst verdict first), and the symbols with none."""
+    """The first events of each symbol that has any (worst verdict first; within a verdict, the symbols
+    with a violation or an anomaly beyond the background before those with background records only, so
+    that a clean day's few real events are not below a dozen symbols of background), and the symbols
+    with none."""
     verdicts = _verdict_of(data)
     details, quiet = [], []
     for s in symbol_order(data):
         vs, an = data.first_violations.get(s, []), data.first_anomalies.get(s, [])
-        if not vs and not an:
+        counts = data.anomalies_per_symbol.get(s, {})
+        if not vs and not counts.get("records"):
             quiet.append(s)
             continue
         verdict, score = verdicts.get(s, (None, None))
         n_v = data.violations_per_symbol.get(s, 0)
-        n_a = data.anomalies_per_symbol.get(s, {}).get("records", 0)
-        blocks = _detail_blocks(
-            [violation_line(v) for v in vs], n_v - len(vs), [anomaly_line(a) for a in an], n_a - len(an)
-        )
+        blocks = _detail_blocks([violation_line(v) for v in vs], n_v - len(vs), an, counts)
         heading = s if verdict is None else f"{s} — {verdict} (score {_score(score)})"
-        details.append({"symbol": s, "heading": heading, "blocks": blocks})
-    return details, quiet
+        # fusion's verdict order (an unknown verdict first, as in fusion's table; no verdict last)
+        verdict_rank = len(VERDICT_RANK) if verdict is None else VERDICT_RANK.get(verdict, -1)
+        background_only = not vs and not counts.get("beyond_records")
+        details.append(((verdict_rank, background_only), {"symbol": s, "heading": heading, "blocks": blocks}))
+    # a stable sort: fusion's order (lowest score first) is kept within each group
+    details.sort(key=lambda pair: pair[0])
+    return [d for _, d in details], quiet
 
 
 def ge_href(target: str | None, report_dir: Path) -> str | None:
@@ -489,20 +570,40 @@ def _rules_chart(data: ReportData) -> str:
 
 def _detectors_chart(data: ReportData) -> str:
     rows = [
-        (
-            r["detector"] or "",
-            r["expanded"],
-            svg.detector_colour(r["detector"]),
-            f"{r['expanded']:,} from {_plural(r['records'], 'record')}",
+        svg.SplitBar(
+            label=r["detector"] or "",
+            beyond=r["beyond"],
+            beyond_text=_anomalies(r["beyond"], r["beyond_records"]),
+            background=r["background_records"],
+            background_text=_plural(r["background_records"], "record"),
+            colour=svg.detector_colour(r["detector"]),
         )
         for r in data.anomalies_by_detector
     ]
-    return svg.bar_chart("Anomalies by detector (clusters expanded)", rows, empty="no anomalies")
+    return svg.split_bar_chart(
+        "Anomalies by detector: beyond the background (clusters expanded) and background records",
+        rows,
+        empty="no anomalies",
+    )
 
 
 def _top_chart(data: ReportData, top_n: int) -> str:
-    rows = [(r["symbol"], r["expanded"], "#6366f1", f"{r['expanded']:,}") for r in data.top_symbols(top_n)]
-    return svg.bar_chart(f"Top {top_n} symbols by anomalies (expanded)", rows, empty="no anomalies")
+    rows = [
+        svg.SplitBar(
+            label=r["symbol"],
+            beyond=r["beyond"],
+            beyond_text=f"{r['beyond']:,}",
+            background=r["background_records"],
+            background_text=_plural(r["background_records"], "record"),
+            colour="#6366f1",
+        )
+        for r in data.top_symbols(top_n)
+    ]
+    return svg.split_bar_chart(
+        f"Top {top_n} symbols by anomalies beyond the background (expanded)",
+        rows,
+        empty="no anomalies beyond the background",
+    )
 
 
 def _symbol_panels(data: ReportData, date: str) -> list[dict[str, Any]]:
@@ -520,9 +621,9 @@ def _symbol_panels(data: ReportData, date: str) -> list[dict[str, Any]]:
         if critical:
             caption += f" ({critical:,} critical)"
         if data.present("anomalies"):
-            caption += f" · {_plural(a.get('expanded', 0), 'anomaly', 'anomalies')}"
-            if a.get("records", 0) != a.get("expanded", 0):
-                caption += f" from {_plural(a.get('records', 0), 'record')}"
+            caption += f" · {beyond_phrase(a.get('beyond', 0), a.get('beyond_records', 0))}"
+            if a.get("background_records"):  # the chart marks only the beyond ones
+                caption += f" · + {_plural(a['background_records'], 'background record')} not drawn"
         if data.mode == "hourly":
             caption += f" on {date} (chart: {window[0]:%H:%M}–{window[1]:%H:%M} UTC)"
         chart = svg.price_chart(
@@ -657,6 +758,7 @@ def build_context(
         "rules": rules_table(data),
         "detectors": detectors_table(data),
         "anomalies_phrase": anomalies_phrase(data),
+        "background_only": _symbols_text(background_only_symbols(data)),
         "top_n": top_n,
         "weights": _weights(data),
         "top": top_table(data, top_n),

@@ -3,6 +3,9 @@
 Every table is optional: a missing table (detectors disabled, bars not built yet) is recorded as missing
 and its section says so. Tables are looked up by name across schemas (names are unique, see DESIGN.md),
 and optional columns are used only when present, so the report also reads older or partial databases.
+The exception is `anomalies`' `baseline` and `exceeds_background`: the report splits every anomaly count on
+them (beyond the background vs the expected background), and no guess stands in for them, so a table
+without them is a `SchemaError` (rebuild with the current project).
 """
 
 from __future__ import annotations
@@ -31,6 +34,16 @@ TRADE_STREAMS = ("trades", "bars_1s")
 # ("trade" is the symbol's trade stream): C1 trade gap, C2 quote gap, C3 kline witness (trades the
 # exchange saw and the lake lacks), C7 stale book (a frozen quote stream)
 GAP_RULES = {"C1": "trade", "C2": "quotes", "C3": "trade", "C7": "quotes"}
+# the columns of `anomalies` that say whether a record exceeds the detector's clean-data background
+BACKGROUND_COLUMNS = ("baseline", "exceeds_background")
+BASELINE_COLD_START = "cold_start"  # the detectors' name (lakeqa.detectors.features.BASELINE_COLD_START)
+# why a record is background, most specific first (the SQL in _load_anomalies assigns them): a cold start
+# has no learned background to exceed; IsolationForest flags iforest.contamination of every day by design
+BACKGROUND_REASONS = ("cold_start", "iforest_share", "clean_day_background")
+
+
+class SchemaError(Exception):
+    """A table the report reads lacks a column it cannot do without; the message names them."""
 
 
 def is_completeness_rule(rule: str | None) -> bool:
@@ -64,6 +77,13 @@ class ReportData:
     violations_per_symbol: dict[str, int] = field(default_factory=dict)
     anomaly_records: int = 0
     anomalies_expanded: int = 0
+    # the same split by `exceeds_background`: anomalies beyond the background (clusters expanded) and the
+    # records of the expected background, the latter also per reason (BACKGROUND_REASONS)
+    beyond_records: int = 0
+    beyond_expanded: int = 0
+    background_records: int = 0
+    background_expanded: int = 0
+    background_by_reason: dict[str, int] = field(default_factory=dict)
     anomalies_by_detector: list[dict[str, Any]] = field(default_factory=list)
     anomalies_per_symbol: dict[str, dict[str, Any]] = field(default_factory=dict)
     first_violations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -84,9 +104,11 @@ class ReportData:
         return self.tables.get(name) is not None
 
     def top_symbols(self, n: int) -> list[dict[str, Any]]:
-        """Symbols with at least one anomaly, most (cluster-expanded) anomalies first, then by name."""
-        rows = [dict(symbol=s, **v) for s, v in self.anomalies_per_symbol.items() if v["expanded"] > 0]
-        rows.sort(key=lambda r: (-r["expanded"], -r["records"], r["symbol"]))
+        """Symbols with at least one anomaly beyond the background, most such (cluster-expanded) anomalies
+        first, then by name. A symbol with background records only is not among them: on a clean day
+        every busy symbol has hundreds, and ranking by them would put noise at the top."""
+        rows = [dict(symbol=s, **v) for s, v in self.anomalies_per_symbol.items() if v["beyond"] > 0]
+        rows.sort(key=lambda r: (-r["beyond"], -r["beyond_records"], r["symbol"]))
         return rows[: max(n, 0)]
 
 
@@ -343,23 +365,64 @@ def _load_violations(con: duckdb.DuckDBPyConnection, data: ReportData, d: str, c
 
 
 def _load_anomalies(con: duckdb.DuckDBPyConnection, data: ReportData, d: str, cap: int) -> None:
+    """Counts split by `exceeds_background` (beyond the background vs the expected background, each
+    cluster-expanded and in records), the first records of each symbol (beyond ones first), and chart
+    marks for the beyond ones only: the background is counted, never drawn as alarms."""
     table = data.tables["anomalies"]
     if table is None:
         return
+    lacking = [c for c in BACKGROUND_COLUMNS if not table.has(c)]
+    if lacking:
+        raise SchemaError(
+            f"table {table.qualified} lacks {', '.join(lacking)}: built by an older lakeqa? "
+            "Rebuild the day (dbt build) so that every record says whether it exceeds the background"
+        )
+    # A NULL exceeds_background is not known to exceed anything: background, like a cold start.
     base = f"""(select coalesce(symbol, '(no symbol)') as symbol, ts,
                 coalesce(detector, '(no detector)') as detector, {_col(table, "label")} as label,
                 {_col(table, "rationale")} as rationale, {_col(table, "confidence")} as confidence,
                 {_col(table, "score")} as score, {_col(table, "cluster")} as cluster,
-                {_expanded_sql(table)} as n
+                {_expanded_sql(table)} as n, baseline,
+                coalesce(exceeds_background, false) as is_beyond,
+                case when coalesce(exceeds_background, false) then null
+                     when baseline = ? then 'cold_start'
+                     when detector = 'IFOREST' then 'iforest_share'
+                     else 'clean_day_background' end as background_reason
                 from {table.qualified} where {_day_pred(table)}) a"""
-    records, expanded = con.execute(f"select count(*), coalesce(sum(n), 0) from {base}", [d]).fetchone()
-    data.anomaly_records, data.anomalies_expanded = int(records), int(expanded)
+    base_params = [BASELINE_COLD_START, d]
 
+    beyond_n = "coalesce(sum(n) filter (where is_beyond), 0)"
+    beyond_records = "count(*) filter (where is_beyond)"
+    background_n = "coalesce(sum(n) filter (where not is_beyond), 0)"
+    background_records = "count(*) filter (where not is_beyond)"
+    counts = f"{beyond_n}, {beyond_records}, {background_n}, {background_records}"
+    records, expanded, *split = con.execute(
+        f"select count(*), coalesce(sum(n), 0), {counts} from {base}", base_params
+    ).fetchone()
+    data.anomaly_records, data.anomalies_expanded = int(records), int(expanded)
+    data.beyond_expanded, data.beyond_records, data.background_expanded, data.background_records = (
+        int(x) for x in split
+    )
+    rows = con.execute(
+        f"select background_reason, count(*) from {base} where not is_beyond group by 1", base_params
+    ).fetchall()
+    found = {reason: int(n) for reason, n in rows}
+    data.background_by_reason = {r: found[r] for r in BACKGROUND_REASONS if found.get(r)}
+    rows = con.execute(
+        f"select symbol, background_reason, count(*) from {base} where not is_beyond group by 1, 2",
+        base_params,
+    ).fetchall()
+    reasons_of: dict[str, dict[str, int]] = {}
+    for symbol, reason, n in rows:
+        reasons_of.setdefault(symbol, {})[reason] = int(n)
+
+    # first/last: of the records beyond the background (the background's span says nothing: all day)
     rows = con.execute(
         f"""select detector, count(*), sum(n), count(distinct symbol), count(*) filter (where n > 1),
-                   min(ts), max(ts)
-            from {base} group by detector order by 3 desc, 1""",
-        [d],
+                   {counts}, count(*) filter (where background_reason = 'cold_start'),
+                   min(ts) filter (where is_beyond), max(ts) filter (where is_beyond)
+            from {base} group by detector order by 6 desc, 9 desc, 1""",
+        base_params,
     ).fetchall()
     data.anomalies_by_detector = [
         dict(
@@ -368,28 +431,52 @@ def _load_anomalies(con: duckdb.DuckDBPyConnection, data: ReportData, d: str, ca
             expanded=int(r[2]),
             n_symbols=int(r[3]),
             clustered_records=int(r[4]),
-            first=r[5],
-            last=r[6],
+            beyond=int(r[5]),
+            beyond_records=int(r[6]),
+            background=int(r[7]),
+            background_records=int(r[8]),
+            cold_start_records=int(r[9]),
+            first=r[10],
+            last=r[11],
         )
         for r in rows
     ]
 
     rows = con.execute(
-        f"select symbol, detector, count(*), sum(n) from {base} group by 1, 2 order by 1, 4 desc, 2", [d]
+        f"""select symbol, detector, count(*), sum(n), {counts} from {base}
+            group by 1, 2 order by 1, 5 desc, 8 desc, 2""",
+        base_params,
     ).fetchall()
-    for symbol, detector, n_rec, n_exp in rows:
-        entry = data.anomalies_per_symbol.setdefault(symbol, dict(records=0, expanded=0, by_detector={}))
+    for symbol, detector, n_rec, n_exp, n_beyond, n_beyond_rec, n_bg, n_bg_rec in rows:
+        entry = data.anomalies_per_symbol.setdefault(
+            symbol,
+            dict(
+                records=0, expanded=0, beyond=0, beyond_records=0, background=0, background_records=0,
+                by_detector={}, background_by_detector={},
+                background_by_reason={r: reasons_of[symbol][r] for r in BACKGROUND_REASONS
+                                      if r in reasons_of.get(symbol, {})},
+            ),
+        )  # fmt: skip
         entry["records"] += int(n_rec)
         entry["expanded"] += int(n_exp)
-        entry["by_detector"][detector] = int(n_exp)
+        entry["beyond"] += int(n_beyond)
+        entry["beyond_records"] += int(n_beyond_rec)
+        entry["background"] += int(n_bg)
+        entry["background_records"] += int(n_bg_rec)
+        if n_beyond_rec:
+            entry["by_detector"][detector] = int(n_beyond)
+        if n_bg_rec:
+            entry["background_by_detector"][detector] = int(n_bg_rec)
 
+    # Beyond the background first, in time order, then (while the cap leaves room) background records.
     rows = con.execute(
-        f"""select symbol, ts, detector, label, rationale, confidence, score, cluster, n from (
-                select *, row_number() over (partition by symbol order by ts, detector) as rn from {base})
+        f"""select symbol, ts, detector, label, rationale, confidence, score, cluster, n, baseline, is_beyond
+            from (select *, row_number() over (partition by symbol order by not is_beyond, ts, detector)
+                  as rn from {base})
             where rn <= ? order by symbol, rn""",
-        [d, cap],
+        [*base_params, cap],
     ).fetchall()
-    for symbol, ts, detector, label, rationale, confidence, score, cluster, n in rows:
+    for symbol, ts, detector, label, rationale, confidence, score, cluster, n, baseline, beyond in rows:
         info = _parse_json(cluster)
         data.first_anomalies.setdefault(symbol, []).append(
             dict(
@@ -401,14 +488,16 @@ def _load_anomalies(con: duckdb.DuckDBPyConnection, data: ReportData, d: str, ca
                 score=_num(score),
                 n=int(n),
                 cluster=info if isinstance(info, dict) else None,
+                baseline=baseline,
+                is_beyond=bool(beyond),
             )
         )
 
     lo, hi = data.window
     rows = con.execute(
         f"""select symbol, date_trunc('minute', ts) as m, detector, count(*), sum(n), min(ts)
-            from {base} where ts >= ? and ts < ? group by all order by 1, 2""",
-        [d, lo, hi],
+            from {base} where is_beyond and ts >= ? and ts < ? group by all order by 1, 2""",
+        [*base_params, lo, hi],
     ).fetchall()
     for symbol, minute, detector, n_rec, n_exp, first in rows:
         data.anomaly_marks.setdefault(symbol, []).append(

@@ -131,6 +131,8 @@ def write_report(
         owned, label = True, str(db)
     try:
         data = queries.load(con, day, mode, per_symbol_cap=details_per_symbol)
+    except queries.SchemaError as exc:
+        raise ReportError(str(exc)) from exc
     finally:
         if owned:
             con.close()
@@ -163,8 +165,11 @@ def write_report(
             "violations": {**data.violations_by_severity, "total": data.violations_total},
             "anomaly_records": data.anomaly_records,
             "anomalies_expanded": data.anomalies_expanded,
+            "anomalies_beyond_background": data.beyond_expanded,
+            "background_records": data.background_records,
             "verdicts": dict(data.verdicts),
-            "top_symbols": [(r["symbol"], r["expanded"]) for r in data.top_symbols(top_n)],
+            # ranked by anomalies beyond the background (cluster-expanded): what the top table shows
+            "top_symbols": [(r["symbol"], r["beyond"]) for r in data.top_symbols(top_n)],
             "tables_missing": sorted(k for k in queries.CORE_TABLES if data.tables.get(k) is None),
         },
     }

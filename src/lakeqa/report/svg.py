@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -50,12 +51,26 @@ def _f(x: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+def _attrs(attrs: dict[str, Any] | None) -> str:
+    """`` class="…" data-x="…"``: attributes for tests and readers of the SVG, values escaped."""
+    return "".join(f' {name}="{esc(value)}"' for name, value in (attrs or {}).items())
+
+
 def marker(
-    shape: str, x: float, y: float, size: float, fill: str, title: str | None = None, opacity: float = 0.9
+    shape: str,
+    x: float,
+    y: float,
+    size: float,
+    fill: str,
+    title: str | None = None,
+    opacity: float = 0.9,
+    attrs: dict[str, Any] | None = None,
 ) -> str:
-    """One marker centred on (x, y); `title` becomes a hover tooltip."""
+    """One marker centred on (x, y); `title` becomes a hover tooltip; `attrs` (class, data-*) are added
+    to the element."""
     s = size
-    style = f'fill="{fill}" fill-opacity="{opacity}" stroke="#ffffff" stroke-width="0.8"'
+    style = f"{_attrs(attrs)[1:]} " if attrs else ""
+    style += f'fill="{fill}" fill-opacity="{opacity}" stroke="#ffffff" stroke-width="0.8"'
     if shape == "triangle":
         pts = f"{_f(x)},{_f(y - s)} {_f(x + s)},{_f(y + s * 0.8)} {_f(x - s)},{_f(y + s * 0.8)}"
         body = f'<polygon points="{pts}" {style}'
@@ -148,7 +163,9 @@ def price_chart(
     height: int = 220,
 ) -> str:
     """The 1-minute close of one symbol with its violations (shapes by severity) and anomalies (circles
-    coloured by detector) at their times; gap violations (with an end time) as shaded spans."""
+    coloured by detector, ``circle.anomaly`` with data-detector and data-count) at their times; gap
+    violations (with an end time) as shaded spans. `anomaly_marks` are the ones worth drawing (the report
+    passes only those beyond the background; the caption counts the rest)."""
     left, right, top, bottom = 66, 22, 18, 40
     pw, ph = width - left - right, height - top - bottom
     start, end = window
@@ -280,7 +297,8 @@ def price_chart(
         title = f"{n} {m['detector']} anomal{'y' if n == 1 else 'ies'} {_when(m)}"
         size = 3.6 if n == 1 else 4.6
         colour = detector_colour(m["detector"])
-        out.append(marker("circle", xof(m["minute"]), y_at(m["minute"], 6), size, colour, title))
+        attrs = {"class": "anomaly", "data-detector": m["detector"], "data-count": n}
+        out.append(marker("circle", xof(m["minute"]), y_at(m["minute"], 6), size, colour, title, attrs=attrs))
     out.append("</svg>")
     return "".join(out)
 
@@ -350,6 +368,83 @@ def bar_chart(title: str, rows: list[tuple[str, float, str, str]], *, empty: str
         out.append(
             f'<text x="{_f(label_w + w + 6)}" y="{y + 15}" font-size="12" '
             f'fill="{TEXT_COLOUR}">{esc(text)}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class SplitBar:
+    """One row of `split_bar_chart`: a count beyond the background and a background count."""
+
+    label: str
+    beyond: int
+    beyond_text: str
+    background: int
+    background_text: str
+    colour: str
+
+
+BACKGROUND_OPACITY = 0.28  # the background bar: the row's colour, faint, so the beyond bar stands out
+
+
+def split_bar_chart(title: str, rows: list[SplitBar], *, empty: str = "nothing to show") -> str:
+    """Two columns of horizontal bars per row: beyond the background first (solid, ``rect.bar-beyond``),
+    then the background (faint, ``rect.bar-background``), each with a header as its legend. Each column
+    has its own scale: hundreds of background records would otherwise shrink the few that matter to a
+    sliver. Drawn at natural size, like `bar_chart`."""
+    label_w = max([int(7.6 * len(r.label)) + 14 for r in rows] + [90])
+    beyond_text_w = max([int(7.0 * len(r.beyond_text)) + 12 for r in rows] + [60])
+    background_text_w = max([int(7.0 * len(r.background_text)) + 12 for r in rows] + [60])
+    bar_w, row_h, header_h, gap = 200, 24, 22, 16
+    columns = [
+        # (x, header, header swatch opacity, value of a row, its text, its class)
+        (label_w, "beyond the background", 1.0, "beyond", "beyond_text", "bar bar-beyond"),
+        (
+            label_w + bar_w + beyond_text_w + gap,
+            "background (not drawn on the price charts)",
+            BACKGROUND_OPACITY,
+            "background",
+            "background_text",
+            "bar bar-background",
+        ),
+    ]
+    width = max(columns[1][0] + bar_w + background_text_w, columns[1][0] + 7 * len(columns[1][1]) + 24)
+    height = header_h + max(len(rows), 1) * row_h + 6
+    out = [
+        f'<svg class="chart chart-counts" data-columns="beyond background" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{esc(title)}"><title>{esc(title)}</title>'
+    ]
+    if not rows:
+        out.append(f'<text x="0" y="{header_h + 10}" font-size="12" fill="{AXIS_COLOUR}">{esc(empty)}</text>')
+        out.append("</svg>")
+        return "".join(out)
+    for x, header, opacity, _, _, css in columns:
+        out.append(
+            f'<rect class="legend-swatch {css.split()[-1]}" x="{x}" y="5" width="14" height="10" '
+            f'fill="{AXIS_COLOUR}" fill-opacity="{opacity}" stroke="{AXIS_COLOUR}" stroke-width="0.6"/>'
+        )
+        out.append(f'<text x="{x + 19}" y="14" font-size="12" fill="{TEXT_COLOUR}">{esc(header)}</text>')
+    for x, _, opacity, value_of, text_of, css in columns:
+        vmax = max(getattr(r, value_of) for r in rows) or 1
+        for i, r in enumerate(rows):
+            y = header_h + i * row_h
+            value, text = getattr(r, value_of), getattr(r, text_of)
+            w = max(value / vmax * bar_w, 1.5) if value > 0 else 0
+            stroke = f' stroke="{r.colour}" stroke-width="0.8"' if opacity < 1 else ""
+            if value > 0:  # no bar for nothing (a zero-width outlined rect still paints a line)
+                out.append(
+                    f'<rect class="{css}" data-label="{esc(r.label)}" data-count="{value}" x="{x}" '
+                    f'y="{y + 3}" width="{_f(w)}" height="{row_h - 7}" fill="{r.colour}" '
+                    f'fill-opacity="{opacity}"{stroke} rx="2"><title>{esc(r.label)}: {esc(text)}</title></rect>'
+                )
+            out.append(
+                f'<text x="{_f(x + w + 6)}" y="{y + 15}" font-size="12" fill="{TEXT_COLOUR}">{esc(text)}</text>'
+            )
+    for i, r in enumerate(rows):
+        out.append(
+            f'<text x="{label_w - 6}" y="{header_h + i * row_h + 15}" text-anchor="end" font-size="12" '
+            f'fill="{TEXT_COLOUR}">{esc(r.label)}</text>'
         )
     out.append("</svg>")
     return "".join(out)
