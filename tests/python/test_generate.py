@@ -347,13 +347,13 @@ def test_clean_market_invariants(clean2):
         select count(distinct (bid_price, ask_price)) from quotes where symbol = '{THIN}' and day = '{DAY}'
     """).fetchone()[0]
     assert moves > 100
-    # spreads: one tick most of the time, sometimes 2-3
+    # spreads: one tick most of the time, sometimes 2-3, wider in volatility bursts (a few)
     ticks = {s.symbol: s.tick for s in SPECS}
     sp = con.execute(
         "select symbol, ask_price - bid_price from quotes using sample 200000 rows (reservoir, 1)"
     ).fetchall()
     k = np.array([round(d / ticks[s]) for s, d in sp])
-    assert set(np.unique(k)) <= {1, 2, 3} and 0.75 < (k == 1).mean() < 0.95
+    assert k.min() == 1 and 0.75 < (k == 1).mean() < 0.95 and 0.98 < (k <= 3).mean() < 1 and k.max() <= 20
     # realistic volatility: close-to-close over the day within a few percent, no big 1 s moves
     rng = con.execute("""
         select symbol, max(price) / min(price) - 1 from trades group by symbol""").fetchall()
