@@ -44,7 +44,7 @@ training_day_summaries as (
         judged_date as date,
         count(*) filter (where is_training_eligible) as n_training_days,
         count(*) filter (where not is_training_eligible) as n_days_left_out,
-        coalesce(list(date order by date) filter (where is_training_eligible), []) as training_dates
+        coalesce(list_sort(list(date) filter (where is_training_eligible)), []) as training_dates
     from training_days
     group by all
 

@@ -36,7 +36,9 @@ training_days as (
 bars_1s as (
 
     select * from {{ ref('bars_1s') }}
-    where ts >= date_trunc('day', {{ window.start_ts }}) - interval {{ training_days }} day - interval {{ window_s }} second
+    where ts >= date_trunc('day', {{ window.start_ts }})
+        - interval {{ training_days }} day
+        - interval {{ window_s }} second
         and ts < date_trunc('day', {{ window.end_ts }} - interval 1 microsecond)
         -- with var enable_ai false IsolationForest does not run: nothing to train
         and {{ 'true' if var('enable_ai') else 'false' }}
@@ -108,10 +110,12 @@ training_sample as (
         {%- for feature in grid_units %}
         {{ feature }},
         {%- endfor %}
-        count(*) over symbol_judged_day as n_training_bars,
-        row_number() over (symbol_judged_day order by sample_key, ts) as sample_rank
+        count(*) over (partition by symbol, judged_date) as n_training_bars,
+        row_number() over (
+            partition by symbol, judged_date
+            order by sample_key, ts
+        ) as sample_rank
     from training_candidates
-    window symbol_judged_day as (partition by symbol, judged_date)
     qualify sample_rank <= {{ fit_sample_size }}
 
 )

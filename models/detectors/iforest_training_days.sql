@@ -94,14 +94,23 @@ training_span_days as (
         symbol_days.n_violations_minor,
         {{ lakeqa_schema_score('symbol_days.n_violations_critical', 'symbol_days.n_violations_major',
                                'symbol_days.n_violations_minor') }} as schema_score,
-        not {{ lakeqa_fails_whatever_the_detectors('symbol_days.n_violations_critical',
-                                                   'symbol_days.n_violations_major',
-                                                   'symbol_days.n_violations_minor') }} as is_training_eligible
+        {{ lakeqa_fails_whatever_the_detectors('symbol_days.n_violations_critical',
+                                               'symbol_days.n_violations_major',
+                                               'symbol_days.n_violations_minor') }} as is_certain_fail
     from judged_days
     inner join symbol_days
         on symbol_days.date >= judged_days.judged_date - {{ training_days }}
             and symbol_days.date < judged_days.judged_date
 
+),
+
+final as (
+
+    select
+        *,
+        not is_certain_fail as is_training_eligible
+    from training_span_days
+
 )
 
-select * from training_span_days
+select * from final

@@ -317,14 +317,8 @@ counts as (
         violation_headlines.other_major,
         coalesce(trade_history.history_days, 0) as history_days,
         symbols_seen_before.last_seen_date,
-        {% if var('enable_ai') %}
         iforest_baselines.baseline as iforest_baseline,
         iforest_baselines.n_training_bars as iforest_training_bars
-        {% else %}
-        -- without the detectors no forest judged the day
-        null as iforest_baseline,
-        null as iforest_training_bars
-        {% endif %}
     from symbol_periods
     left join bar_counts using (symbol, ts)
     left join violation_counts using (symbol, ts)
@@ -335,9 +329,11 @@ counts as (
     left join symbols_seen_before
         on symbol_periods.symbol = symbols_seen_before.symbol
             and cast(symbol_periods.ts as date) = symbols_seen_before.date
+    -- with var enable_ai false no forest judged the day: nothing to say about its baseline
     left join iforest_baselines
         on symbol_periods.symbol = iforest_baselines.symbol
             and cast(symbol_periods.ts as date) = iforest_baselines.date
+            and {{ 'true' if var('enable_ai') else 'false' }}
 
 ),
 
@@ -348,8 +344,8 @@ components as (
         -- what the detectors flag on clean data by construction (IsolationForest's contamination) or by
         -- their measured background rate; only anomalies beyond the allowance count
         n_bars * {{ background_rate }} as expected_anomalies,
-        -- IsolationForest's threshold is common to all symbols, so its flags spread unevenly across them:
-        -- var fusion.background_tolerance allows for that overdispersion
+        -- IsolationForest's threshold comes from each symbol's training days, so a clean day that differs a
+        -- little from them flags more or less than contamination: var fusion.background_tolerance allows for it
         {{ fusion.background_tolerance }} * n_bars * {{ background_rate }}
         + 3 * sqrt(n_bars * {{ background_rate }}) as anomaly_allowance
     from counts

@@ -250,8 +250,11 @@ def training_fingerprint(symbol: str, training: pd.DataFrame, training_days: tup
     header = (CACHE_FORMAT, sklearn.__version__, symbol, training_days, params.fitted_by(), len(training))
     digest.update(repr(header).encode())
     digest.update(pd.to_datetime(training["ts"]).astype("datetime64[us]").to_numpy().view("int64").tobytes())
-    raw = raw_features(training)
-    raw[np.isnan(raw)] = np.nan  # one NaN bit pattern, whatever NULL became on the way
+    # one NaN bit pattern whatever NULL became on the way, and 0.0 for -0.0: a feature that rounds to zero
+    # takes the sign of the bars' floating-point noise (vwap_drift_bp of a one-trade second), which changes
+    # between builds while the forest, comparing values, sees no difference
+    raw = raw_features(training) + 0.0
+    raw[np.isnan(raw)] = np.nan
     digest.update(np.ascontiguousarray(raw).tobytes())
     return digest.hexdigest()
 
