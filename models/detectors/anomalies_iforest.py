@@ -1,9 +1,9 @@
-"""IFOREST records of the run's window: IsolationForest fitted per UTC day on bars free of critical violations.
+"""IFOREST records of the run's window: one IsolationForest per symbol and judged UTC day, trained on the
+symbol's clean bars of the days before (iforest_baselines, iforest_training_bars), or a marked cold start.
 
-The logic lives in lakeqa.detectors.iforest; this model only wires dbt to it.
+The logic lives in lakeqa.detectors.iforest; this model only wires dbt to it. Fitted history models are
+cached under <QA_OUTPUT_ROOT>/cache/iforest/ (lakeqa.detectors.iforest.ModelCache).
 """
-
-import pandas as pd
 
 from lakeqa.detectors import iforest
 from lakeqa.settings import group_values
@@ -14,21 +14,23 @@ def model(dbt, session):
     dbt.config(materialized="table")
     bar_features = dbt.ref("bar_features")
     violations = dbt.ref("violations")
+    baselines = dbt.ref("iforest_baselines")
+    training_bars = dbt.ref("iforest_training_bars")
 
     if not as_bool(dbt.config.meta_get("enable_ai")):
         return empty_anomalies()
     params = iforest.IForestParams.from_vars(group_values("iforest", dbt.config.meta_get("iforest"), dbt.config.meta_get("iforest_override")))
+    # the symbol-days the window judges (bar_features also holds the hour before the window, a lookback)
+    baselines = baselines.project("symbol, date, baseline, training_dates").df()
     features = bar_features.project(", ".join(f'"{c}"' for c in iforest.INPUT_COLUMNS)).df()
-    if features.empty:
+    if features.empty or baselines.empty:
         return empty_anomalies()
-    # the critical violations of bars_1s rows in the window's time span (violations holds every day built)
+    # the critical violations of bars_1s rows in the window's time span, for cold-start fits on the day itself
+    # (violations holds every day built)
     critical = violations.filter(
         "severity = 'critical' and source_table = 'bars_1s' "
         f"and ts >= timestamp '{features['ts'].min().isoformat(sep=' ')}' "
         f"and ts <= timestamp '{features['ts'].max().isoformat(sep=' ')}'"
     ).project("symbol, ts").df()
-    # one forest per UTC day, so that a day's records are the same whether it is built alone or in a range
-    days = features["ts"].dt.floor("D")
-    frames = [iforest.anomalies(day_rows, critical, params) for _, day_rows in features.groupby(days, sort=True)]
-    frames = [frame for frame in frames if not frame.empty]
-    return pd.concat(frames, ignore_index=True) if frames else empty_anomalies()
+    training = training_bars.project(", ".join(f'"{c}"' for c in iforest.TRAINING_COLUMNS)).df()
+    return iforest.anomalies(features, critical, params, baselines, training, iforest.ModelCache.from_environment())

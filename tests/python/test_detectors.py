@@ -353,8 +353,8 @@ def test_jump_params_from_vars():
 
 
 # ------------------------------------------------------------------------------------------ IsolationForest
-def forest_features(n_per_symbol: int = 20_000, seed: int = 11) -> pd.DataFrame:
-    """Feature rows drawn from smooth distributions for three symbols at different scales."""
+def forest_features(n_per_symbol: int = 20_000, seed: int = 11, day: pd.Timestamp = DAY) -> pd.DataFrame:
+    """Feature rows drawn from smooth distributions for three symbols at different scales, on one day."""
     rng = np.random.default_rng(seed)
     parts = []
     for i, symbol in enumerate(["AAAUSDT", "BBBUSDT", "CCCUSDT"]):
@@ -363,7 +363,7 @@ def forest_features(n_per_symbol: int = 20_000, seed: int = 11) -> pd.DataFrame:
             pd.DataFrame(
                 {
                     "symbol": symbol,
-                    "ts": DAY + pd.to_timedelta(np.arange(n_per_symbol), unit="s"),
+                    "ts": day + pd.to_timedelta(np.arange(n_per_symbol) * 86_400 // n_per_symbol, unit="s"),
                     "trade_count": rng.integers(1, 10, n_per_symbol),
                     "spread_bp": scale * rng.gamma(4.0, 0.5, n_per_symbol),
                     "log_volume": rng.normal(-2.0 + i, 1.0, n_per_symbol),
@@ -376,21 +376,95 @@ def forest_features(n_per_symbol: int = 20_000, seed: int = 11) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def test_iforest_flags_about_contamination_of_clean_rows():
-    feats = forest_features()
-    params = iforest.IForestParams(fit_sample_size=20_000)
-    result = iforest.fit_and_score(feats, None, params)
-    share = result.is_outlier.mean()
-    assert 0.7 * params.contamination <= share <= 1.3 * params.contamination, share
-    assert len(result.fit_rows) == 20_000
-    out = iforest.anomalies(feats, None, params)
-    assert len(out) == result.is_outlier.sum()
-    assert set(out["detector"]) == {"IFOREST"} and set(out["label"]) == {"multivariate_outlier"}
-    # no single z for a multivariate outlier: its features carry the bar's features only
-    assert {tuple(json.loads(text)) for text in out["features"]} == {(*F.FEATURES, "trade_count")}
+def history_of(days: int = 3, n_per_symbol: int = 8_000, judged: pd.Timestamp = DAY) -> pd.DataFrame:
+    """iforest_training_bars-shaped rows: `days` clean days before `judged`, for every symbol."""
+    parts = [
+        forest_features(n_per_symbol, seed=100 + k, day=judged - pd.Timedelta(days=k)) for k in range(1, days + 1)
+    ]
+    training = pd.concat(parts, ignore_index=True)
+    return training.assign(judged_date=judged)[list(iforest.TRAINING_COLUMNS)]
 
 
-def test_rows_with_critical_violations_or_nonfinite_values_never_take_part_in_the_fit():
+def baselines_for(symbols, baseline: str, judged: pd.Timestamp = DAY, days: int = 3) -> pd.DataFrame:
+    dates = [judged - pd.Timedelta(days=k) for k in range(days, 0, -1)] if baseline == "history" else []
+    return pd.DataFrame(
+        {"symbol": list(symbols), "date": judged, "baseline": baseline, "training_dates": [dates] * len(symbols)}
+    )
+
+
+SYMBOLS = ("AAAUSDT", "BBBUSDT", "CCCUSDT")
+FOREST = iforest.IForestParams(n_estimators=100)
+
+
+def test_threshold_is_the_training_scores_quantile_and_clean_days_flag_about_contamination():
+    training = history_of()
+    one = training[training["symbol"] == "BBBUSDT"].reset_index(drop=True)
+    model = iforest.fit_model(one, FOREST, "history", ("2024-08-06", "2024-08-07", "2024-08-08"))
+    X = iforest.standardise(iforest.raw_features(one), model.mean, model.std)
+    training_score = iforest.score(model, X, FOREST)
+    assert model.threshold == np.percentile(training_score, 99.5) == iforest.threshold_from(training_score, 0.005)
+    assert model.max_training_score == training_score.max() and model.n_training_rows == len(one)
+    assert iforest.threshold_from(training_score, "auto") == 0.5
+    # the training rows' own mean and std are the reference
+    assert np.allclose(model.mean, one[list(F.FEATURES)].mean().to_numpy())
+    assert np.allclose(model.std, one[list(F.FEATURES)].std(ddof=0).to_numpy())
+    # a clean judged day like the history flags about contamination of its bars, none beyond the background
+    judged = forest_features(20_000, seed=3)
+    out = iforest.anomalies(judged, None, FOREST, baselines_for(SYMBOLS, "history"), training)
+    for symbol in SYMBOLS:
+        share = (out["symbol"] == symbol).sum() / 20_000
+        assert 0.5 * FOREST.contamination <= share <= 1.6 * FOREST.contamination, (symbol, share)
+    assert set(out["baseline"]) == {"history"} and out["exceeds_background"].sum() <= 10
+    assert out["rationale"].str.contains("forest trained on 24000 clean bars of the symbol's 3 day(s) 2024-08-06..2024-08-08", regex=False).all()
+
+
+def test_the_history_model_never_learns_from_the_day_it_judges():
+    training = history_of()
+    judged = forest_features(6_000, seed=3)
+    baselines = baselines_for(SYMBOLS, "history")
+    clean = iforest.anomalies(judged, None, FOREST, baselines, training)
+    # a damaged day: a tenth of its bars trade twenty times the usual volume at three times the usual spread.
+    # The history model flags them; a fit on the day itself (a cold start) learns the damage as normal
+    damaged = judged.copy()
+    hit = damaged.index[damaged.index % 10 == 0]
+    damaged.loc[hit, "log_volume"] += 3.0
+    damaged.loc[hit, "spread_bp"] *= 3.0
+    flagged = iforest.anomalies(damaged, None, FOREST, baselines, training)
+    same_day = iforest.anomalies(damaged, None, FOREST)
+    assert len(flagged) > 5 * len(clean) and len(flagged) > 5 * len(same_day)
+    assert flagged["exceeds_background"].sum() > 20
+    # the undamaged bars of the damaged day score exactly as on the clean day: the judged rows never reach the fit
+    models = iforest.models_for(judged, None, FOREST, baselines, training)
+    models_damaged = iforest.models_for(damaged, None, FOREST, baselines, training)
+    for pair, model in models.items():
+        assert model.threshold == models_damaged[pair].threshold and np.array_equal(model.mean, models_damaged[pair].mean)
+    keep = ~damaged.index.isin(hit)
+    untouched_clean = clean[clean["ts"].isin(judged.loc[keep, "ts"]) & ~clean["ts"].isin(judged.loc[hit, "ts"])]
+    untouched_damaged = flagged[flagged.set_index(["symbol", "ts"]).index.isin(
+        untouched_clean.set_index(["symbol", "ts"]).index)]
+    pd.testing.assert_frame_equal(untouched_clean.reset_index(drop=True), untouched_damaged.reset_index(drop=True))
+
+
+def test_each_symbol_is_judged_by_its_own_forest():
+    training = history_of()
+    judged = forest_features(6_000, seed=3)
+    baselines = baselines_for(SYMBOLS, "history")
+    together = iforest.anomalies(judged, None, FOREST, baselines, training)
+    # another symbol's data changed beyond recognition: AAAUSDT's records do not move
+    other = judged.copy()
+    other.loc[other["symbol"] != "AAAUSDT", "log_volume"] *= 7
+    other_training = training.copy()
+    other_training.loc[other_training["symbol"] != "AAAUSDT", "spread_bp"] += 50
+    changed = iforest.anomalies(other, None, FOREST, baselines, other_training)
+    alone = iforest.anomalies(judged[judged["symbol"] == "AAAUSDT"], None, FOREST, baselines, training)
+    mine = together[together["symbol"] == "AAAUSDT"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(mine, changed[changed["symbol"] == "AAAUSDT"].reset_index(drop=True))
+    pd.testing.assert_frame_equal(mine, alone)
+    assert not together[together["symbol"] != "AAAUSDT"].reset_index(drop=True).equals(
+        changed[changed["symbol"] != "AAAUSDT"].reset_index(drop=True))
+
+
+def test_cold_start_fits_on_the_days_own_clean_rows_and_says_so():
     feats = forest_features(n_per_symbol=5_000)
     rng = np.random.default_rng(5)
     bad = np.sort(rng.choice(len(feats), 600, replace=False))
@@ -398,43 +472,99 @@ def test_rows_with_critical_violations_or_nonfinite_values_never_take_part_in_th
     feats.loc[bad[:500], "log_volume"] = 40.0  # and they look very different
     feats.loc[bad[500:], "has_nonfinite_value"] = True
     feats.loc[bad[500:], "return_1s"] = np.inf
-    # a fit sample as large as the data: everything eligible is in it
-    result = iforest.fit_and_score(feats, critical, iforest.IForestParams(fit_sample_size=1_000_000))
-    fit_keys = set(map(tuple, result.fit_keys().itertuples(index=False)))
-    bad_keys = set(zip(feats.loc[bad, "symbol"], feats.loc[bad, "ts"], strict=True))
-    assert len(fit_keys) == len(feats) - 600
-    assert fit_keys.isdisjoint(bad_keys)
-    # ... yet every row is scored, and the critical rows score above the clean ones
-    assert np.isfinite(result.score).all()
-    is_critical = iforest.critical_mask(result.features, critical)
-    assert is_critical.sum() == 500 and not result.is_fit_eligible[is_critical].any()
-    assert np.median(result.score[is_critical]) > np.percentile(result.score[~is_critical], 90)
+    models = iforest.models_for(feats, critical, iforest.IForestParams(n_estimators=50, fit_sample_size=1_000_000))
+    assert {model.baseline for model in models.values()} == {"cold_start"}
+    bad_per_symbol = feats.loc[bad, "symbol"].value_counts()
+    for (symbol, _day), model in models.items():
+        assert model.n_training_rows == 5_000 - bad_per_symbol.get(symbol, 0)
+        assert model.training_days == ()
+    fit_rows = iforest.cold_start_rows(iforest.sorted_features(feats), critical)
+    assert len(fit_rows) == len(feats) - 600
+    assert fit_rows.set_index(["symbol", "ts"]).index.isin(feats.loc[bad].set_index(["symbol", "ts"]).index).sum() == 0
+    out = iforest.anomalies(feats, critical, iforest.IForestParams(n_estimators=50), baselines_for(SYMBOLS, "cold_start"))
+    assert len(out) > 0 and set(out["baseline"]) == {"cold_start"}
+    assert out["rationale"].str.contains("cold start: no clean history").all()
+    # ... yet they are scored, and far above the rows the forest was fitted on
+    critical_keys = set(zip(critical["symbol"], critical["ts"], strict=True))
+    is_critical = np.array([k in critical_keys for k in zip(out["symbol"], out["ts"], strict=True)])
+    assert is_critical.sum() > 0
+    for (symbol, _day), model in models.items():
+        rows = iforest.sorted_features(feats[feats["symbol"] == symbol])
+        scores = iforest.score(model, iforest.standardise(iforest.raw_features(rows), model.mean, model.std), FOREST)
+        bad_rows = iforest.critical_mask(rows, critical)
+        assert np.median(scores[bad_rows]) > np.percentile(scores[~bad_rows], 90)
+    # without baselines every symbol-day is a cold start; a pair the baselines lack is not judged
+    assert iforest.anomalies(feats, critical, iforest.IForestParams(n_estimators=50)).equals(out)
+    only_a = iforest.anomalies(feats, critical, iforest.IForestParams(n_estimators=50),
+                               baselines_for(["AAAUSDT"], "cold_start"))
+    assert set(only_a["symbol"]) == {"AAAUSDT"}
 
 
-def test_iforest_fit_sample_is_deterministic_and_bounded():
+def test_a_history_baseline_without_training_rows_is_an_error_not_a_silent_cold_start():
+    with pytest.raises(ValueError, match="has history"):
+        iforest.anomalies(forest_features(1_000), None, FOREST, baselines_for(SYMBOLS, "history"), None)
+
+
+def test_the_fit_sample_is_deterministic_and_bounded():
     feats = forest_features(n_per_symbol=4_000)
     params = iforest.IForestParams(fit_sample_size=3_000, n_estimators=50)
-    a = iforest.fit_and_score(feats, None, params)
-    b = iforest.fit_and_score(feats.sample(frac=1.0, random_state=1), None, params)
-    assert len(a.fit_rows) == 3_000
-    pd.testing.assert_frame_equal(a.fit_keys(), b.fit_keys())
-    assert np.array_equal(a.score, b.score) and a.threshold == b.threshold
+    a = iforest.models_for(feats, None, params)
+    b = iforest.models_for(feats.sample(frac=1.0, random_state=1), None, params)
+    assert {m.n_training_rows for m in a.values()} == {3_000}
+    for pair, model in a.items():
+        assert model.threshold == b[pair].threshold and np.array_equal(model.mean, b[pair].mean)
+    out_a = iforest.anomalies(feats, None, params)
+    out_b = iforest.anomalies(feats.sample(frac=1.0, random_state=1), None, params)
+    assert out_a.to_csv(index=False).encode() == out_b.to_csv(index=False).encode()
 
 
 def test_iforest_scores_do_not_depend_on_chunking():
-    feats = forest_features(n_per_symbol=3_000)
-    one = iforest.fit_and_score(
-        feats, None, iforest.IForestParams(n_jobs=1, chunk_rows=1_000_000, n_estimators=50)
-    )
-    many = iforest.fit_and_score(
-        feats, None, iforest.IForestParams(n_jobs=2, chunk_rows=777, n_estimators=50)
-    )
-    assert np.array_equal(one.score, many.score)
+    one = history_of(days=1, n_per_symbol=30_000)
+    one = one[one["symbol"] == "CCCUSDT"].reset_index(drop=True)
+    model = iforest.fit_model(one, iforest.IForestParams(n_estimators=50))
+    X = iforest.standardise(iforest.raw_features(one), model.mean, model.std)
+    single = iforest.score(model, X, iforest.IForestParams(n_jobs=1, chunk_rows=1_000_000, n_estimators=50))
+    many = iforest.score(model, X, iforest.IForestParams(n_jobs=2, chunk_rows=777, n_estimators=50))
+    assert np.array_equal(single, many)
+
+
+def test_the_model_cache_reuses_a_fit_refits_changed_history_and_survives_a_corrupt_file(tmp_path):
+    training = history_of(days=2, n_per_symbol=3_000)
+    one = training[training["symbol"] == "AAAUSDT"].reset_index(drop=True)
+    days = ("2024-08-07", "2024-08-08")
+    cache = iforest.ModelCache(tmp_path)
+    first = cache.get_or_fit("AAAUSDT", one, days, FOREST)
+    files = list(tmp_path.glob("AAAUSDT/*.joblib"))
+    assert (cache.fits, cache.hits) == (1, 0) and len(files) == 1
+    assert files[0].name.startswith("2024-08-07_2024-08-08_")
+    again = cache.get_or_fit("AAAUSDT", one.copy(), days, FOREST)
+    assert (cache.fits, cache.hits) == (1, 1)
+    assert again.threshold == first.threshold and again.max_training_score == first.max_training_score
+    X = iforest.standardise(iforest.raw_features(one), first.mean, first.std)
+    assert np.array_equal(iforest.score(again, X, FOREST), iforest.score(first, X, FOREST))
+    # one changed training bar, or another parameter: another model
+    changed = one.copy()
+    changed.loc[10, "spread_bp"] += 1e-6
+    cache.get_or_fit("AAAUSDT", changed, days, FOREST)
+    cache.get_or_fit("AAAUSDT", one, days, iforest.IForestParams(n_estimators=60))
+    assert cache.fits == 3 and len(list(tmp_path.glob("AAAUSDT/*.joblib"))) == 3
+    # a corrupt file is fitted again and overwritten, not fatal
+    files[0].write_bytes(b"not a joblib file")
+    repaired = cache.get_or_fit("AAAUSDT", one, days, FOREST)
+    assert cache.unreadable == 1 and cache.fits == 4 and repaired.threshold == first.threshold
+    assert iforest.ModelCache(tmp_path).get_or_fit("AAAUSDT", one, days, FOREST).threshold == first.threshold
+    # history models read through the cache are the ones fitted without it
+    out_cached = iforest.anomalies(forest_features(3_000, seed=3), None, FOREST, baselines_for(SYMBOLS, "history", days=2),
+                                   training, iforest.ModelCache(tmp_path / "other"))
+    out_plain = iforest.anomalies(forest_features(3_000, seed=3), None, FOREST, baselines_for(SYMBOLS, "history", days=2),
+                                  training)
+    assert out_cached.to_csv(index=False) == out_plain.to_csv(index=False)
 
 
 def test_iforest_params_from_vars():
     p = iforest.IForestParams.from_vars(
-        {"n_estimators": 200, "contamination": 0.005, "random_state": 42, "fit_sample_size": 100000}
+        {"n_estimators": 200, "contamination": 0.005, "random_state": 42, "fit_sample_size": 100000,
+         "training_days": 7, "min_training_bars": 2000}
     )
     assert (p.n_estimators, p.contamination, p.random_state, p.fit_sample_size) == (200, 0.005, 42, 100000)
     assert iforest.IForestParams.from_vars({"contamination": "auto"}).contamination == "auto"
@@ -533,14 +663,22 @@ def test_json_text_is_rounded_and_iso_utc():
 
 
 # ------------------------------------------------------------------------------------------ Python models
+def iforest_inputs(feats: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """anomalies_iforest's other refs: every symbol-day of `feats` a cold start, no training rows."""
+    pairs = feats[["symbol"]].assign(date=feats["ts"].dt.floor("D")).drop_duplicates()
+    baselines = pairs.assign(baseline="cold_start", training_dates=[[]] * len(pairs))
+    return {"iforest_baselines": baselines, "iforest_training_bars": pd.DataFrame(columns=iforest.TRAINING_COLUMNS)}
+
+
 @pytest.mark.parametrize("name", ["anomalies_zscore", "anomalies_jump", "anomalies_iforest"])
 def test_enable_ai_false_returns_an_empty_frame_without_running_a_detector(name, monkeypatch):
     module = load_python_model(name)
     for mod in (zscore, jump, iforest):
         monkeypatch.setattr(mod, "anomalies", lambda *a, **k: pytest.fail("a detector ran"))
     feats = bar_features(make_bars(seconds=600))
-    dbt = FakeDbt({"bar_features": feats, "violations": pd.DataFrame(), "detector_background": no_history()},
-                  {"enable_ai": False})  # fmt: skip
+    relations = {"bar_features": feats, "violations": pd.DataFrame(), "detector_background": no_history(),
+                 **iforest_inputs(feats)}  # fmt: skip
+    dbt = FakeDbt(relations, {"enable_ai": False})
     out = module.model(dbt, None)
     assert out.empty and list(out.columns) == ANOMALY_COLUMNS
 
@@ -558,7 +696,8 @@ def test_python_models_run_their_detector_with_the_vars(name):
         "jump": {"k_sigma": 6.8, "spread_stable_bps": 50, "cooldown_seconds": 5, "min_trade_count": 5},
         "iforest": {"n_estimators": 50, "contamination": 0.005, "random_state": 42, "fit_sample_size": 5000},
     }
-    relations = {"bar_features": feats, "violations": violations, "detector_background": no_history()}
+    relations = {"bar_features": feats, "violations": violations, "detector_background": no_history(),
+                 **iforest_inputs(feats)}  # fmt: skip
     out = module.model(FakeDbt(relations, meta), None)
     assert list(out.columns) == ANOMALY_COLUMNS and len(out) > 0
     expected = {

@@ -10,6 +10,7 @@
 {% endfor %}
 {% set lookback_days = lakeqa_setting_number('expected_lookback_days') | int %}
 {% set iforest_share = lakeqa_setting_number('iforest.contamination') if var('enable_ai') else 0.0 %}
+{% set iforest_training_days = lakeqa_setting_number('iforest.training_days') | int %}
 {% set background_rate = iforest_share + 3 * fusion.zscore_background_rate + fusion.jump_background_rate %}
 
 with
@@ -43,6 +44,12 @@ symbol_settings as (
 lake_partitions as (
 
     select * from {{ ref('stg_lake__partitions') }}
+
+),
+
+iforest_baselines as (
+
+    select * from {{ ref('iforest_baselines') }}
 
 ),
 
@@ -309,7 +316,9 @@ counts as (
         violation_headlines.other_critical,
         violation_headlines.other_major,
         coalesce(trade_history.history_days, 0) as history_days,
-        symbols_seen_before.last_seen_date
+        symbols_seen_before.last_seen_date,
+        iforest_baselines.baseline as iforest_baseline,
+        iforest_baselines.n_training_bars as iforest_training_bars
     from symbol_periods
     left join bar_counts using (symbol, ts)
     left join violation_counts using (symbol, ts)
@@ -320,6 +329,11 @@ counts as (
     left join symbols_seen_before
         on symbol_periods.symbol = symbols_seen_before.symbol
             and cast(symbol_periods.ts as date) = symbols_seen_before.date
+    -- with var enable_ai false no forest judged the day: nothing to say about its baseline
+    left join iforest_baselines
+        on symbol_periods.symbol = iforest_baselines.symbol
+            and cast(symbol_periods.ts as date) = iforest_baselines.date
+            and {{ 'true' if var('enable_ai') else 'false' }}
 
 ),
 
@@ -330,8 +344,8 @@ components as (
         -- what the detectors flag on clean data by construction (IsolationForest's contamination) or by
         -- their measured background rate; only anomalies beyond the allowance count
         n_bars * {{ background_rate }} as expected_anomalies,
-        -- IsolationForest's threshold is common to all symbols, so its flags spread unevenly across them:
-        -- var fusion.background_tolerance allows for that overdispersion
+        -- IsolationForest's threshold comes from each symbol's training days, so a clean day that differs a
+        -- little from them flags more or less than contamination: var fusion.background_tolerance allows for it
         {{ fusion.background_tolerance }} * n_bars * {{ background_rate }}
         + 3 * sqrt(n_bars * {{ background_rate }}) as anomaly_allowance
     from counts
@@ -343,16 +357,20 @@ scores as (
     select
         *,
         greatest(0, n_anomalies - anomaly_allowance) as excess_anomalies,
-        1.0 / (
-            1
-            + {{ fusion.critical_weight }} * n_violations_critical
-            + {{ fusion.major_weight }} * n_violations_major
-            + {{ fusion.minor_weight }} * n_violations_minor
-        ) as schema_score,
+        {{ lakeqa_schema_score('n_violations_critical', 'n_violations_major', 'n_violations_minor') }} as schema_score,
         1.0 / (
             1 + greatest(0, n_anomalies - anomaly_allowance) / {{ fusion.detector_excess_scale }}
         ) as detector_score,
-        case when n_anomalies > anomaly_allowance then 1 - max_anomaly_confidence else 1.0 end as ai_confidence
+        case when n_anomalies > anomaly_allowance then 1 - max_anomaly_confidence else 1.0 end as ai_confidence,
+        -- a passing day judged by a forest without clean history says so (never a silent green)
+        case
+            when iforest_baseline = 'cold_start' and iforest_training_bars = 0
+                then 'IsolationForest cold start: no clean history of ' || symbol
+                    || ' in the {{ iforest_training_days }} days before, so it was fitted on the day itself'
+            when iforest_baseline = 'cold_start'
+                then 'IsolationForest cold start: only ' || iforest_training_bars || ' clean bars of ' || symbol
+                    || ' in the {{ iforest_training_days }} days before, so it was fitted on the day itself'
+        end as iforest_cold_start_note
     from components
 
 ),
@@ -426,10 +444,19 @@ final as (
                     end
             when n_violations_minor > 0
                 then 'pass with ' || n_violations_minor || ' minor violation(s): ' || most_frequent
+                    || coalesce('; ' || iforest_cold_start_note, '')
             when history_days = 0
                 then 'pass (the first day of '
                     || symbol
-                    || ' in the lake: no history to compare rows and datasets with)'
+                    || ' in the lake: no history to compare rows and datasets with'
+                    || case
+                        when iforest_baseline = 'cold_start'
+                            then ', nor to train IsolationForest on: a cold start fitted on the day itself'
+                        else ''
+                    end
+                    || ')'
+            when iforest_cold_start_note is not null
+                then 'pass (' || iforest_cold_start_note || ')'
             else 'pass'
         end as reason,
         cast(to_json({
@@ -437,6 +464,7 @@ final as (
             'violations': {'critical': n_violations_critical, 'major': n_violations_major, 'minor': n_violations_minor},
             'rules': {'critical': critical_rules, 'major': major_rules, 'minor': minor_rules},
             'history_days': history_days,
+            'iforest_baseline': iforest_baseline,
             'anomalies': n_anomalies,
             'anomaly_records': n_anomaly_records,
             'anomalies_by_detector': json(anomalies_by_detector),

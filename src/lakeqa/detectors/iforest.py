@@ -1,38 +1,84 @@
-"""`IFOREST`: scikit-learn's IsolationForest over the four bar features, standardised per symbol.
+"""`IFOREST`: scikit-learn's IsolationForest over the four bar features, one forest per symbol and judged UTC
+day, trained on the symbol's own clean history, never on the period it judges.
 
-- Standardisation: per symbol, (x - mean) / std with mean and std (ddof 0) of the symbol's fit-eligible
-  rows; std 0 or unknown -> 1. A missing feature (no fresh quote, no previous bar) is put at the symbol's
-  mean, i.e. 0, so every row can be scored.
-- Fit-eligible rows: no critical violation of `bars_1s` at the row's (symbol, ts), and no NaN or infinity
-  in the bar (`has_nonfinite_value`). The forest (n_estimators, random_state, contamination 'auto' so that
-  fit() does not score the training set) is fitted on a deterministic random sample of at most
-  `fit_sample_size` of them (numpy default_rng(random_state) over the rows in (symbol, ts) order).
-- Every row is scored once, in chunks on `n_jobs` threads (tree traversal releases the GIL; the results
-  do not depend on the chunking). The anomaly score is -score_samples(), in (0, 1], higher = more
-  isolated (the paper's s(x, n)).
-- Threshold: the (1 - contamination) quantile of the fit sample's scores (contamination 'auto': 0.5,
-  scikit-learn's own offset). Rows above it are flagged, so about `contamination` of clean rows are.
+- Baseline (models/detectors/iforest_baselines.sql decides, per symbol and judged day D):
+  - ``history``: the forest is trained on the symbol's bars of the training-eligible days among the
+    ``iforest.training_days`` UTC days [D - training_days, D) (iforest_training_days: a day with a
+    critical violation, or whose schema score alone makes the fusion FAIL, is left out, and with it every
+    bar a critical bars_1s violation touches), without non-finite values, a deterministic sample of at
+    most ``fit_sample_size`` of them (iforest_training_bars: the smallest hash(symbol, ts)). An hourly
+    run judges with the same model all day: its training days end before the window's day.
+  - ``cold_start``: fewer than ``iforest.min_training_bars`` such bars (the symbol is new, or its recent
+    days were all damaged). The forest is then fitted on the judged day's own fit-eligible rows of the
+    symbol (no critical bars_1s violation at the row's (symbol, ts), no NaN or infinity), sampled with
+    numpy default_rng(random_state) to at most ``fit_sample_size`` in ts order, and the records, the
+    rationale and the fusion's reason say so.
+- Standardisation: (x - mean) / std per feature, with mean and std (ddof 0) of the training rows' finite
+  values; std 0 or unknown -> 1. A missing or non-finite feature is put at the mean, i.e. 0, so every row
+  can be scored.
+- The forest: IsolationForest(n_estimators, random_state, contamination 'auto' so that fit() does not score
+  the training set) on the standardised training rows in ts order. The anomaly score is -score_samples(),
+  in (0, 1], higher = more isolated (the paper's s(x, n)); judged rows are scored in chunks on ``n_jobs``
+  threads (the result does not depend on the chunking).
+- Threshold: the (1 - contamination) quantile of the training rows' scores (contamination 'auto': 0.5,
+  scikit-learn's own offset): a clean day flags about ``contamination`` of its bars, a damaged day more.
+  ``exceeds_background``: the score is above the highest training score, i.e. the bar is more isolated
+  than every clean bar the forest learned from.
+- Cache: history models are kept as joblib files under ``<QA_OUTPUT_ROOT>/cache/iforest/<SYMBOL>/`` keyed by
+  a digest of the symbol, its training days, the training rows and the parameters (ModelCache), so an
+  hourly run, or a rebuild of a day, loads the forest instead of fitting it again, and changed history fits
+  a new one. Cold-start models are not cached: their rows change with every run of the day.
+
+The same input gives byte-identical records: every step is deterministic given the rows in (symbol, ts)
+order, and a loaded model is the pickled forest that was fitted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
+import sklearn
 from joblib import Parallel, delayed
 from sklearn.ensemble import IsolationForest
 
-from lakeqa.detectors.features import BASELINE_COLD_START, FEATURES, anomaly_frame, features_json, sorted_features
+from lakeqa.atomic import write_atomically
+from lakeqa.detectors.features import (
+    BASELINE_COLD_START,
+    BASELINE_HISTORY,
+    FEATURES,
+    anomaly_frame,
+    empty_anomalies,
+    features_json,
+    sorted_features,
+)
 from lakeqa.detectors.labeler import label_iforest
 from lakeqa.settings import project_default
 
+log = logging.getLogger(__name__)
 
 # the columns of bar_features the detector reads: the model loads only these (a quarter of the table's
 # columns; at 10 M trades a day the whole table in pandas made this model the run's peak of memory)
 INPUT_COLUMNS: tuple[str, ...] = ("symbol", "ts", "trade_count", "has_nonfinite_value", *FEATURES)
+# the columns of iforest_training_bars the detector reads
+TRAINING_COLUMNS: tuple[str, ...] = ("symbol", "judged_date", "ts", *FEATURES)
+
+# part of every cache key: bump it when what a cached model holds, or how it is fitted, changes
+CACHE_FORMAT = 1
+# models kept per symbol in the cache, the most recently written first: a month of daily models; an older
+# day asked for again is simply fitted again
+CACHE_MODELS_PER_SYMBOL = 32
+# fewer rows than this are scored in one call: a thread pool would cost more than it saves (a thin symbol's
+# day has a few hundred bars)
+SMALL_SCORING_ROWS = 8192
 
 
 @dataclass(frozen=True)
@@ -48,7 +94,7 @@ class IForestParams:
     @classmethod
     def from_vars(cls, iforest: Mapping | None) -> IForestParams:
         """From the dbt var `iforest` (n_estimators, contamination, random_state, fit_sample_size, and
-        optionally n_jobs and chunk_rows)."""
+        optionally n_jobs and chunk_rows; the group's other keys are read by the SQL models)."""
         v = dict(iforest or {})
 
         def get(key):
@@ -70,22 +116,26 @@ class IForestParams:
             chunk_rows=max(1, int(v.get("chunk_rows", 131_072))),
         )
 
-
-@dataclass
-class IForestResult:
-    features: pd.DataFrame  # the input rows in (symbol, ts) order; every array below follows it
-    standardised: np.ndarray  # (rows, len(FEATURES)) the forest's input
-    is_fit_eligible: np.ndarray  # bool per row
-    fit_rows: np.ndarray  # positions of the rows the forest was fitted on
-    score: np.ndarray  # anomaly score per row, higher = more isolated
-    threshold: float
-    is_outlier: np.ndarray  # bool per row: score > threshold
-
-    def fit_keys(self) -> pd.DataFrame:
-        """(symbol, ts) of the rows the forest was fitted on."""
-        return self.features.loc[self.fit_rows, ["symbol", "ts"]].reset_index(drop=True)
+    def fitted_by(self) -> tuple:
+        """The parameters a fitted model depends on (n_jobs and chunk_rows change nothing in it)."""
+        return (self.n_estimators, str(self.contamination), self.random_state, self.fit_sample_size)
 
 
+@dataclass(frozen=True)
+class ForestModel:
+    """A forest and what judging with it needs from its training rows."""
+
+    mean: np.ndarray  # per feature, of the training rows' finite values
+    std: np.ndarray  # per feature (ddof 0); 0 or unknown -> 1
+    forest: IsolationForest | None  # None: fewer than 2 training rows, nothing to learn from
+    threshold: float  # the (1 - contamination) quantile of the training scores; inf without a forest
+    max_training_score: float  # the most isolated training row's score
+    n_training_rows: int
+    baseline: str  # BASELINE_HISTORY or BASELINE_COLD_START
+    training_days: tuple[str, ...] = ()  # 'YYYY-MM-DD' of a history model's days; () for a cold start
+
+
+# ------------------------------------------------------------------------------------------- pure steps
 def critical_mask(features: pd.DataFrame, critical: pd.DataFrame | None) -> np.ndarray:
     """Per row of `features`: does its (symbol, ts) have a critical violation (a row of `critical`)?"""
     if critical is None or len(critical) == 0:
@@ -99,82 +149,191 @@ def critical_mask(features: pd.DataFrame, critical: pd.DataFrame | None) -> np.n
     return np.asarray(rows.isin(index), dtype=bool)
 
 
-def standardise(features: pd.DataFrame, reference: np.ndarray) -> np.ndarray:
-    """The FEATURES columns standardised per symbol with the mean and std of the `reference` rows;
-    missing and non-finite values -> 0 (the symbol's mean)."""
-    raw = features[list(FEATURES)].to_numpy(dtype=float)
+def raw_features(rows: pd.DataFrame) -> np.ndarray:
+    """(rows, len(FEATURES)) float array of the FEATURES columns (NULL -> NaN)."""
+    return rows[list(FEATURES)].to_numpy(dtype=float, na_value=np.nan)
+
+
+def reference_stats(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per feature: mean and std (ddof 0) of the finite values; std 0 or unknown -> 1, mean unknown -> 0."""
     finite = np.isfinite(raw)
-    ref = pd.DataFrame(np.where(finite & reference[:, None], raw, np.nan), columns=list(FEATURES))
-    ref["symbol"] = features["symbol"].to_numpy()
-    grouped = ref.groupby("symbol", sort=True)
-    mean = grouped.mean().reindex(features["symbol"].unique())
-    std = grouped.std(ddof=0).reindex(features["symbol"].unique())
-    std = std.where(std > 0, 1.0).fillna(1.0)
-    mean = mean.fillna(0.0)
-    m = mean.loc[features["symbol"]].to_numpy(dtype=float)
-    s = std.loc[features["symbol"]].to_numpy(dtype=float)
+    n = finite.sum(axis=0)
+    values = np.where(finite, raw, 0.0)
     with np.errstate(all="ignore"):
-        x = (raw - m) / s
-    return np.where(finite, x, 0.0)
+        mean = np.where(n > 0, values.sum(axis=0) / np.maximum(n, 1), 0.0)
+        var = np.where(finite, (raw - mean) ** 2, 0.0).sum(axis=0) / np.maximum(n, 1)
+    std = np.sqrt(var)
+    std = np.where((n > 0) & (std > 0), std, 1.0)
+    return mean, std
 
 
-def _score_all(forest: IsolationForest, X: np.ndarray, params: IForestParams) -> np.ndarray:
-    if len(X) == 0:
-        return np.zeros(0)
+def standardise(raw: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(raw - mean) / std; missing and non-finite values -> 0 (the reference's mean)."""
+    with np.errstate(all="ignore"):
+        x = (raw - mean) / std
+    return np.where(np.isfinite(raw), x, 0.0)
+
+
+def score(model: ForestModel, X: np.ndarray, params: IForestParams) -> np.ndarray:
+    """The anomaly score -score_samples() of standardised rows, in chunks on n_jobs threads (tree traversal
+    releases the GIL; the result does not depend on the chunking). Zeros without a forest."""
+    if len(X) == 0 or model.forest is None:
+        return np.zeros(len(X))
+    if len(X) <= SMALL_SCORING_ROWS:
+        return -model.forest.score_samples(X)
     n_chunks = max(params.n_jobs, math.ceil(len(X) / params.chunk_rows))
     bounds = np.linspace(0, len(X), n_chunks + 1).astype(int)
+    pieces = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     parts = Parallel(n_jobs=params.n_jobs, backend="threading")(
-        delayed(forest.score_samples)(X[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a
+        delayed(model.forest.score_samples)(X[a:b]) for a, b in pieces
     )
     return -np.concatenate(parts)
 
 
-def fit_and_score(
-    features: pd.DataFrame, critical: pd.DataFrame | None, params: IForestParams
-) -> IForestResult:
-    """Fit on a sample of the rows free of critical violations and non-finite values; score every row."""
-    features = sorted_features(features)
-    n = len(features)
-    has_nonfinite = features["has_nonfinite_value"].fillna(False).to_numpy(dtype=bool)
-    eligible = ~critical_mask(features, critical) & ~has_nonfinite
-    X = standardise(features, eligible)
-    candidates = np.flatnonzero(eligible)
-    if len(candidates) > params.fit_sample_size:
+def fit_model(
+    training: pd.DataFrame,
+    params: IForestParams,
+    baseline: str = BASELINE_HISTORY,
+    training_days: tuple[str, ...] = (),
+) -> ForestModel:
+    """Fit one symbol's forest on `training` (its training rows, in ts order; more than fit_sample_size are
+    sampled with default_rng(random_state)), and set the threshold and the background from the training
+    rows' own scores."""
+    raw = raw_features(training)
+    if len(raw) > params.fit_sample_size:
         rng = np.random.default_rng(params.random_state)
-        fit_rows = np.sort(rng.choice(candidates, size=params.fit_sample_size, replace=False))
-    else:
-        fit_rows = candidates
-    if len(fit_rows) < 2:
-        # nothing clean to learn from: no row can be called an outlier
-        return IForestResult(features, X, eligible, fit_rows, np.zeros(n), math.inf, np.zeros(n, dtype=bool))
+        raw = raw[np.sort(rng.choice(len(raw), size=params.fit_sample_size, replace=False))]
+    mean, std = reference_stats(raw)
+    if len(raw) < 2:
+        return ForestModel(mean, std, None, math.inf, math.inf, len(raw), baseline, training_days)
+    X = standardise(raw, mean, std)
     forest = IsolationForest(
         n_estimators=params.n_estimators,
         contamination="auto",
         random_state=params.random_state,
-    ).fit(X[fit_rows])
-    score = _score_all(forest, X, params)
-    if params.contamination == "auto":
-        threshold = 0.5
+    ).fit(X)
+    model = ForestModel(mean, std, forest, math.inf, math.inf, len(raw), baseline, training_days)
+    training_score = score(model, X, params)
+    return ForestModel(
+        mean,
+        std,
+        forest,
+        threshold_from(training_score, params.contamination),
+        float(training_score.max()),
+        len(raw),
+        baseline,
+        training_days,
+    )
+
+
+def threshold_from(training_score: np.ndarray, contamination: float | str) -> float:
+    """The score above which a row is flagged: the (1 - contamination) quantile of the training rows'
+    scores, so that about `contamination` of rows like the training rows are; 'auto': 0.5."""
+    if contamination == "auto":
+        return 0.5
+    return float(np.percentile(training_score, 100.0 * (1.0 - float(contamination))))
+
+
+def cold_start_rows(rows: pd.DataFrame, critical: pd.DataFrame | None) -> pd.DataFrame:
+    """The judged rows a cold-start forest is fitted on: no critical bars_1s violation at (symbol, ts), no
+    NaN or infinity in the bar."""
+    has_nonfinite = rows["has_nonfinite_value"].fillna(False).to_numpy(dtype=bool)
+    return rows[~critical_mask(rows, critical) & ~has_nonfinite]
+
+
+# ------------------------------------------------------------------------------------------------ cache
+def training_fingerprint(symbol: str, training: pd.DataFrame, training_days: tuple[str, ...],
+                         params: IForestParams) -> str:
+    """sha256 of everything a history model depends on: the symbol, its training days, the training rows
+    (ts and features, in ts order) and the fit parameters, with scikit-learn's version and CACHE_FORMAT."""
+    digest = hashlib.sha256()
+    header = (CACHE_FORMAT, sklearn.__version__, symbol, training_days, params.fitted_by(), len(training))
+    digest.update(repr(header).encode())
+    digest.update(pd.to_datetime(training["ts"]).astype("datetime64[us]").to_numpy().view("int64").tobytes())
+    # one NaN bit pattern whatever NULL became on the way, and 0.0 for -0.0: a feature that rounds to zero
+    # takes the sign of the bars' floating-point noise (vwap_drift_bp of a one-trade second), which changes
+    # between builds while the forest, comparing values, sees no difference
+    raw = raw_features(training) + 0.0
+    raw[np.isnan(raw)] = np.nan
+    digest.update(np.ascontiguousarray(raw).tobytes())
+    return digest.hexdigest()
+
+
+class ModelCache:
+    """Fitted history models as joblib files, one folder per symbol: <folder>/<SYMBOL>/<first training
+    day>_<last training day>_<digest>.joblib. Written atomically (a temp file renamed into place); a file
+    that cannot be read, or holds something else than its key says, is fitted again and overwritten."""
+
+    def __init__(self, folder: Path | str):
+        self.folder = Path(folder)
+        self.hits = 0
+        self.fits = 0
+        self.unreadable = 0
+
+    @classmethod
+    def from_environment(cls) -> ModelCache:
+        """The cache of the run's output root (env var QA_OUTPUT_ROOT, as every lakeqa path)."""
+        from lakeqa.settings import Paths
+
+        return cls(Paths.from_env().output_root / "cache" / "iforest")
+
+    def path(self, symbol: str, training_days: tuple[str, ...], fingerprint: str) -> Path:
+        span = f"{training_days[0]}_{training_days[-1]}" if training_days else "none"
+        return self.folder / symbol / f"{span}_{fingerprint[:24]}.joblib"
+
+    def get_or_fit(self, symbol: str, training: pd.DataFrame, training_days: tuple[str, ...],
+                   params: IForestParams) -> ForestModel:
+        fingerprint = training_fingerprint(symbol, training, training_days, params)
+        path = self.path(symbol, training_days, fingerprint)
+        if path.exists():
+            try:
+                stored = joblib.load(path)
+                if isinstance(stored, dict) and stored.get("fingerprint") == fingerprint:
+                    self.hits += 1
+                    return stored["model"]
+                raise ValueError("the file holds another model")
+            except Exception as error:  # noqa: BLE001 - any unreadable file is refitted, never fatal
+                self.unreadable += 1
+                log.warning("iforest cache %s is unreadable (%s); fitting again", path, error)
+        model = fit_model(training, params, BASELINE_HISTORY, training_days)
+        self.fits += 1
+        try:
+            write_atomically(path, lambda tmp: joblib.dump({"fingerprint": fingerprint, "model": model}, tmp,
+                                                          compress=3))
+            self._prune(path.parent)
+        except OSError as error:  # a read-only or full disk costs the next run a fit, not this run its verdict
+            log.warning("iforest cache %s not written (%s)", path, error)
+        return model
+
+    @staticmethod
+    def _prune(symbol_folder: Path) -> None:
+        files = sorted(symbol_folder.glob("*.joblib"), key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+        for old in files[CACHE_MODELS_PER_SYMBOL:]:
+            try:
+                os.unlink(old)
+            except OSError:
+                pass
+
+
+# ------------------------------------------------------------------------------------------------ judge
+def _symbol_day_records(rows: pd.DataFrame, model: ForestModel, params: IForestParams) -> list[dict]:
+    X = standardise(raw_features(rows), model.mean, model.std)
+    scores = score(model, X, params)
+    flagged = np.flatnonzero(scores > model.threshold)
+    if model.baseline == BASELINE_HISTORY:
+        trained_on = (f"forest trained on {model.n_training_rows} clean bars of the symbol's "
+                      f"{len(model.training_days)} day(s) {model.training_days[0]}..{model.training_days[-1]}")
     else:
-        threshold = float(np.percentile(score[fit_rows], 100.0 * (1.0 - float(params.contamination))))
-    return IForestResult(features, X, eligible, fit_rows, score, threshold, score > threshold)
-
-
-def anomalies(features: pd.DataFrame, critical: pd.DataFrame | None, params: IForestParams) -> pd.DataFrame:
-    """The IFOREST records: one per flagged row."""
-    result = fit_and_score(features, critical, params)
-    flagged = np.flatnonzero(result.is_outlier)
+        trained_on = f"cold start: no clean history, forest fitted on {model.n_training_rows} bars of the day itself"
     records = []
-    rows = result.features.iloc[flagged].to_dict("records")
-    for pos, row in zip(flagged, rows, strict=True):
-        x = result.standardised[pos]
-        top = int(np.argmax(np.abs(x)))
+    for pos, row in zip(flagged, rows.iloc[flagged].to_dict("records"), strict=True):
+        top = int(np.argmax(np.abs(X[pos])))
         lab = label_iforest(
-            score=float(result.score[pos]),
-            threshold=result.threshold,
+            score=float(scores[pos]),
+            threshold=model.threshold,
             contamination=params.contamination,
             top_feature=FEATURES[top],
-            top_value=float(x[top]),
+            top_value=float(X[pos, top]),
         )
         records.append(
             {
@@ -183,13 +342,92 @@ def anomalies(features: pd.DataFrame, critical: pd.DataFrame | None, params: IFo
                 "date": None,
                 "detector": "IFOREST",
                 "label": lab.label,
-                "rationale": lab.rationale,
+                "rationale": f"{lab.rationale}; {trained_on}",
                 "confidence": lab.confidence,
-                "score": float(result.score[pos]),
+                "score": float(scores[pos]),
                 "features": features_json(row),
                 "cluster": None,
-                "baseline": BASELINE_COLD_START,
-                "exceeds_background": False,
+                "baseline": model.baseline,
+                "exceeds_background": bool(scores[pos] > model.max_training_score),
             }
         )
+    return records
+
+
+def models_for(
+    judged: pd.DataFrame,
+    critical: pd.DataFrame | None,
+    params: IForestParams,
+    baselines: pd.DataFrame | None = None,
+    training: pd.DataFrame | None = None,
+    cache: ModelCache | None = None,
+) -> dict[tuple[str, pd.Timestamp], ForestModel]:
+    """One model per (symbol, UTC day) of `judged` (bar_features rows).
+
+    `baselines`: iforest_baselines rows (symbol, date, baseline, training_dates); a pair it lacks is not
+    judged. None: every pair is a cold start (no history given). `training`: iforest_training_bars rows
+    (symbol, judged_date, ts, FEATURES) of the history pairs."""
+    judged = sorted_features(judged)
+    days = judged["ts"].dt.floor("D")
+    by_pair = dict(iter(judged.groupby([judged["symbol"], days], sort=True)))
+    plan = _baseline_plan(baselines, by_pair)
+    training_by_pair = {}
+    if training is not None and len(training):
+        training = training.assign(judged_date=pd.to_datetime(training["judged_date"]).dt.floor("D"))
+        training = training.sort_values(["symbol", "judged_date", "ts"], kind="mergesort")
+        training_by_pair = dict(iter(training.groupby(["symbol", "judged_date"], sort=True)))
+    models = {}
+    for (symbol, day), (baseline, training_days) in plan.items():
+        if baseline == BASELINE_HISTORY:
+            rows = training_by_pair.get((symbol, day))
+            if rows is None or rows.empty:
+                raise ValueError(f"iforest_baselines says {symbol} {day:%Y-%m-%d} has history, "
+                                 "but iforest_training_bars has no rows for it")
+            rows = rows.reset_index(drop=True)
+            models[(symbol, day)] = (
+                cache.get_or_fit(symbol, rows, training_days, params) if cache is not None
+                else fit_model(rows, params, BASELINE_HISTORY, training_days)
+            )
+        else:
+            models[(symbol, day)] = fit_model(
+                cold_start_rows(by_pair[(symbol, day)], critical).reset_index(drop=True), params, BASELINE_COLD_START
+            )
+    return models
+
+
+def _baseline_plan(baselines: pd.DataFrame | None, by_pair: dict) -> dict:
+    """(symbol, day) -> (baseline, training days) for every judged pair that has rows."""
+    if baselines is None:
+        return {pair: (BASELINE_COLD_START, ()) for pair in by_pair}
+    plan = {}
+    for row in baselines.to_dict("records"):
+        pair = (row["symbol"], pd.Timestamp(row["date"]).floor("D"))
+        if pair not in by_pair:
+            continue
+        dates = row.get("training_dates")
+        training_days = tuple(pd.Timestamp(d).strftime("%Y-%m-%d") for d in (dates if dates is not None else []))
+        plan[pair] = (row["baseline"], training_days)
+    return dict(sorted(plan.items()))
+
+
+def anomalies(
+    features: pd.DataFrame,
+    critical: pd.DataFrame | None,
+    params: IForestParams,
+    baselines: pd.DataFrame | None = None,
+    training: pd.DataFrame | None = None,
+    cache: ModelCache | None = None,
+) -> pd.DataFrame:
+    """The IFOREST records of `features` (bar_features rows): one per flagged row, each (symbol, day)
+    judged by its own model (see models_for)."""
+    features = sorted_features(features)
+    if features.empty:
+        return empty_anomalies()
+    models = models_for(features, critical, params, baselines, training, cache)
+    days = features["ts"].dt.floor("D")
+    records = []
+    for (symbol, day), rows in features.groupby([features["symbol"], days], sort=True):
+        model = models.get((symbol, day))
+        if model is not None:
+            records += _symbol_day_records(rows.reset_index(drop=True), model, params)
     return anomaly_frame(records)

@@ -1,0 +1,123 @@
+{# grain: one row per symbol, judged day of the run's window and bar of that day's IsolationForest training sample #}
+{#
+    IsolationForest's training rows: for each symbol and judged day D, the symbol's bars of its
+    training-eligible days before D (iforest_training_days), with the four raw features exactly as
+    bar_features computes them, non-finite bars left out, and at most iforest.fit_sample_size of them: the
+    bars with the smallest hash(symbol, ts), a deterministic sample that does not depend on the order in
+    which rows are stored or read, nor on any other symbol. Kept lean on purpose: bar_features covers the
+    window only, and widening it to the training days would compute its trailing statistics for a week of
+    bars nobody z-scores.
+
+    The features must equal bar_features' (tests/python/test_iforest_e2e.py compares them bar by bar): the
+    same expressions, the same fixed-point grid, and return_1s from the symbol's previous bar if that bar is
+    at most zscore.window_s old, which is why the bars are read from window_s before the first training day.
+#}
+{%- set window = lakeqa_window() -%}
+{%- set training_days = lakeqa_setting_number('iforest.training_days') | int -%}
+{%- set window_s = lakeqa_setting_number('zscore.window_s') | int -%}
+{%- set fit_sample_size = lakeqa_setting_number('iforest.fit_sample_size') | int -%}
+{#- feature -> fixed-point units per feature unit, as in bar_features -#}
+{%- set grid_units = {
+    'spread_bp': 1000000,
+    'log_volume': 1000000,
+    'vwap_drift_bp': 1000000,
+    'return_1s': 10000000000,
+} -%}
+
+with
+
+training_days as (
+
+    select * from {{ ref('iforest_training_days') }}
+    where is_training_eligible
+
+),
+
+bars_1s as (
+
+    select * from {{ ref('bars_1s') }}
+    where ts >= date_trunc('day', {{ window.start_ts }})
+        - interval {{ training_days }} day
+        - interval {{ window_s }} second
+        and ts < date_trunc('day', {{ window.end_ts }} - interval 1 microsecond)
+        -- with var enable_ai false IsolationForest does not run: nothing to train
+        and {{ 'true' if var('enable_ai') else 'false' }}
+
+),
+
+bars_with_previous_bar as (
+
+    select
+        *,
+        lag(close) over bars_of_symbol as previous_close,
+        lag(ts) over bars_of_symbol as previous_ts
+    from bars_1s
+    window bars_of_symbol as (
+        partition by symbol
+        order by ts
+    )
+
+),
+
+bar_features_exact as (
+
+    select
+        symbol,
+        ts,
+        date,
+        spread_bps as spread_bp,
+        -- NaN > 0 is true in DuckDB, so a NaN volume stays NaN (and is reported as non-finite) instead of NULL
+        case when volume_base > 0 then ln(volume_base) end as log_volume,
+        case when vwap <> 0 then (close - vwap) / vwap * 10000 end as vwap_drift_bp,
+        -- the return since the symbol's previous bar, if that bar is at most window_s old
+        case
+            when previous_ts >= ts - interval {{ window_s }} second and close > 0 and previous_close > 0
+                then ln(close / previous_close)
+        end as return_1s,
+        coalesce(
+            not isfinite(open) or not isfinite(high) or not isfinite(low) or not isfinite(close)
+            or not isfinite(volume_base) or not isfinite(vwap) or not isfinite(spread_bps),
+            false
+        ) as has_nonfinite_value
+    from bars_with_previous_bar
+
+),
+
+training_candidates as (
+
+    select
+        training_days.judged_date,
+        bars.symbol,
+        bars.ts,
+        {%- for feature, units in grid_units.items() %}
+        round(bars.{{ feature }} * {{ units }}) / {{ units }} as {{ feature }},
+        {%- endfor %}
+        hash(bars.symbol, bars.ts) as sample_key
+    from bar_features_exact as bars
+    inner join training_days
+        on bars.symbol = training_days.symbol
+            and bars.date = training_days.date
+    where not bars.has_nonfinite_value
+
+),
+
+training_sample as (
+
+    select
+        judged_date,
+        symbol,
+        ts,
+        {%- for feature in grid_units %}
+        {{ feature }},
+        {%- endfor %}
+        count(*) over (partition by symbol, judged_date) as n_training_bars,
+        row_number() over (
+            partition by symbol, judged_date
+            order by sample_key, ts
+        ) as sample_rank
+    from training_candidates
+    qualify sample_rank <= {{ fit_sample_size }}
+
+)
+
+select * from training_sample
