@@ -6,7 +6,7 @@ cached under <QA_OUTPUT_ROOT>/cache/iforest/ (lakeqa.detectors.iforest.ModelCach
 """
 
 from lakeqa.detectors import iforest
-from lakeqa.settings import group_values
+from lakeqa.settings import group_values, project_default
 from lakeqa.detectors.features import as_bool, empty_anomalies
 
 
@@ -33,4 +33,8 @@ def model(dbt, session):
         f"and ts <= timestamp '{features['ts'].max().isoformat(sep=' ')}'"
     ).project("symbol, ts").df()
     training = training_bars.project(", ".join(f'"{c}"' for c in iforest.TRAINING_COLUMNS)).df()
-    return iforest.anomalies(features, critical, params, baselines, training, iforest.ModelCache.from_environment())
+    # records within jump.cooldown_seconds of each other merge, as for every detector
+    jump_vars = group_values("jump", dbt.config.meta_get("jump"), dbt.config.meta_get("jump_override"))
+    cooldown = float(jump_vars.get("cooldown_seconds", project_default("jump.cooldown_seconds")))
+    return iforest.anomalies(features, critical, params, baselines, training, iforest.ModelCache.from_environment(),
+                             cooldown)  # fmt: skip

@@ -13,6 +13,7 @@ def model(dbt, session):
     dbt.config(materialized="table")
     bar_features = dbt.ref("bar_features")
     history = dbt.ref("detector_background")
+    training_days = dbt.ref("iforest_training_days")
 
     if not as_bool(dbt.config.meta_get("enable_ai")):
         return empty_anomalies()
@@ -23,8 +24,10 @@ def model(dbt, session):
         group_values("detectors", dbt.config.meta_get("detectors"), dbt.config.meta_get("detectors_override"))
     )
     features = bar_features.df()
+    # the days a symbol may learn from: the same eligible days IsolationForest trains on
+    eligible = training_days.filter("is_training_eligible").project("symbol, date").df()
     table = background.thresholds(
         history.df(), features.assign(date=features["ts"].dt.floor("D")),
-        {detector: params.k for detector in ZSCORE_DETECTORS}, learned,
+        {detector: params.k for detector in ZSCORE_DETECTORS}, learned, eligible,
     )  # fmt: skip
     return zscore.anomalies(features, params, table, learned)

@@ -13,7 +13,7 @@
     at most zscore.window_s old, which is why the bars are read from window_s before the first training day.
 #}
 {%- set window = lakeqa_window() -%}
-{%- set training_days = lakeqa_setting_number('iforest.training_days') | int -%}
+{%- set training_days = lakeqa_setting_number('detectors.training_days') | int -%}
 {%- set window_s = lakeqa_setting_number('zscore.window_s') | int -%}
 {%- set fit_sample_size = lakeqa_setting_number('iforest.fit_sample_size') | int -%}
 {#- feature -> fixed-point units per feature unit, as in bar_features -#}

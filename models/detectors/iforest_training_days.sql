@@ -1,7 +1,7 @@
 {# grain: one row per symbol, judged day of the run's window and earlier day of its training span with bars #}
 {#
     Which of a symbol's days IsolationForest may learn from: for each UTC day D the window judges, the days
-    [D - iforest.training_days, D) on which the symbol has 1-second bars, and whether each is clean enough.
+    [D - detectors.training_days, D) on which the symbol has 1-second bars, and whether each is clean enough.
     A day is left out when the fusion judges it FAIL whatever the detectors say: any critical violation in
     `violations` (of any table), or a schema score that alone keeps the fusion's score below
     fusion.review_score (macro lakeqa_fails_whatever_the_detectors, the fusion's own weights). Only
@@ -9,9 +9,9 @@
     day judged alone and the same day judged inside a range see the same training days.
 #}
 {%- set window = lakeqa_window() -%}
-{%- set training_days = lakeqa_setting_number('iforest.training_days') | int -%}
+{%- set training_days = lakeqa_setting_number('detectors.training_days') | int -%}
 {%- if training_days < 1 -%}
-    {{ exceptions.raise_compiler_error("lakeqa: setting 'iforest.training_days' must be at least 1, got "
+    {{ exceptions.raise_compiler_error("lakeqa: setting 'detectors.training_days' must be at least 1, got "
         ~ training_days) }}
 {%- endif -%}
 

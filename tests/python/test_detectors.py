@@ -95,6 +95,10 @@ def no_history() -> pd.DataFrame:
     return pd.DataFrame({c: [] for c in background.BACKGROUND_COLUMNS})
 
 
+def no_training_days() -> pd.DataFrame:
+    return pd.DataFrame({"symbol": [], "date": [], "is_training_eligible": []})
+
+
 class FakeDbt:
     """Just enough of dbt-duckdb's `dbt` object for the detector models."""
 
@@ -677,7 +681,7 @@ def test_enable_ai_false_returns_an_empty_frame_without_running_a_detector(name,
         monkeypatch.setattr(mod, "anomalies", lambda *a, **k: pytest.fail("a detector ran"))
     feats = bar_features(make_bars(seconds=600))
     relations = {"bar_features": feats, "violations": pd.DataFrame(), "detector_background": no_history(),
-                 **iforest_inputs(feats)}  # fmt: skip
+                 "iforest_training_days": no_training_days(), **iforest_inputs(feats)}  # fmt: skip
     dbt = FakeDbt(relations, {"enable_ai": False})
     out = module.model(dbt, None)
     assert out.empty and list(out.columns) == ANOMALY_COLUMNS
@@ -697,7 +701,7 @@ def test_python_models_run_their_detector_with_the_vars(name):
         "iforest": {"n_estimators": 50, "contamination": 0.005, "random_state": 42, "fit_sample_size": 5000},
     }
     relations = {"bar_features": feats, "violations": violations, "detector_background": no_history(),
-                 **iforest_inputs(feats)}  # fmt: skip
+                 "iforest_training_days": no_training_days(), **iforest_inputs(feats)}  # fmt: skip
     out = module.model(FakeDbt(relations, meta), None)
     assert list(out.columns) == ANOMALY_COLUMNS and len(out) > 0
     expected = {
@@ -792,3 +796,26 @@ def test_day_extremes_leave_out_bars_with_a_violation():
     assert out.to_dict("records") == [
         {"symbol": "TESTUSDT", "date": DAY, "detector": "JUMP", "n_scored": 2, "max_abs_z": 4.0}
     ]
+
+
+def test_iforest_records_within_the_cooldown_make_one_record():
+    # the seed's example for every detector: outliers at 12:00:54, :55, :57 -> one record of 3
+    training = history_of()
+    judged = forest_features(20_000, seed=3)
+    judged = judged[judged["symbol"] == "AAAUSDT"].reset_index(drop=True)
+    # a second each (the rows are 4.32 s apart): replace the rows nearest to these seconds by outliers
+    seconds = [at(t) for t in ("12:00:54", "12:00:55", "12:00:57", "12:01:10")]
+    judged = judged[~judged["ts"].between(at("12:00:40"), at("12:01:20"))]
+    outliers = pd.DataFrame({"symbol": "AAAUSDT", "ts": seconds, "trade_count": 5, "spread_bp": 500.0,
+                             "log_volume": 9.0, "vwap_drift_bp": 40.0, "return_1s": 0.02,
+                             "has_nonfinite_value": False})  # fmt: skip
+    judged = pd.concat([judged, outliers], ignore_index=True)
+    baselines = baselines_for(["AAAUSDT"], "history")
+    out = iforest.anomalies(judged, None, FOREST, baselines, training, None, 5)
+    near = out[out["ts"].between(at("12:00:50"), at("12:01:15"))].reset_index(drop=True)
+    assert list(near["ts"]) == [at("12:00:54"), at("12:01:10")]
+    cluster = json.loads(near["cluster"].iloc[0])
+    assert cluster["count"] == 3 and cluster["end_ts"] == "2024-08-09T12:00:57Z" and cluster["max_score"] > 0.5
+    assert near["exceeds_background"].all() and "cluster of 3 events" in near["rationale"].iloc[0]
+    apart = iforest.anomalies(judged, None, FOREST, baselines, training, None, 0)
+    assert apart["ts"].between(at("12:00:50"), at("12:01:15")).sum() == 4

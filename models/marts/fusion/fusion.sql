@@ -10,7 +10,7 @@
 {% endfor %}
 {% set lookback_days = lakeqa_setting_number('expected_lookback_days') | int %}
 {% set iforest_share = lakeqa_setting_number('iforest.contamination') if var('enable_ai') else 0.0 %}
-{% set iforest_training_days = lakeqa_setting_number('iforest.training_days') | int %}
+{% set iforest_training_days = lakeqa_setting_number('detectors.training_days') | int %}
 {% set background_rate = iforest_share + 3 * fusion.zscore_background_rate + fusion.jump_background_rate %}
 
 with

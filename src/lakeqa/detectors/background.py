@@ -132,7 +132,8 @@ def thresholds(
     if len(hist):
         hist["date"] = pd.to_datetime(hist["date"]).astype("datetime64[us]")
         if eligible_days is not None:
-            ok = eligible_days[["symbol", "date"]].assign(
+            # (a day eligible for several judged days is listed once per judged day: once is enough)
+            ok = eligible_days[["symbol", "date"]].drop_duplicates().assign(
                 date=lambda d: pd.to_datetime(d["date"]).astype("datetime64[us]"), _ok=True
             )
             hist = hist.merge(ok, on=["symbol", "date"], how="left")

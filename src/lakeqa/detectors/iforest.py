@@ -3,7 +3,7 @@ day, trained on the symbol's own clean history, never on the period it judges.
 
 - Baseline (models/detectors/iforest_baselines.sql decides, per symbol and judged day D):
   - ``history``: the forest is trained on the symbol's bars of the training-eligible days among the
-    ``iforest.training_days`` UTC days [D - training_days, D) (iforest_training_days: a day with a
+    ``detectors.training_days`` UTC days [D - training_days, D) (iforest_training_days: a day with a
     critical violation, or whose schema score alone makes the fusion FAIL, is left out, and with it every
     bar a critical bars_1s violation touches), without non-finite values, a deterministic sample of at
     most ``fit_sample_size`` of them (iforest_training_bars: the smallest hash(symbol, ts)). An hourly
@@ -56,11 +56,13 @@ from lakeqa.detectors.features import (
     BASELINE_HISTORY,
     FEATURES,
     anomaly_frame,
+    cluster_events,
     empty_anomalies,
     features_json,
     sorted_features,
+    to_json,
 )
-from lakeqa.detectors.labeler import label_iforest
+from lakeqa.detectors.labeler import cluster_note, label_iforest
 from lakeqa.settings import project_default
 
 log = logging.getLogger(__name__)
@@ -316,10 +318,19 @@ class ModelCache:
 
 
 # ------------------------------------------------------------------------------------------------ judge
-def _symbol_day_records(rows: pd.DataFrame, model: ForestModel, params: IForestParams) -> list[dict]:
+def _symbol_day_records(
+    rows: pd.DataFrame, model: ForestModel, params: IForestParams, cooldown_seconds: float = 0.0
+) -> list[dict]:
     X = standardise(raw_features(rows), model.mean, model.std)
     scores = score(model, X, params)
     flagged = np.flatnonzero(scores > model.threshold)
+    # flagged bars within the cooldown of each other are one record, as for every detector: the first
+    # bar's, with the cluster's count and its largest score (which decides exceeds_background)
+    events = pd.DataFrame({"symbol": rows["symbol"].to_numpy()[flagged], "ts": rows["ts"].to_numpy()[flagged],
+                           "score": scores[flagged], "pos": flagged})  # fmt: skip
+    clustered = cluster_events(events, cooldown_seconds, score="score", max_key="max_score")
+    clusters = dict(zip(clustered["pos"], clustered["cluster"], strict=True))
+    flagged = clustered["pos"].to_numpy(dtype=int)
     if model.baseline == BASELINE_HISTORY:
         trained_on = (f"forest trained on {model.n_training_rows} clean bars of the symbol's "
                       f"{len(model.training_days)} day(s) {model.training_days[0]}..{model.training_days[-1]}")
@@ -327,6 +338,8 @@ def _symbol_day_records(rows: pd.DataFrame, model: ForestModel, params: IForestP
         trained_on = f"cold start: no clean history, forest fitted on {model.n_training_rows} bars of the day itself"
     records = []
     for pos, row in zip(flagged, rows.iloc[flagged].to_dict("records"), strict=True):
+        cluster = clusters[pos]
+        top_score = cluster["max_score"] if cluster else float(scores[pos])
         top = int(np.argmax(np.abs(X[pos])))
         lab = label_iforest(
             score=float(scores[pos]),
@@ -342,13 +355,13 @@ def _symbol_day_records(rows: pd.DataFrame, model: ForestModel, params: IForestP
                 "date": None,
                 "detector": "IFOREST",
                 "label": lab.label,
-                "rationale": f"{lab.rationale}; {trained_on}",
+                "rationale": f"{lab.rationale}; {trained_on}{cluster_note(cluster)}",
                 "confidence": lab.confidence,
                 "score": float(scores[pos]),
                 "features": features_json(row),
-                "cluster": None,
+                "cluster": to_json(cluster) if cluster else None,
                 "baseline": model.baseline,
-                "exceeds_background": bool(scores[pos] > model.max_training_score),
+                "exceeds_background": bool(top_score > model.max_training_score),
             }
         )
     return records
@@ -417,9 +430,11 @@ def anomalies(
     baselines: pd.DataFrame | None = None,
     training: pd.DataFrame | None = None,
     cache: ModelCache | None = None,
+    cooldown_seconds: float = 0.0,
 ) -> pd.DataFrame:
-    """The IFOREST records of `features` (bar_features rows): one per flagged row, each (symbol, day)
-    judged by its own model (see models_for)."""
+    """The IFOREST records of `features` (bar_features rows): one per flagged row (flagged rows within
+    `cooldown_seconds` of each other: one record with a cluster), each (symbol, day) judged by its own
+    model (see models_for)."""
     features = sorted_features(features)
     if features.empty:
         return empty_anomalies()
@@ -429,5 +444,5 @@ def anomalies(
     for (symbol, day), rows in features.groupby([features["symbol"], days], sort=True):
         model = models.get((symbol, day))
         if model is not None:
-            records += _symbol_day_records(rows.reset_index(drop=True), model, params)
+            records += _symbol_day_records(rows.reset_index(drop=True), model, params, cooldown_seconds)
     return anomaly_frame(records)

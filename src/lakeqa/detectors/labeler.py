@@ -89,7 +89,7 @@ def label_zscore(
     )
     if threshold_note:
         rationale += f"; {threshold_note}"
-    rationale += _cluster_note(cluster)
+    rationale += cluster_note(cluster)
     return Label(up if z >= 0 else down, rationale, z_confidence(abs(z), k))
 
 
@@ -116,11 +116,11 @@ def label_jump(
     )
     if threshold_note:
         rationale += f"; {threshold_note}"
-    rationale += _cluster_note(cluster)
+    rationale += cluster_note(cluster)
     return Label(JUMP_LABEL, rationale, z_confidence(abs_z, k_sigma))
 
 
-def _cluster_note(cluster: Mapping | None) -> str:
+def cluster_note(cluster: Mapping | None) -> str:
     if not cluster:
         return ""
     top = cluster.get("max_abs_z", cluster.get("max_score"))
