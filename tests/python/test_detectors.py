@@ -538,7 +538,7 @@ def test_the_model_cache_reuses_a_fit_refits_changed_history_and_survives_a_corr
     days = ("2024-08-07", "2024-08-08")
     cache = iforest.ModelCache(tmp_path)
     first = cache.get_or_fit("AAAUSDT", one, days, FOREST)
-    files = list(tmp_path.glob("AAAUSDT/*.joblib"))
+    files = list(tmp_path.glob(f"AAAUSDT/*{iforest.CACHE_SUFFIX}"))
     assert (cache.fits, cache.hits) == (1, 0) and len(files) == 1
     assert files[0].name.startswith("2024-08-07_2024-08-08_")
     again = cache.get_or_fit("AAAUSDT", one.copy(), days, FOREST)
@@ -551,7 +551,7 @@ def test_the_model_cache_reuses_a_fit_refits_changed_history_and_survives_a_corr
     changed.loc[10, "spread_bp"] += 1e-6
     cache.get_or_fit("AAAUSDT", changed, days, FOREST)
     cache.get_or_fit("AAAUSDT", one, days, iforest.IForestParams(n_estimators=60))
-    assert cache.fits == 3 and len(list(tmp_path.glob("AAAUSDT/*.joblib"))) == 3
+    assert cache.fits == 3 and len(list(tmp_path.glob(f"AAAUSDT/*{iforest.CACHE_SUFFIX}"))) == 3
     # a corrupt file is fitted again and overwritten, not fatal
     files[0].write_bytes(b"not a joblib file")
     repaired = cache.get_or_fit("AAAUSDT", one, days, FOREST)

@@ -19,6 +19,7 @@ import pytest
 
 from lakeqa.dbt_runner import run_dbt
 from lakeqa.detectors.features import FEATURES
+from lakeqa.detectors.iforest import CACHE_SUFFIX
 from lakeqa.generate import generate_lake
 
 from .conftest import DbtProject
@@ -32,6 +33,7 @@ RETOUCHED = "SOLUSDT"  # its middle day's book is nudged: still clean history, b
 UNTOUCHED = "BTCUSDT"
 TRADES_PER_DAY = 60_000
 CONTAMINATION = 0.005
+HOURLY_END = f"{DAYS[-1]} 12:00"  # an hourly window: the default 90 minutes up to it
 
 
 def run(project: DbtProject, vars: dict) -> None:
@@ -55,7 +57,7 @@ def iforest_records(project: DbtProject, day: str, symbol: str | None = None) ->
 def cache_files(project: DbtProject) -> dict[str, tuple[int, int]]:
     """The model cache's files: path -> (mtime_ns, inode)."""
     folder = project.paths.output_root / "cache" / "iforest"
-    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_ino) for p in folder.rglob("*.joblib")}
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_ino) for p in folder.rglob(f"*{CACHE_SUFFIX}")}
 
 
 @pytest.fixture(scope="module")
@@ -70,14 +72,15 @@ def lake_a(tmp_path_factory, _dbt_private_paths) -> DbtProject:
 
 @pytest.fixture(scope="module")
 def lake_b(lake_a, tmp_path_factory) -> DbtProject:
-    """A's lake in a fresh database with a fresh cache: the first two days as a range, then the last day alone,
-    with A's model cache (so its models are the ones A fitted)."""
+    """A's lake in a fresh database with a fresh cache: the first two days as a range, then the last day alone
+    and an hourly run inside it, both with A's model cache (so their models are the ones A fitted)."""
     project = DbtProject(tmp_path_factory.mktemp("iforest_b"))
     project.paths = dataclasses.replace(project.paths, lake_root=lake_a.paths.lake_root)
     run(project, {"from": DAYS[0], "to": DAYS[1]})
     project.own_cache = cache_files(project)
     project.paths = dataclasses.replace(project.paths, output_root=lake_a.paths.output_root)
     run(project, {"day": DAYS[-1]})
+    run(project, {"mode": "hourly", "hourly_end": HOURLY_END})
     return project
 
 
@@ -178,10 +181,18 @@ def test_records_are_byte_identical_in_a_fresh_database_alone_or_in_a_range(lake
         assert len(a) > 0 and iforest_records(lake_b, day) == a, day
 
 
+def test_an_hourly_run_judges_with_the_days_model(lake_a, lake_b):
+    window = "ts >= timestamp '" + DAYS[-1] + " 10:30:00' and ts < timestamp '" + DAYS[-1] + " 12:00:00'"
+    records = f"select cast(a as varchar) from anomalies a where detector = 'IFOREST' and {window} order by symbol, ts"
+    assert lake_b.query(records) == lake_a.query(records) and len(lake_a.query(records)) > 0
+    assert lake_b.query(f"select distinct baseline from anomalies where detector = 'IFOREST' and {window}") == [
+        ("history",)]
+
+
 def test_a_second_run_of_a_day_reuses_its_cached_models(lake_a, lake_b):
     # B's own cache holds the models of its range's second day: one per symbol (the first day is a cold start)
     assert len(lake_b.own_cache) == len(SYMBOLS)
-    # B's last day alone ran with A's cache: it loaded A's models and wrote nothing
+    # B's last day alone and its hourly run used A's cache: they loaded A's models and wrote nothing
     assert cache_files(lake_a) == lake_a.cache_after_build
     assert len(lake_a.cache_after_build) == 2 * len(SYMBOLS)
 
