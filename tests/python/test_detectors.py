@@ -819,3 +819,11 @@ def test_iforest_records_within_the_cooldown_make_one_record():
     assert near["exceeds_background"].all() and "cluster of 3 events" in near["rationale"].iloc[0]
     apart = iforest.anomalies(judged, None, FOREST, baselines, training, None, 0)
     assert apart["ts"].between(at("12:00:50"), at("12:01:15")).sum() == 4
+
+
+def test_a_window_without_bars_gives_no_records_and_no_error():
+    empty = bar_features(make_bars(seconds=600)).iloc[0:0]
+    judged = pd.DataFrame({"symbol": pd.Series([], dtype="object"), "date": pd.Series([], dtype="datetime64[us]")})
+    table = background.thresholds(no_history(), judged, {"JUMP": 6.8}, background.BackgroundParams())
+    assert jump.anomalies(empty, jump.JumpParams(), table).empty
+    assert zscore.anomalies(empty, zscore.ZScoreParams(), table).empty

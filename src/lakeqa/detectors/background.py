@@ -165,15 +165,17 @@ def threshold_values(
     """Per row of `features` (symbol, ts): the threshold of `detector` on the row's day (+inf where the
     table has none: nothing is flagged there)."""
     keys = [(s, d) for (s, d, det) in table if det == detector]
+    if not keys or features.empty:
+        return np.full(len(features), np.inf)
     lookup = pd.DataFrame(
         {
-            "symbol": [s for s, _ in keys],
+            "symbol": pd.Series([s for s, _ in keys], dtype="object"),
             "day": pd.Series([d for _, d in keys], dtype="datetime64[us]"),
             "threshold": [table[(s, d, detector)].value for s, d in keys],
         }
     )
     rows = pd.DataFrame(
-        {"symbol": features["symbol"].to_numpy(), "day": pd.to_datetime(features["ts"]).dt.floor("D").astype("datetime64[us]")}
+        {"symbol": features["symbol"].to_numpy(dtype=object), "day": pd.to_datetime(features["ts"]).dt.floor("D").astype("datetime64[us]")}
     )
     merged = rows.merge(lookup, on=["symbol", "day"], how="left")
     return merged["threshold"].fillna(np.inf).to_numpy(dtype=float)
