@@ -198,7 +198,18 @@ def test_a_second_run_of_a_day_reuses_its_cached_models(lake_a, lake_b):
 
 
 def test_damage_to_other_symbols_leaves_a_symbols_records_alone(lake_a, lake_c):
+    def every_record(project: DbtProject, day: str) -> list[tuple]:
+        # every detector's records of the untouched symbol, and the background its thresholds learn from
+        return project.query(
+            "select cast(a as varchar) from anomalies a where date = ? and symbol = ? order by detector, ts",
+            [day, UNTOUCHED],
+        ) + project.query(
+            "select cast(b as varchar) from detector_background b where date = ? and symbol = ? order by detector",
+            [day, UNTOUCHED],
+        )
+
     for day in DAYS[1:]:
+        assert every_record(lake_c, day) == every_record(lake_a, day), day
         assert iforest_records(lake_c, day, UNTOUCHED) == iforest_records(lake_a, day, UNTOUCHED), day
         assert len(iforest_records(lake_a, day, UNTOUCHED)) > 0
     for symbol in (DAMAGED, RETOUCHED):
