@@ -185,6 +185,10 @@ def test_demo_builds_the_lake_and_runs_the_qa(run_env, capsys):
     assert days[-1][1] == 13 and days[-2][1] == 13
     report = run_env.paths.output_root / "reports/qa/2024-08-14_qa_report.md"
     assert (run_env.paths.output_root / "reports/qa/2024-08-14_qa_report.html").is_file()
+    # the last clean day is judged against what the detectors learned from the three before it
+    clean = (run_env.paths.output_root / "reports/qa/2024-08-13_qa_report.md").read_text()
+    [anomalies] = [line for line in clean.splitlines() if line.startswith("| Anomalies |")]
+    assert "| 0 anomalies beyond the background" in anomalies, anomalies
     # the faulted day's report shows what did not arrive, by name
     text = report.read_text()
     assert "Coverage" in text and "What broke" in text
