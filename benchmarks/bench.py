@@ -7,11 +7,18 @@ day's trades into 1-second bars — the floor the bars stage cannot beat. It pri
 (each stage's wall time, rows in and out, rows per second, ratio to the floor) and the peak resident memory
 of the whole run, and writes the same numbers as JSON (benchmarks/results/) for comparison between commits.
 
+Beside lakeqa it runs the reference peer, ../shared/bench/pandas_sidecar.py (the pandas + scikit-learn sidecar a
+team would write instead), on the same lake in the same run, the way its users would: in its own virtual
+environment (<work>/peer-venv, created on first use) with the newest pandas, pyarrow, numpy and scikit-learn from
+PyPI, upgraded when older than a day. Each pipeline runs --runs times, alternating; the table shows medians.
+
     python benchmarks/bench.py                       # 1 M trades/day, 13 symbols
     python benchmarks/bench.py --trades 1e6,3e6,1e7  # scaling in trades per day
     python benchmarks/bench.py --trades 1e6 --days 30 --compare-days 1   # a 30-day lake vs a 1-day lake
     python benchmarks/bench.py --hourly              # hourly mode against daily mode
     python benchmarks/bench.py --warm                # time a second run: dbt parses partially
+    python benchmarks/bench.py --trades 1e7 --runs 3 # the issue's bar: median of three, side by side
+    python benchmarks/bench.py --no-peer             # lakeqa and the floor only
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -35,6 +43,11 @@ PROJECT_DIR = BENCH_DIR.parent
 LAKES = "lakes"
 RESULTS = "results"
 DAY = "2024-08-09"
+SHARED = Path(os.environ.get("LAKEQA_SHARED", PROJECT_DIR.parent / "shared"))
+PEER_SCRIPT = SHARED / "bench" / "pandas_sidecar.py"
+PEER_VENV = "peer-venv"
+PEER_PACKAGES = ("pandas", "pyarrow", "numpy", "scikit-learn")
+PEER_REFRESH_S = 24 * 3600  # upgrade the peer's packages to the newest at most once a day
 
 # dbt nodes by stage: a node belongs to the first stage one of whose names it equals or starts with + "_"
 STAGES = {
@@ -211,6 +224,48 @@ def run_qa(root: Path, run_dir: Path, extra: list[str], fresh: bool = True) -> d
             "duckdb": str(run_dir / "qa.duckdb")}
 
 
+def peer_python(work: Path) -> tuple[Path, dict[str, str]]:
+    """The reference peer's own interpreter: a virtual environment with the newest PEER_PACKAGES, created on
+    first use and upgraded when its last upgrade is more than PEER_REFRESH_S old; and the versions it holds."""
+    venv = work / PEER_VENV
+    python, marker = venv / "bin" / "python", venv / ".upgraded"
+    if not python.exists():
+        print(f"bench: creating the reference peer's virtual environment {venv}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    if not marker.exists() or time.time() - marker.stat().st_mtime > PEER_REFRESH_S:
+        print(f"bench: installing the newest {', '.join(PEER_PACKAGES)} for the reference peer", flush=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip", *PEER_PACKAGES],
+                       check=True)
+        marker.touch()
+    versions = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m, json, sys; "
+         "print(json.dumps({p: m.version(p) for p in sys.argv[1:]}))", *PEER_PACKAGES],
+        check=True, capture_output=True, text=True).stdout
+    return python, json.loads(versions)
+
+
+def run_peer(python: Path, root: Path, run_dir: Path) -> dict:
+    """The reference sidecar on the same day in a child process: wall time, its processes' summed peak
+    memory (sampled as for lakeqa) and the JSON it prints as its last line."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    cmd = [str(python), str(PEER_SCRIPT), "--lake", str(root), "--day", DAY, "--out", str(run_dir / "out")]
+    t = time.monotonic()
+    with open(run_dir / "run.log", "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        sampler = TreeMemory(proc.pid)
+        _, status, usage = os.wait4(proc.pid, 0)
+        tree_peak_kb = sampler.stop()
+    wall = time.monotonic() - t
+    lines = (run_dir / "run.log").read_text().strip().splitlines()
+    if os.waitstatus_to_exitcode(status) != 0 or not lines:
+        raise SystemExit(f"bench: the reference peer failed, see {run_dir / 'run.log'}")
+    report = json.loads(lines[-1])
+    return {"wall_s": wall, "peak_rss_mb": max(tree_peak_kb, usage.ru_maxrss) / 1024,
+            "total_s": report.get("total_s"), "timings_s": report.get("timings_s", {})}
+
+
 def stage_rows(duckdb_path: str, day: str) -> dict[str, int]:
     con = duckdb.connect(duckdb_path, read_only=True)
     out = {}
@@ -223,7 +278,8 @@ def stage_rows(duckdb_path: str, day: str) -> dict[str, int]:
     return out
 
 
-def scenario(work: Path, trades: int, days: int, symbols: int, mode: str = "daily", warm: bool = False) -> dict:
+def scenario(work: Path, trades: int, days: int, symbols: int, mode: str = "daily", warm: bool = False,
+             runs: int = 1, peer: tuple[Path, dict[str, str]] | None = None) -> dict:
     root = lake_for(work, trades, days, symbols)
     trade_files = day_files(root, "trades")
     n_trades, n_quotes = parquet_rows(trade_files), parquet_rows(day_files(root, "quotes"))
@@ -235,7 +291,16 @@ def scenario(work: Path, trades: int, days: int, symbols: int, mode: str = "dail
         # the files cached; the timed run then replaces the day it built
         print(f"bench: {name}: warm-up run", flush=True)
         run_qa(root, work / RESULTS / name, extra)
-    qa = run_qa(root, work / RESULTS / name, extra, fresh=not warm)
+    # alternate the two pipelines so that neither profits alone from a quiet moment of the machine
+    qa_runs, peer_runs = [], []
+    for i in range(runs):
+        if runs > 1:
+            print(f"bench: {name}: run {i + 1} of {runs}", flush=True)
+        qa_runs.append(run_qa(root, work / RESULTS / name, extra, fresh=not warm))
+        if peer is not None and mode == "daily":
+            peer_runs.append(run_peer(peer[0], root, work / RESULTS / f"{name}_peer"))
+    # the stages shown are those of the run whose wall time is the median
+    qa = sorted(qa_runs, key=lambda r: r["wall_s"])[(len(qa_runs) - 1) // 2]
     floor = bare_scan_seconds(trade_files)
     rows = stage_rows(qa["duckdb"], DAY)
 
@@ -251,9 +316,18 @@ def scenario(work: Path, trades: int, days: int, symbols: int, mode: str = "dail
     rows_in = n_trades + n_quotes
     rows_out = {"bars": rows["bars_1s"], "rules": rows["violations"], "zscore+jump": rows["anomalies"],
                 "iforest": rows["anomalies"], "anomalies+fusion": rows["fusion"]}
+    reference = None
+    if peer_runs:
+        reference = {"wall_s": statistics.median(r["wall_s"] for r in peer_runs),
+                     "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in peer_runs),
+                     "wall_s_runs": [r["wall_s"] for r in peer_runs], "versions": peer[1],
+                     "timings_s": peer_runs[-1]["timings_s"]}
     return {
         "scenario": name, "trades": n_trades, "quotes": n_quotes, "days_in_lake": days, "mode": mode,
-        "wall_s": qa["wall_s"], "peak_rss_mb": qa["peak_rss_mb"], "floor_s": floor,
+        "runs": runs, "wall_s": statistics.median(r["wall_s"] for r in qa_runs),
+        "wall_s_runs": [r["wall_s"] for r in qa_runs],
+        "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in qa_runs), "floor_s": floor,
+        "peer": reference, "x_peer": reference and statistics.median(r["wall_s"] for r in qa_runs) / reference["wall_s"],
         "stages": {k: {"seconds": v, "rows_in": rows_in, "rows_out": rows_out.get(k),
                        "rows_per_s": rows_in / v if v else None, "x_floor": v / floor if floor else None}
                    for k, v in stage_times.items()},
@@ -271,7 +345,16 @@ def print_table(result: dict) -> None:
     print(f"{'full run (wall)':<24} {result['wall_s']:>8.2f} {'':>12} {'':>10} "
           f"{(result['trades'] + result['quotes']) / result['wall_s']:>12,.0f} {result['wall_s'] / result['floor_s']:>8.1f}")
     print(f"{'bare DuckDB scan (floor)':<24} {result['floor_s']:>8.2f}")
-    print(f"peak resident memory of the run: {result['peak_rss_mb']:,.0f} MB")
+    peer = result.get("peer")
+    if peer:
+        print(f"{'reference pandas sidecar':<24} {peer['wall_s']:>8.2f} {'':>12} {'':>10} "
+              f"{(result['trades'] + result['quotes']) / peer['wall_s']:>12,.0f} {peer['wall_s'] / result['floor_s']:>8.1f}")
+    runs = f" (median of {result['runs']} runs)" if result.get("runs", 1) > 1 else ""
+    print(f"peak resident memory of the run{runs}: {result['peak_rss_mb']:,.0f} MB")
+    if peer:
+        versions = ", ".join(f"{k} {v}" for k, v in peer["versions"].items())
+        print(f"reference pandas sidecar ({versions}): peak {peer['peak_rss_mb']:,.0f} MB")
+        print(f"lakeqa / reference wall time: {result['x_peer']:.2f}x")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -282,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbols", type=int, default=13)
     parser.add_argument("--hourly", action="store_true", help="also run hourly mode on the same lake")
     parser.add_argument("--warm", action="store_true", help="time a second run (dbt's parse kept, files cached)")
+    parser.add_argument("--runs", type=int, default=1, help="runs of each pipeline per scenario; medians shown")
+    parser.add_argument("--no-peer", action="store_true", help="do not run the reference pandas sidecar")
     parser.add_argument("--json", default=None, help="where to write the JSON (default <work>/results/bench.json)")
     parser.add_argument("--work", default=str(BENCH_DIR), help="folder for lakes/ and results/ (default benchmarks/)")
     args = parser.parse_args(argv)
@@ -291,13 +376,22 @@ def main(argv: list[str] | None = None) -> int:
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
                "duckdb": duckdb.__version__,
                "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+    peer = None
+    if args.no_peer:
+        print("bench: the reference pandas sidecar is not run (--no-peer)")
+    elif not PEER_SCRIPT.exists():
+        print(f"bench: the reference pandas sidecar is not run: {PEER_SCRIPT} is absent (../shared is not beside "
+              "the checkout; LAKEQA_SHARED names another place)")
+    else:
+        peer = peer_python(work)
     results = []
     for trades in [parse_count(t) for t in args.trades.split(",")]:
         for days in [args.days] + ([args.compare_days] if args.compare_days else []):
-            results.append(scenario(work, trades, days, args.symbols, warm=args.warm))
+            results.append(scenario(work, trades, days, args.symbols, warm=args.warm, runs=args.runs, peer=peer))
             print_table(results[-1])
         if args.hourly:
-            results.append(scenario(work, trades, args.days, args.symbols, mode="hourly", warm=args.warm))
+            results.append(scenario(work, trades, args.days, args.symbols, mode="hourly", warm=args.warm,
+                                   runs=args.runs))
             print_table(results[-1])
     out = Path(args.json) if args.json else work / RESULTS / "bench.json"
     out.write_text(json.dumps({"machine": machine, "when": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -38,9 +38,13 @@ def test_the_floor_computes_every_aggregate_of_the_bars(tmp_path):
 
 
 def test_the_benchmark_runs_a_tiny_day_and_writes_its_table_and_json(tmp_path, capsys):
-    assert _bench().main(["--trades", "20k", "--symbols", "2", "--work", str(tmp_path)]) == 0
+    """Both pipelines, side by side: lakeqa and the reference pandas sidecar (in its own virtual environment,
+    created by the benchmark), each run twice; where ../shared is absent the peer is named as not run."""
+    bench = _bench()
+    assert bench.main(["--trades", "20k", "--symbols", "2", "--runs", "2", "--work", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for line in ("stage", "full run (wall)", "bare DuckDB scan (floor)", "peak resident memory of the run"):
+    for line in ("stage", "full run (wall)", "bare DuckDB scan (floor)",
+                 "peak resident memory of the run (median of 2 runs)"):
         assert line in out
     data = json.loads((tmp_path / "results" / "bench.json").read_text())
     assert data["machine"]["cpus"] >= 1 and data["machine"]["duckdb"] == duckdb.__version__
@@ -54,6 +58,19 @@ def test_the_benchmark_runs_a_tiny_day_and_writes_its_table_and_json(tmp_path, c
         assert stage["seconds"] > 0 and stage["x_floor"] > 0 and stage["rows_in"] == result["trades"] + result["quotes"]
     assert result["stages"]["bars"]["rows_out"] > 0, "no bars_1s rows counted"
     assert result["stages"]["anomalies+fusion"]["rows_out"] == 2, "one verdict per symbol"
+    assert result["runs"] == 2 and len(result["wall_s_runs"]) == 2
+    if not bench.PEER_SCRIPT.exists():
+        assert "the reference pandas sidecar is not run" in out and result["peer"] is None
+        return
+    peer = result["peer"]
+    assert len(peer["wall_s_runs"]) == 2 and peer["wall_s"] > 0 and peer["peak_rss_mb"] > 50
+    assert set(peer["versions"]) == {"pandas", "pyarrow", "numpy", "scikit-learn"}
+    assert int(peer["versions"]["pandas"].split(".")[0]) >= 3, "the peer runs on the newest pandas, not ours"
+    assert {"read", "bars_1s", "rules"} <= set(peer["timings_s"]), peer["timings_s"]
+    assert result["x_peer"] == result["wall_s"] / peer["wall_s"]
+    for line in ("reference pandas sidecar", "lakeqa / reference wall time:", "scikit-learn "):
+        assert line in out
+    assert (tmp_path / "peer-venv" / "bin" / "python").exists()
 
 
 def test_peak_memory_sums_the_run_and_its_child_processes():
