@@ -186,6 +186,20 @@ def _rss_kb(pid: int) -> int:
     return 0
 
 
+def timed_child(cmd: list[str], log_path: Path, env: dict | None = None, cwd: Path | None = None
+                ) -> tuple[float, int, int]:
+    """Run cmd with its output in log_path: wall seconds, exit code and peak memory in kB of the process and
+    every child it starts, summed; the kernel's own peak of the largest one is a lower bound in case a peak
+    fell between two samples."""
+    t = time.monotonic()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        sampler = TreeMemory(proc.pid)
+        _, status, usage = os.wait4(proc.pid, 0)
+        tree_peak_kb = sampler.stop()
+    return time.monotonic() - t, os.waitstatus_to_exitcode(status), max(tree_peak_kb, usage.ru_maxrss)
+
+
 def run_qa(root: Path, run_dir: Path, extra: list[str], fresh: bool = True) -> dict:
     """`lakeqa run` in a child process; wall time, peak RSS and each step's and dbt node's time.
     With fresh=False the run_dir folder (DuckDB file, dbt's target/ with its parsed project) is kept."""
@@ -202,14 +216,8 @@ def run_qa(root: Path, run_dir: Path, extra: list[str], fresh: bool = True) -> d
     )
     cmd = [sys.executable, "-m", "lakeqa.cli", "run", "--skip", "docs", "--fail-on", "never",
            "--timings-json", str(run_dir / "timings.json"), *extra]
-    t = time.monotonic()
-    with open(run_dir / "run.log", "w") as log:
-        proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_DIR, stdout=log, stderr=subprocess.STDOUT)
-        sampler = TreeMemory(proc.pid)
-        _, status, usage = os.wait4(proc.pid, 0)
-        tree_peak_kb = sampler.stop()
-    wall = time.monotonic() - t
-    if os.waitstatus_to_exitcode(status) != 0:
+    wall, exit_code, peak_kb = timed_child(cmd, run_dir / "run.log", env=env, cwd=PROJECT_DIR)
+    if exit_code != 0:
         raise SystemExit(f"bench: lakeqa run failed, see {run_dir / 'run.log'}")
     steps = json.loads((run_dir / "timings.json").read_text())
     nodes = {}
@@ -217,9 +225,6 @@ def run_qa(root: Path, run_dir: Path, extra: list[str], fresh: bool = True) -> d
     for r in results["results"]:
         name = r["unique_id"].split(".")[-1] if not r["unique_id"].startswith("test.") else r["unique_id"].split(".")[2]
         nodes[name] = nodes.get(name, 0.0) + float(r.get("execution_time") or 0.0)
-    # the run's processes together (any child it starts counts too); the kernel's own peak of the largest
-    # one is a lower bound in case a peak fell between two samples
-    peak_kb = max(tree_peak_kb, usage.ru_maxrss)
     return {"wall_s": wall, "peak_rss_mb": peak_kb / 1024, "steps": steps, "nodes": nodes,
             "duckdb": str(run_dir / "qa.duckdb")}
 
@@ -251,19 +256,11 @@ def run_peer(python: Path, root: Path, run_dir: Path) -> dict:
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     cmd = [str(python), str(PEER_SCRIPT), "--lake", str(root), "--day", DAY, "--out", str(run_dir / "out")]
-    t = time.monotonic()
-    with open(run_dir / "run.log", "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-        sampler = TreeMemory(proc.pid)
-        _, status, usage = os.wait4(proc.pid, 0)
-        tree_peak_kb = sampler.stop()
-    wall = time.monotonic() - t
+    wall, exit_code, peak_kb = timed_child(cmd, run_dir / "run.log")
     lines = (run_dir / "run.log").read_text().strip().splitlines()
-    if os.waitstatus_to_exitcode(status) != 0 or not lines:
+    if exit_code != 0 or not lines:
         raise SystemExit(f"bench: the reference peer failed, see {run_dir / 'run.log'}")
-    report = json.loads(lines[-1])
-    return {"wall_s": wall, "peak_rss_mb": max(tree_peak_kb, usage.ru_maxrss) / 1024,
-            "total_s": report.get("total_s"), "timings_s": report.get("timings_s", {})}
+    return {"wall_s": wall, "peak_rss_mb": peak_kb / 1024, "timings_s": json.loads(lines[-1]).get("timings_s", {})}
 
 
 def stage_rows(duckdb_path: str, day: str) -> dict[str, int]:
@@ -316,6 +313,7 @@ def scenario(work: Path, trades: int, days: int, symbols: int, mode: str = "dail
     rows_in = n_trades + n_quotes
     rows_out = {"bars": rows["bars_1s"], "rules": rows["violations"], "zscore+jump": rows["anomalies"],
                 "iforest": rows["anomalies"], "anomalies+fusion": rows["fusion"]}
+    wall = statistics.median(r["wall_s"] for r in qa_runs)
     reference = None
     if peer_runs:
         reference = {"wall_s": statistics.median(r["wall_s"] for r in peer_runs),
@@ -324,10 +322,9 @@ def scenario(work: Path, trades: int, days: int, symbols: int, mode: str = "dail
                      "timings_s": peer_runs[-1]["timings_s"]}
     return {
         "scenario": name, "trades": n_trades, "quotes": n_quotes, "days_in_lake": days, "mode": mode,
-        "runs": runs, "wall_s": statistics.median(r["wall_s"] for r in qa_runs),
-        "wall_s_runs": [r["wall_s"] for r in qa_runs],
+        "runs": runs, "wall_s": wall, "wall_s_runs": [r["wall_s"] for r in qa_runs],
         "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in qa_runs), "floor_s": floor,
-        "peer": reference, "x_peer": reference and statistics.median(r["wall_s"] for r in qa_runs) / reference["wall_s"],
+        "peer": reference, "x_peer": reference and wall / reference["wall_s"],
         "stages": {k: {"seconds": v, "rows_in": rows_in, "rows_out": rows_out.get(k),
                        "rows_per_s": rows_in / v if v else None, "x_floor": v / floor if floor else None}
                    for k, v in stage_times.items()},
