@@ -1,11 +1,12 @@
 {# grain: one row per symbol and trade_id, trades of the run's window #}
 {% set window = lakeqa_window() %}
+{% set lake_trades = lakeqa_read_lake(source('lake', 'trades'), window.days) %}
 
 with
 
 trades as (
 
-    select * from {{ lakeqa_read_lake(source('lake', 'trades'), window.days) }}
+    select * from {{ lake_trades }}
 
 ),
 
@@ -25,11 +26,12 @@ trades_in_window as (
 
 ),
 
--- one row per (symbol, trade_id): a copy captured twice counts once (macros/lake/lakeqa_one_copy_per_id.sql)
+-- one row per (symbol, trade_id): a copy captured twice counts once; a lake without duplicates is read as
+-- it is (macros/lake/lakeqa_one_copy_per_id.sql)
 final as (
 
     {{ lakeqa_one_copy_per_id('trades_in_window', 'trade_id',
-                              ['ts', 'price', 'qty', 'quote_qty', 'is_buyer_maker']) }}
+                              ['ts', 'price', 'qty', 'quote_qty', 'is_buyer_maker'], lake_trades) }}
 
 )
 
