@@ -23,11 +23,17 @@ day, trained on the symbol's own clean history, never on the period it judges.
 - Threshold: the (1 - contamination) quantile of the training rows' scores (contamination 'auto': 0.5,
   scikit-learn's own offset): a clean day flags about ``contamination`` of its bars, a damaged day more.
   ``exceeds_background``: the score is above the highest training score, i.e. the bar is more isolated
-  than every clean bar the forest learned from.
+  than every clean bar the forest learned from. A cold start's training rows are rows of the day it
+  judges, so the day is scored once and the fit sample's scores are taken from that result by position:
+  a row's score does not depend on the other rows scored with it, so these are the scores a separate
+  scoring of the sample gives, bit for bit.
 - Cache: history models are kept as files under ``<QA_OUTPUT_ROOT>/cache/iforest/<SYMBOL>/`` keyed by
   a digest of the symbol, its training days, the training rows and the parameters (ModelCache), so an
-  hourly run, or a rebuild of a day, loads the forest instead of fitting it again, and changed history fits
-  a new one. Cold-start models are not cached: their rows change with every run of the day.
+  hourly run, or a rebuild of a day, loads the forest, with its threshold and background, instead of
+  fitting it and scoring its training rows again, and changed history fits a new one. Cold-start models
+  are not cached: their rows change with every run of the day.
+- The forests of a run's symbol-days are fitted one after another (see _fit_forests: fitting them on
+  threads does not win on 2 cores).
 
 The same input gives byte-identical records: every step is deterministic given the rows in (symbol, ts)
 order, and a loaded model is the pickled forest that was fitted.
