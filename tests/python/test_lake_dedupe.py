@@ -20,9 +20,15 @@ DAY = "2024-08-09"
 STAGING = {"stg_lake__trades": ("trades", "trade_id"), "stg_lake__quotes": ("quotes", "update_id")}
 
 
-def _build_staging(project):
+def _build_staging(project) -> tuple[dict[str, str], str]:
+    """-> (compiled SQL per staging model, what the build wrote to dbt's log)."""
+    log = Path(os.environ["DBT_LOG_PATH"]) / "dbt.log"
+    start = log.stat().st_size if log.exists() else 0
     outcome = project.build({"day": DAY}, select=" ".join(STAGING))
-    return {r.node.name: r.node.compiled_code for r in outcome.results if r.node.name in STAGING}
+    with log.open(errors="replace") as f:
+        f.seek(start)
+        written = f.read()
+    return {r.node.name: r.node.compiled_code for r in outcome.results if r.node.name in STAGING}, written
 
 
 def _rows_in(files: str | Path) -> int:
@@ -44,7 +50,11 @@ def small_lake(dbt_project):
 
 
 def test_a_lake_without_duplicates_is_read_as_it_is(small_lake):
-    compiled = _build_staging(small_lake)
+    compiled, log = _build_staging(small_lake)
+    # consecutive trade ids are proven unique by the files' statistics; book update ids have gaps and
+    # take the hash aggregate
+    assert "stg_lake__trades: trade_ids dense and apart in the 2 files' statistics" in log
+    assert "stg_lake__quotes: no update_id twice in the 2 files" in log
     for model, (dataset, id_column) in STAGING.items():
         assert "duplicated_ids" not in compiled[model], f"{model} deduplicated a lake without duplicates"
         in_lake = _rows_in(f"{small_lake.lake}/{dataset}/*/date={DAY}/*.parquet")
@@ -60,7 +70,8 @@ def test_a_file_captured_twice_is_deduplicated(small_lake):
         original = sorted(partition.glob("*.parquet"))[0]
         shutil.copy(original, partition / f"again-{original.name}")
         copied[model] = _rows_in(original)
-    compiled = _build_staging(small_lake)
+    compiled, log = _build_staging(small_lake)
+    assert "stg_lake__trades: " in log and "trade_ids captured more than once, deduplicated" in log
     for model, (dataset, id_column) in STAGING.items():
         assert "duplicated_ids" in compiled[model], f"{model} read a lake with duplicates without the dedupe"
         in_lake = _rows_in(f"{small_lake.lake}/{dataset}/*/date={DAY}/*.parquet")

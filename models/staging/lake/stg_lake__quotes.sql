@@ -2,14 +2,15 @@
 {% set window = lakeqa_window() %}
 {% set lookback_start_day = (modules.datetime.datetime.strptime(window.start_day, '%Y-%m-%d')
                              - modules.datetime.timedelta(days=1)).strftime('%Y-%m-%d') %}
-{% set lake_quotes = lakeqa_read_lake(source('lake', 'quotes'), [lookback_start_day] + window.days) %}
+{% set quote_days = [lookback_start_day] + window.days %}
+{% set quote_files = lakeqa_lake_files(source('lake', 'quotes'), quote_days) %}
 
 with
 
 quotes as (
 
     -- the previous day too: the first seconds of a day take their bid/ask from the last quote before it
-    select * from {{ lake_quotes }}
+    select * from {{ lakeqa_read_lake(source('lake', 'quotes'), quote_days) }}
 
 ),
 
@@ -34,7 +35,7 @@ quotes_in_window as (
 final as (
 
     {{ lakeqa_one_copy_per_id('quotes_in_window', 'update_id',
-                              ['ts', 'bid_price', 'bid_qty', 'ask_price', 'ask_qty'], lake_quotes) }}
+                              ['ts', 'bid_price', 'bid_qty', 'ask_price', 'ask_qty'], quote_files) }}
 
 )
 

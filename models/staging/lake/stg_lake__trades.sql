@@ -1,12 +1,12 @@
 {# grain: one row per symbol and trade_id, trades of the run's window #}
 {% set window = lakeqa_window() %}
-{% set lake_trades = lakeqa_read_lake(source('lake', 'trades'), window.days) %}
+{% set trade_files = lakeqa_lake_files(source('lake', 'trades'), window.days) %}
 
 with
 
 trades as (
 
-    select * from {{ lake_trades }}
+    select * from {{ lakeqa_read_lake(source('lake', 'trades'), window.days) }}
 
 ),
 
@@ -31,7 +31,7 @@ trades_in_window as (
 final as (
 
     {{ lakeqa_one_copy_per_id('trades_in_window', 'trade_id',
-                              ['ts', 'price', 'qty', 'quote_qty', 'is_buyer_maker'], lake_trades) }}
+                              ['ts', 'price', 'qty', 'quote_qty', 'is_buyer_maker'], trade_files) }}
 
 )
 
