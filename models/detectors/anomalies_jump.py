@@ -6,7 +6,7 @@ dbt to it.
 
 from lakeqa.detectors import background, jump
 from lakeqa.settings import group_values
-from lakeqa.detectors.features import as_bool, empty_anomalies
+from lakeqa.detectors.features import SCORE_INPUT_COLUMNS, load_columns, as_bool, empty_anomalies
 
 
 def model(dbt, session):
@@ -23,7 +23,7 @@ def model(dbt, session):
     learned = background.BackgroundParams.from_vars(
         group_values("detectors", dbt.config.meta_get("detectors"), dbt.config.meta_get("detectors_override"))
     )
-    features = bar_features.df()
+    features = load_columns(bar_features, SCORE_INPUT_COLUMNS)
     # the days a symbol may learn from: the same eligible days IsolationForest trains on
     eligible = training_days.filter("is_training_eligible").project("symbol, date").df()
     table = background.thresholds(

@@ -7,7 +7,7 @@ import pandas as pd
 
 from lakeqa.detectors import background, jump, zscore
 from lakeqa.settings import group_values
-from lakeqa.detectors.features import as_bool
+from lakeqa.detectors.features import SCORE_INPUT_COLUMNS, load_columns, as_bool
 
 
 def model(dbt, session):
@@ -19,7 +19,7 @@ def model(dbt, session):
         return background.day_extremes(pd.DataFrame(columns=["symbol", "ts", "detector", "abs_z"]))
     zscore_vars = group_values("zscore", dbt.config.meta_get("zscore"), dbt.config.meta_get("zscore_override"))
     jump_vars = group_values("jump", dbt.config.meta_get("jump"), dbt.config.meta_get("jump_override"))
-    features = bar_features.df()
+    features = load_columns(bar_features, SCORE_INPUT_COLUMNS)
     scored = pd.concat(
         [
             zscore.scored(features, zscore.ZScoreParams.from_vars(zscore_vars, jump_vars)),
