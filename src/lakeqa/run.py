@@ -21,9 +21,12 @@ an error. The build and the verdicts run either way: the no-data verdicts are th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import importlib
 import json
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -191,6 +194,24 @@ def build(paths: Paths, dbt_vars: dict) -> bool:
     return outcome.success
 
 
+def import_ge_in_background() -> threading.Thread:
+    """Import great_expectations on a thread while dbt builds: the import is 4-8 s of pure Python that would
+    otherwise stand between the build and the checkpoint, and the build spends most of its time in DuckDB,
+    outside the interpreter lock. Python's import lock makes the checkpoint's own import wait for this one;
+    the same process, so no second copy of pandas and GE in memory (a GE child process cost 300 MB). An
+    import that fails here fails again, with its message, where the checkpoint imports GE."""
+    from lakeqa.ge.context import quiet_gx
+
+    def import_ge() -> None:
+        quiet_gx()
+        with contextlib.suppress(Exception):
+            importlib.import_module("great_expectations")
+
+    thread = threading.Thread(target=import_ge, name="import-great-expectations", daemon=True)
+    thread.start()
+    return thread
+
+
 def run_ge(paths: Paths, day: str) -> dict:
     """GE on a built day; its thresholds are the ones the build resolved (rule_attachments), so the run's
     --vars reach GE through the build and are not passed again."""
@@ -289,6 +310,9 @@ def _main(args) -> int:
         steps.remove("freshness")  # measured from now: it says nothing about a past window
         why = "the lake's age is measured from now"
         print(f"freshness: not judged for a past window ({window.label}; {why}): skipped", flush=True)
+
+    if "ge" in steps:
+        import_ge_in_background()
 
     n = 0
     if "freshness" in steps:
