@@ -71,7 +71,7 @@ zscore_inputs as (
         ts,
         '{{ detector }}' as detector,
         '{{ feature }}' as feature,
-        {{ feature }} as value,
+        {{ feature }} as feature_value,
         {{ feature }}_trailing_n as trailing_n,
         {{ feature }}_trailing_center as trailing_center,
         {{ feature }}_trailing_scale as trailing_scale,
@@ -91,7 +91,7 @@ zscores as (
     select
         *,
         coalesce(
-            isfinite(value) and isfinite(trailing_center) and trailing_n >= {{ min_obs }} and sigma > 0, false
+            isfinite(feature_value) and isfinite(trailing_center) and trailing_n >= {{ min_obs }} and sigma > 0, false
         ) as is_scorable
     from zscore_inputs
 
@@ -104,12 +104,12 @@ zscores_scored as (
         ts,
         detector,
         feature,
-        value,
+        feature_value,
         trailing_n,
         trailing_center,
         trailing_scale,
         sigma,
-        case when is_scorable then (value - trailing_center) / sigma end as z,
+        case when is_scorable then (feature_value - trailing_center) / sigma end as z,
         {{ k }} as k,
         {{ bar_columns }}
     from zscores
@@ -123,7 +123,7 @@ jump_inputs as (
         ts,
         'JUMP' as detector,
         'return_1s' as feature,
-        return_1s as value,
+        return_1s as feature_value,
         return_1s_trailing_n as trailing_n,
         -- returns are judged against 0: no center
         cast(null as double) as trailing_center,
@@ -138,7 +138,7 @@ jumps as (
 
     select
         *,
-        coalesce(isfinite(value) and trailing_n >= {{ min_obs }} and sigma > 0, false) as is_scorable,
+        coalesce(isfinite(feature_value) and trailing_n >= {{ min_obs }} and sigma > 0, false) as is_scorable,
         -- a calm book: a bar without a fresh quote (spread NULL) or with a NaN spread is not excluded
         spread_bp is null or isnan(spread_bp) or spread_bp < {{ spread_stable_bps }} as is_calm_book,
         coalesce(trade_count >= {{ min_trade_count }}, false) as is_busy_second
@@ -153,13 +153,13 @@ jumps_scored as (
         ts,
         detector,
         feature,
-        value,
+        feature_value,
         trailing_n,
         trailing_center,
         trailing_scale,
         sigma,
         -- signed: the direction of the move; JUMP thresholds |return_1s| / sigma
-        case when is_scorable then value / sigma end as z,
+        case when is_scorable then feature_value / sigma end as z,
         {{ k_sigma }} as k,
         {{ bar_columns }},
         is_scorable and is_calm_book and is_busy_second as is_gated
@@ -174,7 +174,7 @@ final as (
         ts,
         detector,
         feature,
-        value,
+        feature_value,
         trailing_n,
         trailing_center,
         trailing_scale,
@@ -194,7 +194,7 @@ final as (
         ts,
         detector,
         feature,
-        value,
+        feature_value,
         trailing_n,
         trailing_center,
         trailing_scale,

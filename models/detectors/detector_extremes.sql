@@ -56,4 +56,4 @@ final as (
 )
 
 select * from final
-order by symbol, date, detector
+order by 1, 2, 3

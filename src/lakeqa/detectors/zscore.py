@@ -58,7 +58,7 @@ class ZScoreParams:
 
 def detect(scores: pd.DataFrame, params: ZScoreParams, table: Mapping | None = None) -> pd.DataFrame:
     """Raw hits: the rows of `scores` (bar_scores rows of the z-score detectors: symbol, ts, detector,
-    feature, value, trailing_n, trailing_center, trailing_scale, sigma, z, abs_z, scored and the bar's
+    feature, feature_value, trailing_n, trailing_center, trailing_scale, sigma, z, abs_z, scored and the bar's
     columns) that are scored and have |z| above the day's threshold (`table` from background.thresholds;
     None: zscore.k everywhere), sorted by (symbol, detector, ts)."""
     scores = sorted_features(scores[scores["detector"].isin(list(ZSCORE_DETECTORS))])
@@ -92,7 +92,7 @@ def anomalies(scores: pd.DataFrame, params: ZScoreParams, table: Mapping | None 
             row["detector"],
             z=row["z"],
             k=threshold.value,
-            value=row["value"],
+            value=row["feature_value"],
             mean=row["trailing_center"],
             sigma=row["sigma"],
             n=row["trailing_n"],
