@@ -125,7 +125,8 @@ def bare_scan_seconds(files: list[str], runs: int = 3) -> float:
     """The floor: one DuckDB query aggregating the day's trades into 1 s bars, best of `runs`."""
     con = duckdb.connect()
     con.execute(f"set threads = {os.environ.get('DUCKDB_THREADS', '2')}")
-    con.execute(f"set memory_limit = '{os.environ.get('DUCKDB_MEMORY_LIMIT', '1GB')}'")
+    # the same default as profiles.yml
+    con.execute(f"set memory_limit = '{os.environ.get('DUCKDB_MEMORY_LIMIT', '600MB')}'")
     con.execute("set preserve_insertion_order = false")
     best = float("inf")
     for _ in range(runs):

@@ -35,15 +35,9 @@
     {% endif %}
     {% set columns = contract[dataset] %}
 
-    {% set root = lakeqa_lake_root() %}
-    {% set globs = [] %}
-    {% for day in days %}
-        {% do globs.append("select file from glob(" ~ lakeqa_quote(root ~ '/' ~ dataset ~ '/symbol=*/date=' ~ day ~ '/*.parquet') ~ ")") %}
-    {% endfor %}
-    {% set files = run_query(globs | join(' union all ') ~ ' order by file').columns[0].values() | list %}
-
+    {% set files = lakeqa_lake_files(dataset_relation, days) %}
     {% if files | length == 0 %}
-        {{ log("lakeqa: no '" ~ dataset ~ "' files under " ~ root ~ " for " ~ days | join(', ')
+        {{ log("lakeqa: no '" ~ dataset ~ "' files under " ~ lakeqa_lake_root() ~ " for " ~ days | join(', ')
                ~ "; its columns come out NULL", info=True) }}
         {{ return(lakeqa_empty_dataset(columns)) }}
     {% endif %}
@@ -55,6 +49,24 @@
 
     {{ return("read_parquet(" ~ file_list_sql ~ ", hive_partitioning = true, union_by_name = true, "
               ~ "hive_types = {'symbol': 'VARCHAR', 'date': 'DATE'})") }}
+{% endmacro %}
+
+
+{#
+    lakeqa_lake_files(dataset_relation, days) -> the sorted paths of the dataset's Parquet files in the given
+    date partitions (every symbol); none when parsing and in a dbt unit test (no lake is read there).
+#}
+{% macro lakeqa_lake_files(dataset_relation, days) %}
+    {% if not execute or dataset_relation.identifier.startswith('__dbt__cte__') %}
+        {{ return(none) }}
+    {% endif %}
+    {% set root = lakeqa_lake_root() %}
+    {% set globs = [] %}
+    {% for day in days %}
+        {% do globs.append("select file from glob(" ~ lakeqa_quote(root ~ '/' ~ dataset_relation.identifier ~ '/symbol=*/date='
+                                                                  ~ day ~ '/*.parquet') ~ ")") %}
+    {% endfor %}
+    {{ return(run_query(globs | join(' union all ') ~ ' order by file').columns[0].values() | list) }}
 {% endmacro %}
 
 

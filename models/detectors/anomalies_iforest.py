@@ -7,7 +7,7 @@ cached under <QA_OUTPUT_ROOT>/cache/iforest/ (lakeqa.detectors.iforest.ModelCach
 
 from lakeqa.detectors import iforest
 from lakeqa.settings import group_values, project_default
-from lakeqa.detectors.features import as_bool, empty_anomalies
+from lakeqa.detectors.features import as_bool, empty_anomalies, load_columns
 
 
 def model(dbt, session):
@@ -22,7 +22,7 @@ def model(dbt, session):
     params = iforest.IForestParams.from_vars(group_values("iforest", dbt.config.meta_get("iforest"), dbt.config.meta_get("iforest_override")))
     # the symbol-days the window judges (bar_features also holds the hour before the window, a lookback)
     baselines = baselines.project("symbol, date, baseline, training_dates").df()
-    features = bar_features.project(", ".join(f'"{c}"' for c in iforest.INPUT_COLUMNS)).df()
+    features = load_columns(bar_features, iforest.INPUT_COLUMNS)
     if features.empty or baselines.empty:
         return empty_anomalies()
     # the critical violations of bars_1s rows in the window's time span, for cold-start fits on the day itself
@@ -32,7 +32,7 @@ def model(dbt, session):
         f"and ts >= timestamp '{features['ts'].min().isoformat(sep=' ')}' "
         f"and ts <= timestamp '{features['ts'].max().isoformat(sep=' ')}'"
     ).project("symbol, ts").df()
-    training = training_bars.project(", ".join(f'"{c}"' for c in iforest.TRAINING_COLUMNS)).df()
+    training = load_columns(training_bars, iforest.TRAINING_COLUMNS)
     # records within jump.cooldown_seconds of each other merge, as for every detector
     jump_vars = group_values("jump", dbt.config.meta_get("jump"), dbt.config.meta_get("jump_override"))
     cooldown = float(jump_vars.get("cooldown_seconds", project_default("jump.cooldown_seconds")))

@@ -497,6 +497,56 @@ def test_cold_start_fits_on_the_days_own_clean_rows_and_says_so():
     assert set(only_a["symbol"]) == {"AAAUSDT"}
 
 
+def test_a_cold_start_thresholds_on_its_fit_sample_scored_directly_and_scores_the_day_once(monkeypatch):
+    # a sampled cold start (fewer fit rows than eligible rows) on a day with critical and non-finite bars:
+    # the threshold, the background and the records are those of a forest fitted on the sample and scored
+    # on the sample itself, although the day is scored once and the sample's scores taken from it
+    feats = forest_features(n_per_symbol=6_000, seed=21)
+    rng = np.random.default_rng(8)
+    bad = np.sort(rng.choice(len(feats), 900, replace=False))
+    critical = feats.loc[bad[:600], ["symbol", "ts"]]
+    feats.loc[bad[:600], "log_volume"] = 40.0
+    feats.loc[bad[600:], "has_nonfinite_value"] = True
+    feats.loc[bad[600:], "spread_bp"] = np.nan
+    params = iforest.IForestParams(n_estimators=50, fit_sample_size=4_000, contamination=0.01)
+    models = iforest.models_for(feats, critical, params)
+    records = []
+    for (symbol, _day), model in models.items():
+        rows = iforest.sorted_features(feats[feats["symbol"] == symbol])
+        fit_rows = iforest.cold_start_rows(rows, critical).reset_index(drop=True)
+        direct = iforest.fit_model(fit_rows, params, "cold_start")
+        assert model.n_training_rows == direct.n_training_rows == 4_000 < len(fit_rows)
+        assert model.threshold == direct.threshold and model.max_training_score == direct.max_training_score
+        assert np.array_equal(model.mean, direct.mean) and np.array_equal(model.std, direct.std)
+        sample = fit_rows.iloc[iforest.fit_sample(len(fit_rows), params)]
+        X = iforest.standardise(iforest.raw_features(sample), direct.mean, direct.std)
+        training_score = iforest.score(direct, X, params)
+        assert direct.threshold == iforest.threshold_from(training_score, 0.01)
+        assert direct.max_training_score == training_score.max()
+        # other rows than the sample (the day's eligible rows, or all of its rows) give another threshold
+        for other in (fit_rows, rows):
+            X_other = iforest.standardise(iforest.raw_features(other), direct.mean, direct.std)
+            assert iforest.threshold_from(iforest.score(direct, X_other, params), 0.01) != model.threshold
+        records += iforest._symbol_day_records(rows, direct, params)
+    scored = []
+    monkeypatch.setattr(iforest, "score", lambda model, X, params, real=iforest.score: scored.append(len(X)) or real(model, X, params))
+    out = iforest.anomalies(feats, critical, params)
+    assert len(scored) == 3 and sum(scored) == len(feats)  # one call per symbol-day: the judged rows
+    assert len(out) > 0 and out.equals(F.anomaly_frame(records))
+
+
+def test_a_cached_history_model_is_not_rescored_on_its_training_rows(tmp_path, monkeypatch):
+    training = history_of(days=2, n_per_symbol=3_000)
+    judged = forest_features(2_000, seed=3)
+    baselines = baselines_for(SYMBOLS, "history", days=2)
+    first = iforest.anomalies(judged, None, FOREST, baselines, training, iforest.ModelCache(tmp_path))
+    scored = []
+    monkeypatch.setattr(iforest, "score", lambda model, X, params, real=iforest.score: scored.append(len(X)) or real(model, X, params))
+    cache = iforest.ModelCache(tmp_path)
+    again = iforest.anomalies(judged, None, FOREST, baselines, training, cache)
+    assert (cache.hits, cache.fits) == (3, 0) and scored == [2_000] * 3 and again.equals(first)
+
+
 def test_a_history_baseline_without_training_rows_is_an_error_not_a_silent_cold_start():
     with pytest.raises(ValueError, match="has history"):
         iforest.anomalies(forest_features(1_000), None, FOREST, baselines_for(SYMBOLS, "history"), None)

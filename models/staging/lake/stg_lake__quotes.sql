@@ -2,13 +2,15 @@
 {% set window = lakeqa_window() %}
 {% set lookback_start_day = (modules.datetime.datetime.strptime(window.start_day, '%Y-%m-%d')
                              - modules.datetime.timedelta(days=1)).strftime('%Y-%m-%d') %}
+{% set quote_days = [lookback_start_day] + window.days %}
+{% set quote_files = lakeqa_lake_files(source('lake', 'quotes'), quote_days) %}
 
 with
 
 quotes as (
 
     -- the previous day too: the first seconds of a day take their bid/ask from the last quote before it
-    select * from {{ lakeqa_read_lake(source('lake', 'quotes'), [lookback_start_day] + window.days) }}
+    select * from {{ lakeqa_read_lake(source('lake', 'quotes'), quote_days) }}
 
 ),
 
@@ -28,11 +30,12 @@ quotes_in_window as (
 
 ),
 
--- one row per (symbol, update_id): a copy captured twice counts once (macros/lake/lakeqa_one_copy_per_id.sql)
+-- one row per (symbol, update_id): a copy captured twice counts once; a lake without duplicates is read as
+-- it is (macros/lake/lakeqa_one_copy_per_id.sql)
 final as (
 
     {{ lakeqa_one_copy_per_id('quotes_in_window', 'update_id',
-                              ['ts', 'bid_price', 'bid_qty', 'ask_price', 'ask_qty']) }}
+                              ['ts', 'bid_price', 'bid_qty', 'ask_price', 'ask_qty'], quote_files) }}
 
 )
 

@@ -1,5 +1,6 @@
 {# grain: one row per symbol and trade_id, trades of the run's window #}
 {% set window = lakeqa_window() %}
+{% set trade_files = lakeqa_lake_files(source('lake', 'trades'), window.days) %}
 
 with
 
@@ -25,11 +26,12 @@ trades_in_window as (
 
 ),
 
--- one row per (symbol, trade_id): a copy captured twice counts once (macros/lake/lakeqa_one_copy_per_id.sql)
+-- one row per (symbol, trade_id): a copy captured twice counts once; a lake without duplicates is read as
+-- it is (macros/lake/lakeqa_one_copy_per_id.sql)
 final as (
 
     {{ lakeqa_one_copy_per_id('trades_in_window', 'trade_id',
-                              ['ts', 'price', 'qty', 'quote_qty', 'is_buyer_maker']) }}
+                              ['ts', 'price', 'qty', 'quote_qty', 'is_buyer_maker'], trade_files) }}
 
 )
 

@@ -242,6 +242,11 @@ def sorted_features(features: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def load_columns(relation, columns) -> pd.DataFrame:
+    """The given columns of a DuckDB relation (a dbt.ref() in a Python model) as a pandas DataFrame."""
+    return relation.project(", ".join(f'"{c}"' for c in columns)).df()
+
+
 def as_bool(value) -> bool:
     """A dbt var as a boolean: true/false, 1/0, yes/no, on/off (strings from the command line too)."""
     if isinstance(value, str):

@@ -23,11 +23,17 @@ day, trained on the symbol's own clean history, never on the period it judges.
 - Threshold: the (1 - contamination) quantile of the training rows' scores (contamination 'auto': 0.5,
   scikit-learn's own offset): a clean day flags about ``contamination`` of its bars, a damaged day more.
   ``exceeds_background``: the score is above the highest training score, i.e. the bar is more isolated
-  than every clean bar the forest learned from.
+  than every clean bar the forest learned from. A cold start's training rows are rows of the day it
+  judges, so the day is scored once and the fit sample's scores are taken from that result by position:
+  a row's score does not depend on the other rows scored with it, so these are the scores a separate
+  scoring of the sample gives, bit for bit.
 - Cache: history models are kept as files under ``<QA_OUTPUT_ROOT>/cache/iforest/<SYMBOL>/`` keyed by
   a digest of the symbol, its training days, the training rows and the parameters (ModelCache), so an
-  hourly run, or a rebuild of a day, loads the forest instead of fitting it again, and changed history fits
-  a new one. Cold-start models are not cached: their rows change with every run of the day.
+  hourly run, or a rebuild of a day, loads the forest, with its threshold and background, instead of
+  fitting it and scoring its training rows again, and changed history fits a new one. Cold-start models
+  are not cached: their rows change with every run of the day.
+- The forests of a run's symbol-days are fitted one after another (see _fit_forests: fitting them on
+  threads does not win on 2 cores).
 
 The same input gives byte-identical records: every step is deterministic given the rows in (symbol, ts)
 order, and a loaded model is the pickled forest that was fitted.
@@ -42,7 +48,7 @@ import os
 import pickle
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -197,6 +203,39 @@ def score(model: ForestModel, X: np.ndarray, params: IForestParams) -> np.ndarra
     return -np.concatenate(parts)
 
 
+def fit_sample(n_rows: int, params: IForestParams) -> np.ndarray | None:
+    """The positions, in ts order, of the rows among `n_rows` training rows that a forest is fitted on: None
+    (all of them) up to fit_sample_size, else fit_sample_size of them drawn with default_rng(random_state)."""
+    if n_rows <= params.fit_sample_size:
+        return None
+    rng = np.random.default_rng(params.random_state)
+    return np.sort(rng.choice(n_rows, size=params.fit_sample_size, replace=False))
+
+
+def fit_forest(raw: np.ndarray, params: IForestParams, baseline: str = BASELINE_HISTORY,
+               training_days: tuple[str, ...] = ()) -> ForestModel:
+    """The forest fitted on the (already sampled) training rows `raw`, without its threshold and background
+    (inf: with_training_scores sets them from the training rows' scores)."""
+    mean, std = reference_stats(raw)
+    if len(raw) < 2:
+        return ForestModel(mean, std, None, math.inf, math.inf, len(raw), baseline, training_days)
+    forest = IsolationForest(
+        n_estimators=params.n_estimators,
+        contamination="auto",
+        random_state=params.random_state,
+    ).fit(standardise(raw, mean, std))
+    return ForestModel(mean, std, forest, math.inf, math.inf, len(raw), baseline, training_days)
+
+
+def with_training_scores(model: ForestModel, training_score: np.ndarray, params: IForestParams) -> ForestModel:
+    """`model` with the threshold and the background of its training rows' scores (a model without a forest
+    keeps inf: it flags nothing)."""
+    if model.forest is None:
+        return model
+    return replace(model, threshold=threshold_from(training_score, params.contamination),
+                   max_training_score=float(training_score.max()))
+
+
 def fit_model(
     training: pd.DataFrame,
     params: IForestParams,
@@ -204,33 +243,15 @@ def fit_model(
     training_days: tuple[str, ...] = (),
 ) -> ForestModel:
     """Fit one symbol's forest on `training` (its training rows, in ts order; more than fit_sample_size are
-    sampled with default_rng(random_state)), and set the threshold and the background from the training
-    rows' own scores."""
+    sampled, see fit_sample), and set the threshold and the background from the training rows' own scores."""
     raw = raw_features(training)
-    if len(raw) > params.fit_sample_size:
-        rng = np.random.default_rng(params.random_state)
-        raw = raw[np.sort(rng.choice(len(raw), size=params.fit_sample_size, replace=False))]
-    mean, std = reference_stats(raw)
-    if len(raw) < 2:
-        return ForestModel(mean, std, None, math.inf, math.inf, len(raw), baseline, training_days)
-    X = standardise(raw, mean, std)
-    forest = IsolationForest(
-        n_estimators=params.n_estimators,
-        contamination="auto",
-        random_state=params.random_state,
-    ).fit(X)
-    model = ForestModel(mean, std, forest, math.inf, math.inf, len(raw), baseline, training_days)
-    training_score = score(model, X, params)
-    return ForestModel(
-        mean,
-        std,
-        forest,
-        threshold_from(training_score, params.contamination),
-        float(training_score.max()),
-        len(raw),
-        baseline,
-        training_days,
-    )
+    sample = fit_sample(len(raw), params)
+    if sample is not None:
+        raw = raw[sample]
+    model = fit_forest(raw, params, baseline, training_days)
+    if model.forest is None:
+        return model
+    return with_training_scores(model, score(model, standardise(raw, model.mean, model.std), params), params)
 
 
 def threshold_from(training_score: np.ndarray, contamination: float | str) -> float:
@@ -241,11 +262,16 @@ def threshold_from(training_score: np.ndarray, contamination: float | str) -> fl
     return float(np.percentile(training_score, 100.0 * (1.0 - float(contamination))))
 
 
-def cold_start_rows(rows: pd.DataFrame, critical: pd.DataFrame | None) -> pd.DataFrame:
-    """The judged rows a cold-start forest is fitted on: no critical bars_1s violation at (symbol, ts), no
-    NaN or infinity in the bar."""
+def cold_start_mask(rows: pd.DataFrame, critical: pd.DataFrame | None) -> np.ndarray:
+    """Per judged row: may a cold-start forest be fitted on it? No critical bars_1s violation at (symbol, ts),
+    no NaN or infinity in the bar."""
     has_nonfinite = rows["has_nonfinite_value"].fillna(False).to_numpy(dtype=bool)
-    return rows[~critical_mask(rows, critical) & ~has_nonfinite]
+    return ~critical_mask(rows, critical) & ~has_nonfinite
+
+
+def cold_start_rows(rows: pd.DataFrame, critical: pd.DataFrame | None) -> pd.DataFrame:
+    """The judged rows a cold-start forest is fitted on (cold_start_mask), before fit_sample."""
+    return rows[cold_start_mask(rows, critical)]
 
 
 # ------------------------------------------------------------------------------------------------ cache
@@ -288,8 +314,9 @@ class ModelCache:
         span = f"{training_days[0]}_{training_days[-1]}" if training_days else "none"
         return self.folder / symbol / f"{span}_{fingerprint[:24]}{CACHE_SUFFIX}"
 
-    def get_or_fit(self, symbol: str, training: pd.DataFrame, training_days: tuple[str, ...],
-                   params: IForestParams) -> ForestModel:
+    def load(self, symbol: str, training: pd.DataFrame, training_days: tuple[str, ...],
+             params: IForestParams) -> tuple[ForestModel | None, str]:
+        """The cached model of these training rows (None: none, or unreadable) and their fingerprint."""
         fingerprint = training_fingerprint(symbol, training, training_days, params)
         path = self.path(symbol, training_days, fingerprint)
         if path.exists():
@@ -297,19 +324,31 @@ class ModelCache:
                 stored = pickle.loads(zlib.decompress(path.read_bytes()))
                 if isinstance(stored, dict) and stored.get("fingerprint") == fingerprint:
                     self.hits += 1
-                    return stored["model"]
+                    return stored["model"], fingerprint
                 raise ValueError("the file holds another model")
             except Exception as error:  # noqa: BLE001 - any unreadable file is refitted, never fatal
                 self.unreadable += 1
                 log.warning("iforest cache %s is unreadable (%s); fitting again", path, error)
-        model = fit_model(training, params, BASELINE_HISTORY, training_days)
+        return None, fingerprint
+
+    def store(self, symbol: str, training_days: tuple[str, ...], fingerprint: str, model: ForestModel) -> None:
+        """Keep a freshly fitted model (with its threshold and background: a hit never scores the training
+        rows again)."""
         self.fits += 1
+        path = self.path(symbol, training_days, fingerprint)
         try:
             data = zlib.compress(pickle.dumps({"fingerprint": fingerprint, "model": model}, protocol=5), 6)
             write_atomically(path, lambda tmp: Path(tmp).write_bytes(data))
             self._prune(path.parent)
         except OSError as error:  # a read-only or full disk costs the next run a fit, not this run its verdict
             log.warning("iforest cache %s not written (%s)", path, error)
+
+    def get_or_fit(self, symbol: str, training: pd.DataFrame, training_days: tuple[str, ...],
+                   params: IForestParams) -> ForestModel:
+        model, fingerprint = self.load(symbol, training, training_days, params)
+        if model is None:
+            model = fit_model(training, params, BASELINE_HISTORY, training_days)
+            self.store(symbol, training_days, fingerprint, model)
         return model
 
     @staticmethod
@@ -324,10 +363,13 @@ class ModelCache:
 
 # ------------------------------------------------------------------------------------------------ judge
 def _symbol_day_records(
-    rows: pd.DataFrame, model: ForestModel, params: IForestParams, cooldown_seconds: float = 0.0
+    rows: pd.DataFrame, model: ForestModel, params: IForestParams, cooldown_seconds: float = 0.0,
+    scores: np.ndarray | None = None,
 ) -> list[dict]:
+    """The records of one symbol-day's `rows`; `scores`: their scores if already known (a cold start's)."""
     X = standardise(raw_features(rows), model.mean, model.std)
-    scores = score(model, X, params)
+    if scores is None:
+        scores = score(model, X, params)
     flagged = np.flatnonzero(scores > model.threshold)
     # flagged bars within the cooldown of each other are one record, as for every detector: the first
     # bar's, with the cluster's count and its largest score (which decides exceeds_background)
@@ -385,16 +427,36 @@ def models_for(
     `baselines`: iforest_baselines rows (symbol, date, baseline, training_dates); a pair it lacks is not
     judged. None: every pair is a cold start (no history given). `training`: iforest_training_bars rows
     (symbol, judged_date, ts, FEATURES) of the history pairs."""
-    judged = sorted_features(judged)
+    return _judge(sorted_features(judged), critical, params, baselines, training, cache).models
+
+
+@dataclass
+class _Judgement:
+    by_pair: dict  # (symbol, day) -> the judged rows of the pair, in ts order, with a fresh index
+    models: dict  # (symbol, day) -> ForestModel, for the pairs judged
+    scores: dict  # (symbol, day) -> the scores of by_pair[pair], for the cold starts (scored to set the threshold)
+
+
+def _judge(
+    judged: pd.DataFrame,
+    critical: pd.DataFrame | None,
+    params: IForestParams,
+    baselines: pd.DataFrame | None,
+    training: pd.DataFrame | None,
+    cache: ModelCache | None,
+) -> _Judgement:
+    """models_for on rows already in sorted_features order, keeping the judged rows per pair and the cold
+    starts' scores: a cold start's training rows are judged rows, so the day is scored once and the training
+    scores are taken from it by position (score_samples of a row does not depend on the other rows)."""
     days = judged["ts"].dt.floor("D")
-    by_pair = dict(iter(judged.groupby([judged["symbol"], days], sort=True)))
+    by_pair = {pair: rows.reset_index(drop=True) for pair, rows in judged.groupby([judged["symbol"], days], sort=True)}
     plan = _baseline_plan(baselines, by_pair)
     training_by_pair = {}
     if training is not None and len(training):
         training = training.assign(judged_date=pd.to_datetime(training["judged_date"]).dt.floor("D"))
         training = training.sort_values(["symbol", "judged_date", "ts"], kind="mergesort")
         training_by_pair = dict(iter(training.groupby(["symbol", "judged_date"], sort=True)))
-    models = {}
+    models, fits = {}, {}  # fits: pair -> (the sampled training rows' raw features, how to finish the model)
     for (symbol, day), (baseline, training_days) in plan.items():
         if baseline == BASELINE_HISTORY:
             rows = training_by_pair.get((symbol, day))
@@ -402,15 +464,43 @@ def models_for(
                 raise ValueError(f"iforest_baselines says {symbol} {day:%Y-%m-%d} has history, "
                                  "but iforest_training_bars has no rows for it")
             rows = rows.reset_index(drop=True)
-            models[(symbol, day)] = (
-                cache.get_or_fit(symbol, rows, training_days, params) if cache is not None
-                else fit_model(rows, params, BASELINE_HISTORY, training_days)
-            )
+            fingerprint = None
+            if cache is not None:
+                cached, fingerprint = cache.load(symbol, rows, training_days, params)
+                if cached is not None:
+                    models[(symbol, day)] = cached
+                    continue
+            raw = raw_features(rows)
+            sample = fit_sample(len(raw), params)
+            fits[(symbol, day)] = (raw if sample is None else raw[sample], (BASELINE_HISTORY, training_days, fingerprint))
         else:
-            models[(symbol, day)] = fit_model(
-                cold_start_rows(by_pair[(symbol, day)], critical).reset_index(drop=True), params, BASELINE_COLD_START
-            )
-    return models
+            # the fit-eligible judged rows, sampled: their positions among the pair's judged rows
+            eligible = np.flatnonzero(cold_start_mask(by_pair[(symbol, day)], critical))
+            sample = fit_sample(len(eligible), params)
+            positions = eligible if sample is None else eligible[sample]
+            fits[(symbol, day)] = (raw_features(by_pair[(symbol, day)])[positions], (BASELINE_COLD_START, (), positions))
+    scores = {}
+    for (pair, (raw, how)), model in zip(fits.items(), _fit_forests(fits, params), strict=True):
+        if model.forest is None:
+            pass
+        elif how[0] == BASELINE_HISTORY:
+            model = with_training_scores(model, score(model, standardise(raw, model.mean, model.std), params), params)
+        else:
+            day_scores = score(model, standardise(raw_features(by_pair[pair]), model.mean, model.std), params)
+            model = with_training_scores(model, day_scores[how[2]], params)
+            scores[pair] = day_scores
+        if how[0] == BASELINE_HISTORY and cache is not None:
+            cache.store(pair[0], how[1], how[2], model)
+        models[pair] = model
+    return _Judgement(by_pair, dict(sorted(models.items())), scores)
+
+
+def _fit_forests(fits: dict, params: IForestParams) -> list[ForestModel]:
+    """fit_forest of every pending fit, in order, one after another: a fit is mostly scikit-learn's Python
+    overhead per tree, which holds the GIL, so on 2 cores neither symbols fitted on threads nor
+    IsolationForest(n_jobs=2) win (10.0 s against 10.9 s for the 13 symbols of a 10 M-trade day; a loky
+    process pool pays its start-up in every run), and the forests are the same either way."""
+    return [fit_forest(raw, params, how[0], how[1]) for raw, how in fits.values()]
 
 
 def _baseline_plan(baselines: pd.DataFrame | None, by_pair: dict) -> dict:
@@ -443,11 +533,10 @@ def anomalies(
     features = sorted_features(features)
     if features.empty:
         return empty_anomalies()
-    models = models_for(features, critical, params, baselines, training, cache)
-    days = features["ts"].dt.floor("D")
+    judgement = _judge(features, critical, params, baselines, training, cache)
+    del features
     records = []
-    for (symbol, day), rows in features.groupby([features["symbol"], days], sort=True):
-        model = models.get((symbol, day))
-        if model is not None:
-            records += _symbol_day_records(rows.reset_index(drop=True), model, params, cooldown_seconds)
+    for pair, model in judgement.models.items():
+        rows = judgement.by_pair.pop(pair)
+        records += _symbol_day_records(rows, model, params, cooldown_seconds, judgement.scores.pop(pair, None))
     return anomaly_frame(records)

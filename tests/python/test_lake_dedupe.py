@@ -1,0 +1,94 @@
+"""Staging reads the lake without the dedupe when no id occurs twice in its files, and deduplicates when a
+record was captured twice (macros/lake/lakeqa_one_copy_per_id.sql); lakeqa run leaves out only the grain
+tests that this read proves (run.DAILY_SELECTION)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from lakeqa.run import DAILY_SELECTION
+
+pytestmark = pytest.mark.e2e
+
+DAY = "2024-08-09"
+STAGING = {"stg_lake__trades": ("trades", "trade_id"), "stg_lake__quotes": ("quotes", "update_id")}
+
+
+def _build_staging(project) -> tuple[dict[str, str], str]:
+    """-> (compiled SQL per staging model, what the build wrote to dbt's log)."""
+    log = Path(os.environ["DBT_LOG_PATH"]) / "dbt.log"
+    start = log.stat().st_size if log.exists() else 0
+    outcome = project.build({"day": DAY}, select=" ".join(STAGING))
+    with log.open(errors="replace") as f:
+        f.seek(start)
+        written = f.read()
+    return {r.node.name: r.node.compiled_code for r in outcome.results if r.node.name in STAGING}, written
+
+
+def _rows_in(files: str | Path) -> int:
+    return duckdb.sql(f"select count(*) from read_parquet('{files}')").fetchone()[0]
+
+
+def _counts(project, model: str, id_column: str) -> tuple[int, int]:
+    return project.query(
+        f"select count(*), count(distinct (symbol, {id_column})) from {model}"
+    )[0]
+
+
+@pytest.fixture
+def small_lake(dbt_project):
+    from lakeqa.generate import generate_lake
+
+    generate_lake(dbt_project.lake, date=DAY, symbols=2, trades_per_day=20_000, progress=False)
+    return dbt_project
+
+
+def test_a_lake_without_duplicates_is_read_as_it_is(small_lake):
+    compiled, log = _build_staging(small_lake)
+    # consecutive trade ids are proven unique by the files' statistics; book update ids have gaps and
+    # take the hash aggregate
+    assert "stg_lake__trades: trade_ids dense and apart in the 2 files' statistics" in log
+    assert "stg_lake__quotes: no update_id twice in the 2 files" in log
+    for model, (dataset, id_column) in STAGING.items():
+        assert "duplicated_ids" not in compiled[model], f"{model} deduplicated a lake without duplicates"
+        in_lake = _rows_in(f"{small_lake.lake}/{dataset}/*/date={DAY}/*.parquet")
+        rows, distinct = _counts(small_lake, model, id_column)
+        assert rows == distinct == in_lake
+
+
+def test_a_file_captured_twice_is_deduplicated(small_lake):
+    # an overlapping capture: the same file once more, under another name, in the same partition
+    copied = {}
+    for model, (dataset, id_column) in STAGING.items():
+        partition = sorted((small_lake.lake / dataset).glob(f"symbol=*/date={DAY}"))[0]
+        original = sorted(partition.glob("*.parquet"))[0]
+        shutil.copy(original, partition / f"again-{original.name}")
+        copied[model] = _rows_in(original)
+    compiled, log = _build_staging(small_lake)
+    assert "stg_lake__trades: " in log and "trade_ids captured more than once, deduplicated" in log
+    for model, (dataset, id_column) in STAGING.items():
+        assert "duplicated_ids" in compiled[model], f"{model} read a lake with duplicates without the dedupe"
+        in_lake = _rows_in(f"{small_lake.lake}/{dataset}/*/date={DAY}/*.parquet")
+        rows, distinct = _counts(small_lake, model, id_column)
+        assert rows == distinct == in_lake - copied[model]
+
+
+def test_lakeqa_run_leaves_out_only_the_tests_the_read_proves(small_lake):
+    assert DAILY_SELECTION == ("--select", "tag:daily", "--exclude", "tag:proven_at_read")
+    _build_staging(small_lake)
+    manifest = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "manifest.json").read_text())
+    proven = {
+        (node["attached_node"], tuple(node["test_metadata"]["kwargs"]["combination_of_columns"]))
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "test" and "proven_at_read" in node["tags"]
+    }
+    assert proven == {
+        ("model.lakeqa.stg_lake__trades", ("symbol", "trade_id")),
+        ("model.lakeqa.stg_lake__quotes", ("symbol", "update_id")),
+    }
