@@ -17,6 +17,8 @@ from lakeqa.detectors import features as F
 from lakeqa.detectors import background, iforest, jump, labeler, zscore
 from lakeqa.detectors.features import ANOMALY_COLUMNS, bar_features, cluster_events
 
+from .scoring import bar_scores
+
 PROJECT = Path(__file__).resolve().parents[2]
 DAY = pd.Timestamp("2024-08-09")
 
@@ -170,19 +172,19 @@ def one_tick_spread_bars(seed: int = 3) -> pd.DataFrame:
 def test_sigma_floor_keeps_a_one_tick_spread_series_quiet():
     feats = bar_features(one_tick_spread_bars())
     params = zscore.ZScoreParams()
-    hits = zscore.detect(feats, params)
+    hits = zscore.detect(bar_scores(feats), params)
     assert (hits["detector"] == "ZSCORE_SPREAD_BP").sum() == 0
     # without the floor the same clean series fires: the floor is what keeps it quiet
-    unfloored = feats.assign(tick_bp=np.nan)
-    z, _ = zscore.zscores(unfloored, "spread_bp", params)
-    assert np.nansum(np.abs(z) > params.k) > 10
+    unfloored = bar_scores(feats.assign(tick_bp=np.nan))
+    spread = unfloored[(unfloored["detector"] == "ZSCORE_SPREAD_BP") & unfloored["scored"]]
+    assert (spread["abs_z"] > params.k).sum() > 10
 
 
 def test_a_genuine_spread_spike_fires():
     bars = one_tick_spread_bars()
     spike = bars["ts"] == at("12:15:00")
     bars.loc[spike, "spread_bps"] = bars.loc[spike, "spread_bps"] * 30  # 30 ticks
-    out = zscore.anomalies(bar_features(bars), zscore.ZScoreParams())
+    out = zscore.anomalies(bar_scores(bar_features(bars)), zscore.ZScoreParams())
     hit = out[(out["detector"] == "ZSCORE_SPREAD_BP")]
     assert list(hit["ts"]) == [at("12:15:00")]
     assert hit["label"].iloc[0] == "wide_spread" and hit["score"].iloc[0] > 5
@@ -192,7 +194,7 @@ def test_a_volume_spike_fires_and_a_doubling_does_not():
     bars = make_bars(seconds=3 * 3600)
     bars.loc[bars["ts"] == at("12:10:00"), "volume_base"] *= 200
     bars.loc[bars["ts"] == at("12:20:00"), "volume_base"] *= 2
-    out = zscore.anomalies(bar_features(bars), zscore.ZScoreParams())
+    out = zscore.anomalies(bar_scores(bar_features(bars)), zscore.ZScoreParams())
     vol = out[out["detector"] == "ZSCORE_LOG_VOLUME"]
     assert list(vol["ts"]) == [at("12:10:00")]
     assert vol["label"].iloc[0] == "volume_spike"
@@ -205,8 +207,8 @@ def test_zscore_records_carry_their_signed_z_in_features():
     bars.loc[bars["ts"] == at("12:30:00"), "volume_base"] /= 200
     feats = bar_features(bars)
     params = zscore.ZScoreParams()
-    hits = zscore.detect(feats, params)
-    out = zscore.anomalies(feats, params)
+    hits = zscore.detect(bar_scores(feats), params)
+    out = zscore.anomalies(bar_scores(feats), params)
     vol = out[out["detector"] == "ZSCORE_LOG_VOLUME"].reset_index(drop=True)
     assert list(vol["ts"]) == [at("12:10:00"), at("12:30:00")]
     assert list(vol["label"]) == ["volume_spike", "volume_drop"]
@@ -227,14 +229,14 @@ def test_fewer_than_min_obs_observations_never_fire():
     feats = bar_features(bars)
     row = feats[feats["ts"] == at("12:10:00")].iloc[0]
     assert row["log_volume_trailing_n"] < 300
-    assert zscore.detect(feats, zscore.ZScoreParams(min_obs=300)).empty
+    assert zscore.detect(bar_scores(feats, {"zscore.min_obs": 300}), zscore.ZScoreParams()).empty
     # the same spike with a lower min_obs fires
-    assert not zscore.detect(feats, zscore.ZScoreParams(min_obs=200)).empty
+    assert not zscore.detect(bar_scores(feats, {"zscore.min_obs": 200}), zscore.ZScoreParams()).empty
 
 
 def test_zscore_params_from_vars():
-    p = zscore.ZScoreParams.from_vars({"window_s": 1800, "k": 4, "min_obs": 10})
-    assert (p.window_s, p.k, p.min_obs, p.sigma_floor_log_volume) == (1800, 4.0, 10, 0.35)
+    p = zscore.ZScoreParams.from_vars({"window_s": 1800, "k": 4, "min_obs": 10}, {"cooldown_seconds": 3})
+    assert (p.k, p.cooldown_seconds) == (4.0, 3.0)
 
 
 # -------------------------------------------------------------------------------------------------- JUMP
@@ -248,9 +250,9 @@ def jump_bars(jumps: dict[str, float], **kwargs) -> pd.DataFrame:
 def test_three_events_within_the_cooldown_make_one_record():
     bars = jump_bars({"12:00:54": 1.01, "12:00:55": 1.01, "12:00:57": 0.985})
     feats = bar_features(bars)
-    events = jump.jump_events(feats, jump.JumpParams())
+    events = jump.jump_events(bar_scores(feats), jump.JumpParams())
     assert list(events["ts"]) == [at("12:00:54"), at("12:00:55"), at("12:00:57")]
-    out = jump.anomalies(feats, jump.JumpParams(cooldown_seconds=5))
+    out = jump.anomalies(bar_scores(feats), jump.JumpParams(cooldown_seconds=5))
     assert len(out) == 1
     rec = out.iloc[0]
     cluster = json.loads(rec["cluster"])
@@ -269,14 +271,14 @@ def test_three_events_within_the_cooldown_make_one_record():
 
 
 def test_events_six_seconds_apart_make_two_records():
-    out = jump.anomalies(bar_features(jump_bars({"12:00:54": 1.01, "12:01:00": 1.01})), jump.JumpParams())
+    out = jump.anomalies(bar_scores(bar_features(jump_bars({"12:00:54": 1.01, "12:01:00": 1.01}))), jump.JumpParams())
     assert list(out["ts"]) == [at("12:00:54"), at("12:01:00")]
     assert out["cluster"].isna().all()
 
 
 def test_cooldown_zero_keeps_every_event_without_a_cluster():
     feats = bar_features(jump_bars({"12:00:54": 1.01, "12:00:55": 1.01, "12:00:57": 0.985}))
-    out = jump.anomalies(feats, jump.JumpParams(cooldown_seconds=0))
+    out = jump.anomalies(bar_scores(feats), jump.JumpParams(cooldown_seconds=0))
     assert list(out["ts"]) == [at("12:00:54"), at("12:00:55"), at("12:00:57")]
     assert out["cluster"].isna().all()
 
@@ -304,8 +306,8 @@ def test_jump_records_carry_the_signed_return_over_sigma_in_features():
     bars = jump_bars({"12:00:54": 1.01, "12:30:00": 0.985, "12:30:02": 1.01})
     feats = bar_features(bars)
     params = jump.JumpParams()
-    events = jump.jump_events(feats, params).set_index("ts")
-    out = jump.anomalies(feats, params).set_index("ts")
+    events = jump.jump_events(bar_scores(feats), params).set_index("ts")
+    out = jump.anomalies(bar_scores(feats), params).set_index("ts")
     assert list(out.index) == [at("12:00:54"), at("12:30:00")]
     up, down = (json.loads(out.loc[at(t), "features"])["z_score"] for t in ("12:00:54", "12:30:00"))
     for t, z in ((at("12:00:54"), up), (at("12:30:00"), down)):
@@ -320,40 +322,31 @@ def test_jump_records_carry_the_signed_return_over_sigma_in_features():
 def test_a_jump_in_a_wide_spread_is_not_reported():
     bars = jump_bars({"12:00:54": 1.01})
     second = bars["ts"] == at("12:00:54")
-    assert len(jump.anomalies(bar_features(bars), jump.JumpParams())) == 1
+    assert len(jump.anomalies(bar_scores(bar_features(bars)), jump.JumpParams())) == 1
     bars.loc[second, "spread_bps"] = 60.0  # >= spread_stable_bps 50
-    assert jump.anomalies(bar_features(bars), jump.JumpParams()).empty
+    assert jump.anomalies(bar_scores(bar_features(bars)), jump.JumpParams()).empty
 
 
 def test_a_jump_in_a_thin_second_is_not_reported():
     bars = jump_bars({"12:00:54": 1.01})
     bars.loc[bars["ts"] == at("12:00:54"), "trade_count"] = 4  # < min_trade_count 5
-    assert jump.anomalies(bar_features(bars), jump.JumpParams()).empty
-    assert len(jump.anomalies(bar_features(bars), jump.JumpParams(min_trade_count=4))) == 1
+    assert jump.anomalies(bar_scores(bar_features(bars)), jump.JumpParams()).empty
+    assert len(jump.anomalies(bar_scores(bar_features(bars), {"jump.min_trade_count": 4}), jump.JumpParams())) == 1
 
 
 def test_a_jump_without_a_fresh_quote_is_reported():
     bars = jump_bars({"12:00:54": 1.01})
     bars.loc[bars["ts"] == at("12:00:54"), "spread_bps"] = np.nan
-    assert len(jump.anomalies(bar_features(bars), jump.JumpParams())) == 1
+    assert len(jump.anomalies(bar_scores(bar_features(bars)), jump.JumpParams())) == 1
 
 
 def test_clean_random_walk_has_no_jumps():
-    assert jump.anomalies(bar_features(make_bars(seconds=3 * 3600)), jump.JumpParams()).empty
+    assert jump.anomalies(bar_scores(bar_features(make_bars(seconds=3 * 3600))), jump.JumpParams()).empty
 
 
 def test_jump_params_from_vars():
-    p = jump.JumpParams.from_vars(
-        {"k_sigma": 6.8, "spread_stable_bps": 50, "cooldown_seconds": 5, "min_trade_count": 5},
-        {"min_obs": 120},
-    )
-    assert (p.k_sigma, p.spread_stable_bps, p.cooldown_seconds, p.min_trade_count, p.min_obs) == (
-        6.8,
-        50.0,
-        5.0,
-        5,
-        120,
-    )
+    p = jump.JumpParams.from_vars({"k_sigma": 6.9, "spread_stable_bps": 50, "cooldown_seconds": 4})
+    assert (p.k_sigma, p.cooldown_seconds) == (6.9, 4.0)
 
 
 # ------------------------------------------------------------------------------------------ IsolationForest
@@ -673,8 +666,8 @@ def all_detectors(feats: pd.DataFrame) -> pd.DataFrame:
     params = iforest.IForestParams(fit_sample_size=5_000, n_estimators=50)
     return pd.concat(
         [
-            zscore.anomalies(feats, zscore.ZScoreParams()),
-            jump.anomalies(feats, jump.JumpParams()),
+            zscore.anomalies(bar_scores(feats), zscore.ZScoreParams()),
+            jump.anomalies(bar_scores(feats), jump.JumpParams()),
             iforest.anomalies(feats, None, params),
         ],
         ignore_index=True,
@@ -730,8 +723,9 @@ def test_enable_ai_false_returns_an_empty_frame_without_running_a_detector(name,
     for mod in (zscore, jump, iforest):
         monkeypatch.setattr(mod, "anomalies", lambda *a, **k: pytest.fail("a detector ran"))
     feats = bar_features(make_bars(seconds=600))
-    relations = {"bar_features": feats, "violations": pd.DataFrame(), "detector_background": no_history(),
-                 "iforest_training_days": no_training_days(), **iforest_inputs(feats)}  # fmt: skip
+    relations = {"bar_features": feats, "bar_scores": bar_scores(feats), "violations": pd.DataFrame(),
+                 "detector_background": no_history(), "iforest_training_days": no_training_days(),
+                 **iforest_inputs(feats)}  # fmt: skip
     dbt = FakeDbt(relations, {"enable_ai": False})
     out = module.model(dbt, None)
     assert out.empty and list(out.columns) == ANOMALY_COLUMNS
@@ -750,8 +744,9 @@ def test_python_models_run_their_detector_with_the_vars(name):
         "jump": {"k_sigma": 6.8, "spread_stable_bps": 50, "cooldown_seconds": 5, "min_trade_count": 5},
         "iforest": {"n_estimators": 50, "contamination": 0.005, "random_state": 42, "fit_sample_size": 5000},
     }
-    relations = {"bar_features": feats, "violations": violations, "detector_background": no_history(),
-                 "iforest_training_days": no_training_days(), **iforest_inputs(feats)}  # fmt: skip
+    relations = {"bar_features": feats, "bar_scores": bar_scores(feats), "violations": violations,
+                 "detector_background": no_history(), "iforest_training_days": no_training_days(),
+                 **iforest_inputs(feats)}  # fmt: skip
     out = module.model(FakeDbt(relations, meta), None)
     assert list(out.columns) == ANOMALY_COLUMNS and len(out) > 0
     expected = {
@@ -768,7 +763,7 @@ def test_zscore_events_within_the_cooldown_make_one_record():
     bars = make_bars(seconds=3 * 3600, start=DAY + pd.Timedelta(hours=11))
     for t in ("12:00:54", "12:00:55", "12:00:57", "12:01:03"):
         bars.loc[bars["ts"] == at(t), "volume_base"] *= 200
-    out = zscore.anomalies(bar_features(bars), zscore.ZScoreParams())
+    out = zscore.anomalies(bar_scores(bar_features(bars)), zscore.ZScoreParams())
     vol = out[out["detector"] == "ZSCORE_LOG_VOLUME"].reset_index(drop=True)
     assert list(vol["ts"]) == [at("12:00:54"), at("12:01:03")]
     cluster = json.loads(vol["cluster"].iloc[0])
@@ -776,7 +771,7 @@ def test_zscore_events_within_the_cooldown_make_one_record():
     assert cluster["end_ts"] == "2024-08-09T12:00:57Z" and vol["cluster"].iloc[1] is None
     assert "cluster of 3 events 12:00:54-12:00:57 UTC" in vol["rationale"].iloc[0]
     # cooldown 0: every event is its own record
-    apart = zscore.anomalies(bar_features(bars), zscore.ZScoreParams(cooldown_seconds=0))
+    apart = zscore.anomalies(bar_scores(bar_features(bars)), zscore.ZScoreParams(cooldown_seconds=0))
     assert (apart["detector"] == "ZSCORE_LOG_VOLUME").sum() == 4
 
 
@@ -822,30 +817,15 @@ def test_a_day_with_history_is_judged_against_its_learned_threshold():
     judged = pd.DataFrame({"symbol": ["TESTUSDT"], "date": [DAY]})
     learned = background.BackgroundParams()
     days = {f"2024-08-0{d}": v for d, v in zip((4, 5, 6, 7, 8), (8.0, 9.0, 10.0, 11.0, 12.0), strict=True)}
-    cold = jump.anomalies(feats, params, background.thresholds(_history({}), judged, {"JUMP": 6.8}, learned))
+    cold = jump.anomalies(bar_scores(feats), params, background.thresholds(_history({}), judged, {"JUMP": 6.8}, learned))
     assert list(cold["baseline"]) == ["cold_start"] and not cold["exceeds_background"].iloc[0]
     table = background.thresholds(_history(days), judged, {"JUMP": 6.8}, learned)
-    warm = jump.anomalies(feats, params, table, learned)
+    warm = jump.anomalies(bar_scores(feats), params, table, learned)
     assert list(warm["baseline"]) == ["history"] and warm["exceeds_background"].iloc[0]
     assert "threshold 15 = max(k 6.8, 1.5 x the median" in warm["rationale"].iloc[0]
     # a background that high hides the +1 % jump: the learned threshold is what decides
     loud = background.thresholds(_history({d: v * 100 for d, v in days.items()}), judged, {"JUMP": 6.8}, learned)
-    assert jump.anomalies(feats, params, loud, learned).empty
-
-
-def test_day_extremes_leave_out_bars_with_a_violation():
-    scored = pd.DataFrame(
-        {
-            "symbol": "TESTUSDT",
-            "ts": [at("10:00:00"), at("11:00:00"), at("12:00:00")],
-            "detector": "JUMP",
-            "abs_z": [3.0, 50.0, 4.0],
-        }
-    )
-    out = background.day_extremes(scored, pd.DataFrame({"symbol": ["TESTUSDT"], "ts": [at("11:00:00")]}))
-    assert out.to_dict("records") == [
-        {"symbol": "TESTUSDT", "date": DAY, "detector": "JUMP", "n_scored": 2, "max_abs_z": 4.0}
-    ]
+    assert jump.anomalies(bar_scores(feats), params, loud, learned).empty
 
 
 def test_iforest_records_within_the_cooldown_make_one_record():
@@ -875,5 +855,5 @@ def test_a_window_without_bars_gives_no_records_and_no_error():
     empty = bar_features(make_bars(seconds=600)).iloc[0:0]
     judged = pd.DataFrame({"symbol": pd.Series([], dtype="object"), "date": pd.Series([], dtype="datetime64[us]")})
     table = background.thresholds(no_history(), judged, {"JUMP": 6.8}, background.BackgroundParams())
-    assert jump.anomalies(empty, jump.JumpParams(), table).empty
-    assert zscore.anomalies(empty, zscore.ZScoreParams(), table).empty
+    assert jump.anomalies(bar_scores(empty), jump.JumpParams(), table).empty
+    assert zscore.anomalies(bar_scores(empty), zscore.ZScoreParams(), table).empty

@@ -24,6 +24,7 @@ from lakeqa.detectors.features import FEATURES, ZSCORE_DETECTORS, ZSCORE_FEATURE
 from lakeqa.generate import generate_lake
 
 from .conftest import DbtProject, real_data
+from .scoring import bar_scores
 
 pytestmark = pytest.mark.e2e
 
@@ -181,7 +182,7 @@ def test_a_half_percent_jump_and_a_volume_spike_are_found_on_every_liquid_symbol
         second = calm.sort_values(["trade_count", "ts"], ascending=[False, True])["ts"].iloc[0]
         judged = pd.DataFrame({"symbol": [symbol], "date": [pd.Timestamp(day)]})
         for kind, detector in (("jump", "JUMP"), ("volume", "ZSCORE_LOG_VOLUME")):
-            feats = bar_features(_inject(bars, second, kind), start=day)
+            feats = bar_scores(bar_features(_inject(bars, second, kind), start=day))
             if kind == "jump":
                 table = background.thresholds(history, judged, {"JUMP": jparams.k_sigma}, learned)
                 out = jump.anomalies(feats, jparams, table, learned)

@@ -79,16 +79,17 @@ def test_a_file_captured_twice_is_deduplicated(small_lake):
         assert rows == distinct == in_lake - copied[model]
 
 
-def test_lakeqa_run_leaves_out_only_the_tests_the_read_proves(small_lake):
-    assert DAILY_SELECTION == ("--select", "tag:daily", "--exclude", "tag:proven_at_read")
+def test_lakeqa_run_leaves_out_only_the_grain_tests_true_by_construction(small_lake):
+    assert DAILY_SELECTION == ("--select", "tag:daily", "--exclude", "tag:proven_by_construction")
     _build_staging(small_lake)
     manifest = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "manifest.json").read_text())
     proven = {
         (node["attached_node"], tuple(node["test_metadata"]["kwargs"]["combination_of_columns"]))
         for node in manifest["nodes"].values()
-        if node["resource_type"] == "test" and "proven_at_read" in node["tags"]
+        if node["resource_type"] == "test" and "proven_by_construction" in node["tags"]
     }
     assert proven == {
         ("model.lakeqa.stg_lake__trades", ("symbol", "trade_id")),
         ("model.lakeqa.stg_lake__quotes", ("symbol", "update_id")),
+        ("model.lakeqa.bar_scores", ("symbol", "ts", "detector")),
     }

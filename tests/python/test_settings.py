@@ -60,10 +60,9 @@ def test_nested_wins_over_flat_and_unknown_keys_are_refused():
 
 def test_detector_parameters_default_to_dbt_project_yml():
     assert zscore.ZScoreParams().k == project_default("zscore.k")
-    assert zscore.ZScoreParams().sigma_floor_log_volume == project_default("zscore.sigma_floor_log_volume")
     assert jump.JumpParams().k_sigma == project_default("jump.k_sigma")
     assert iforest.IForestParams().n_estimators == project_default("iforest.n_estimators")
-    assert zscore.ZScoreParams.from_vars({"k": 6}).min_obs == project_default("zscore.min_obs")
+    assert zscore.ZScoreParams.from_vars({"k": 6}).cooldown_seconds == project_default("jump.cooldown_seconds")
 
 
 def test_group_values_merges_an_override_into_the_flat_values():
@@ -91,7 +90,7 @@ def _compile(project, vars: dict) -> dict:
     """Compile the nodes that read settings with ``vars``; returns the manifest's nodes by name."""
     outcome = run_dbt(
         ["compile", "--select", "fusion", "bar_features", "rule_catalog", "violations",
-         "anomalies_zscore", "anomalies_jump", "anomalies_iforest", "test_name:r6_spread_sanity",
+         "anomalies_zscore", "anomalies_jump", "anomalies_iforest", "bar_scores", "test_name:r6_spread_sanity",
          "--vars", json.dumps({"day": "2024-08-09", **vars})],
         project.paths,
         quiet=True,
@@ -135,7 +134,10 @@ def test_one_detector_key_reaches_the_python_models(tiny_project):
     meta = {name: nodes[name]["config"]["meta"] for name in ("anomalies_zscore", "anomalies_jump", "anomalies_iforest")}
     z = zscore.ZScoreParams.from_vars(group_values("zscore", meta["anomalies_zscore"]["zscore"],
                                                    meta["anomalies_zscore"]["zscore_override"]))
-    assert z.k == 6.5 and z.min_obs == project_default("zscore.min_obs")
+    assert z.k == 6.5 and z.cooldown_seconds == project_default("jump.cooldown_seconds")
+    # the score's settings reach the SQL of bar_scores (the candidates' k too)
+    assert "cast('6.5' as double)" in compiled["bar_scores"] and "cast('9.0' as double)" in compiled["bar_scores"]
+    assert f"trailing_n >= {int(project_default('zscore.min_obs'))}" in compiled["bar_scores"]
     j = jump.JumpParams.from_vars(group_values("jump", meta["anomalies_jump"]["jump"],
                                                meta["anomalies_jump"]["jump_override"]))
     assert j.k_sigma == 9 and j.cooldown_seconds == project_default("jump.cooldown_seconds")

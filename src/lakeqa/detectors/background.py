@@ -35,6 +35,7 @@ import pandas as pd
 from lakeqa.detectors.features import BASELINE_COLD_START, BASELINE_HISTORY
 from lakeqa.settings import project_default
 
+# the columns of detector_extremes and of the mart detector_background (models/detectors/detector_extremes.sql)
 BACKGROUND_COLUMNS: list[str] = ["symbol", "date", "detector", "n_scored", "max_abs_z"]
 
 
@@ -65,31 +66,6 @@ class BackgroundParams:
         if params.margin <= 0:
             raise ValueError(f"detectors.background_margin must be > 0, got {params.margin}")
         return params
-
-
-def day_extremes(scored: pd.DataFrame, excluded: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per symbol, UTC day and detector: how many bars were scored and the largest |z| among them.
-
-    `scored`: symbol, ts, detector, abs_z (one row per bar a detector scored). `excluded`: symbol, ts of
-    bars that carry a violation; they are left out (a broken bar is not the market's background)."""
-    if scored.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in
-                             zip(BACKGROUND_COLUMNS, ["object", "datetime64[us]", "object", "int64", "float64"],
-                                 strict=True)})  # fmt: skip
-    rows = scored
-    if excluded is not None and len(excluded):
-        keys = excluded[["symbol", "ts"]].drop_duplicates()
-        keys = keys.assign(ts=pd.to_datetime(keys["ts"]).astype("datetime64[us]"), _bad=True)
-        rows = rows.merge(keys, on=["symbol", "ts"], how="left")
-        rows = rows[rows["_bad"].isna()].drop(columns="_bad")
-    rows = rows.assign(date=pd.to_datetime(rows["ts"]).dt.floor("D").astype("datetime64[us]"))
-    out = (
-        rows.groupby(["symbol", "date", "detector"], sort=True)["abs_z"]
-        .agg(n_scored="count", max_abs_z="max")
-        .reset_index()
-    )
-    out["n_scored"] = out["n_scored"].astype("int64")
-    return out[BACKGROUND_COLUMNS]
 
 
 @dataclass(frozen=True)

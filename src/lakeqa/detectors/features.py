@@ -70,20 +70,6 @@ FEATURE_COLUMNS: list[str] = [
     "tick_bp",
 ]
 
-# the columns of bar_features the z-score and JUMP detectors read, and their records carry: their models load
-# only these, 18 of the table's 30 (turning all 30 into pandas took 2.7 s of detector_extremes' 6.5 s at 10 M
-# trades, its scoring 1.4 s)
-SCORE_INPUT_COLUMNS: tuple[str, ...] = (
-    "symbol",
-    "ts",
-    "trade_count",
-    *FEATURES,
-    *[f"{f}_trailing_{stat}" for f in ZSCORE_FEATURES for stat in ("n", "center", "scale")],
-    "return_1s_trailing_n",
-    "return_1s_trailing_bipower_sigma",
-    "tick_bp",
-)
-
 ANOMALY_COLUMNS: list[str] = [
     "symbol",
     "ts",

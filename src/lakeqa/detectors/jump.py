@@ -3,15 +3,15 @@
 An event is a bar with
   |return_1s| / sigma > threshold,   sigma = max(trailing-hour bipower sigma of return_1s, one tick),
 threshold = max(k_sigma, the background learned from the symbol's earlier days: lakeqa.detectors.background),
-where the trailing hour holds at least `min_obs` returns (the z-score detectors' var zscore.min_obs), and
-only when the book is stable and the second is busy:
-  spread_bp < spread_stable_bps (a bar without a fresh quote, spread NULL, is not excluded: the gate
-  applies where the spread is known) and trade_count >= min_trade_count.
+where the trailing hour holds at least zscore.min_obs returns, and only when the book is stable and the
+second is busy: spread_bp < jump.spread_stable_bps (a bar without a fresh quote, spread NULL, is not
+excluded) and trade_count >= jump.min_trade_count.
 
-The bipower sigma, sqrt(pi/2 x mean |r_t| |r_t-1|) over the trailing hour (bar_features), estimates the
-returns' diffusive variance: a jump enters two of its terms, each a jump times an ordinary return, where
-it enters the variance squared and would hide every jump of the next hour (Barndorff-Nielsen & Shephard
-2004; Lee & Mykland 2008 test returns against it).
+The score and the gates of every bar (abs_z, sigma, scored = its gates passed) are computed in SQL, in the
+view models/detectors/bar_scores.sql, where the formula lives once (its description in
+models/detectors/_detectors__models.yml explains the bipower sigma and the gates). This module judges the
+JUMP rows of bar_scores it is given, normally only those scored with abs_z above jump.k_sigma (the
+threshold is never below it, so no other bar can be an event; clustering chains events only).
 
 Clustering. Events of one symbol whose time is within `cooldown_seconds` (<=) of the previous event of the
 current cluster join it (chained: 12:00:54, :55, :57 with cooldown 5 make one cluster; a gap of 6 s starts
@@ -43,85 +43,39 @@ from lakeqa.settings import project_default
 
 @dataclass(frozen=True)
 class JumpParams:
-    # defaults: the settings jump.* (and zscore.min_obs) of dbt_project.yml
+    # defaults: the settings jump.k_sigma and jump.cooldown_seconds of dbt_project.yml (the settings of the
+    # score and its gates reach the SQL of bar_scores)
     k_sigma: float = field(default_factory=lambda: float(project_default("jump.k_sigma")))
-    spread_stable_bps: float = field(default_factory=lambda: float(project_default("jump.spread_stable_bps")))
     cooldown_seconds: float = field(default_factory=lambda: float(project_default("jump.cooldown_seconds")))
-    min_trade_count: int = field(default_factory=lambda: int(project_default("jump.min_trade_count")))
-    min_obs: int = field(default_factory=lambda: int(project_default("zscore.min_obs")))
 
     @classmethod
-    def from_vars(cls, jump: Mapping | None, zscore: Mapping | None = None) -> JumpParams:
-        """From the dbt vars `jump` (k_sigma, spread_stable_bps, cooldown_seconds, min_trade_count) and
-        `zscore` (min_obs)."""
-        j, z = dict(jump or {}), dict(zscore or {})
+    def from_vars(cls, jump: Mapping | None) -> JumpParams:
+        """From the dbt vars `jump` (k_sigma, cooldown_seconds); a key not given takes its default."""
+        j = dict(jump or {})
 
         def get(key):
             return j[key] if key in j else project_default(f"jump.{key}")
 
-        return cls(
-            k_sigma=float(get("k_sigma")),
-            spread_stable_bps=float(get("spread_stable_bps")),
-            cooldown_seconds=float(get("cooldown_seconds")),
-            min_trade_count=int(get("min_trade_count")),
-            min_obs=int(z["min_obs"] if "min_obs" in z else project_default("zscore.min_obs")),
-        )
+        return cls(k_sigma=float(get("k_sigma")), cooldown_seconds=float(get("cooldown_seconds")))
 
 
-def jump_scores(features: pd.DataFrame, params: JumpParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """-> (abs_z, sigma, gated) per row of `features` (sorted as given): abs_z = |return_1s| / sigma with
-    sigma = max(trailing bipower sigma, one tick as a return), NaN where not scorable; `gated`: scorable
-    and the seed's gates hold (a calm book, a busy second)."""
-    r = features["return_1s"].to_numpy(dtype=float)
-    n = features["return_1s_trailing_n"].to_numpy(dtype=float)
-    bipower = features["return_1s_trailing_bipower_sigma"].to_numpy(dtype=float)
-    tick = features["tick_bp"].to_numpy(dtype=float) / 1e4
-    sigma = np.fmax(np.where(np.isfinite(bipower), bipower, 0.0), np.where(np.isfinite(tick), tick, 0.0))
-    spread = features["spread_bp"].to_numpy(dtype=float)
-    trades = features["trade_count"].to_numpy(dtype=float)
-    scorable = np.isfinite(r) & (n >= params.min_obs) & (sigma > 0)
-    with np.errstate(all="ignore"):
-        abs_z = np.where(scorable, np.abs(r) / np.where(sigma > 0, sigma, 1.0), np.nan)
-        calm_book = ~(spread >= params.spread_stable_bps)  # NULL/NaN spread: unknown, not excluded
-        busy = trades >= params.min_trade_count
-    return abs_z, sigma, scorable & calm_book & busy
+def jump_events(scores: pd.DataFrame, params: JumpParams, table: Mapping | None = None) -> pd.DataFrame:
+    """The JUMP rows of `scores` (bar_scores: symbol, ts, detector, abs_z, z, sigma, scored and the bar's
+    columns) that are events: scored (the gates passed) with abs_z above the day's threshold (`table`
+    from background.thresholds, None: k_sigma everywhere), sorted by (symbol, ts)."""
+    rows = sorted_features(scores[(scores["detector"] == "JUMP") & scores["scored"].astype(bool)])
+    if rows.empty:
+        return rows
+    limit = np.full(len(rows), params.k_sigma) if table is None else threshold_values(rows, "JUMP", table)
+    return rows.loc[rows["abs_z"].to_numpy(dtype=float) > limit].reset_index(drop=True)
 
 
-def scored(features: pd.DataFrame, params: JumpParams) -> pd.DataFrame:
-    """Every bar JUMP scored (its gates passed): symbol, ts, detector, abs_z (the background's input)."""
-    features = sorted_features(features)
-    abs_z, _, gated = jump_scores(features, params)
-    return pd.DataFrame(
-        {"symbol": features["symbol"].to_numpy()[gated], "ts": features["ts"].to_numpy()[gated],
-         "detector": "JUMP", "abs_z": abs_z[gated]}
-    )  # fmt: skip
-
-
-def jump_events(features: pd.DataFrame, params: JumpParams, table: Mapping | None = None) -> pd.DataFrame:
-    """The bars that are jump events (|z| above the day's threshold: `table` from background.thresholds,
-    None: k_sigma everywhere), with `abs_z` and `sigma` added, sorted by (symbol, ts)."""
-    features = sorted_features(features)
-    abs_z, sigma, gated = jump_scores(features, params)
-    limit = np.full(len(features), params.k_sigma) if table is None else threshold_values(features, "JUMP", table)
-    with np.errstate(invalid="ignore"):
-        is_event = gated & (abs_z > limit)
-    events = features.loc[is_event].copy()
-    events["abs_z"] = abs_z[is_event]
-    events["sigma"] = sigma[is_event]
-    return events.reset_index(drop=True)
-
-
-def signed_z(row) -> float:
-    """An event's return_1s / sigma, sign included (the detector thresholds its absolute value)."""
-    return float(np.copysign(row["abs_z"], row["return_1s"]))
-
-
-def anomalies(features: pd.DataFrame, params: JumpParams, table: Mapping | None = None,
+def anomalies(scores: pd.DataFrame, params: JumpParams, table: Mapping | None = None,
               background: BackgroundParams | None = None) -> pd.DataFrame:  # fmt: skip
-    """The JUMP records (clustered) of the feature rows."""
+    """The JUMP records (clustered) of the JUMP rows of bar_scores (`jump_events`)."""
     background = background or BackgroundParams()
     records = []
-    for row in cluster_events(jump_events(features, params, table), params.cooldown_seconds).to_dict("records"):
+    for row in cluster_events(jump_events(scores, params, table), params.cooldown_seconds).to_dict("records"):
         cluster = row["cluster"]
         threshold = (
             threshold_of(table, row["symbol"], row["ts"], "JUMP")
@@ -148,8 +102,9 @@ def anomalies(features: pd.DataFrame, params: JumpParams, table: Mapping | None 
                 "rationale": lab.rationale,
                 "confidence": lab.confidence,
                 "score": row["abs_z"],
-                # signed: the direction of the jump (abs_z is |return_1s| / sigma); the first event's
-                "features": features_json(row, z_score=signed_z(row)),
+                # signed: the direction of the jump, return_1s / sigma (abs_z is its absolute value); the
+                # first event's
+                "features": features_json(row, z_score=row["z"]),
                 "cluster": to_json(cluster) if cluster else None,
                 "baseline": threshold.baseline,
                 "exceeds_background": threshold.exceeds_background,
