@@ -27,6 +27,11 @@
 } -%}
 {#- the columns a record carries besides its score (the labeler and the records' features JSON) -#}
 {%- set bar_columns = 'spread_bp, log_volume, vwap_drift_bp, return_1s, trade_count' -%}
+{#- the score of a row, the same for every detector -#}
+{%- set score_columns = [
+    'symbol', 'ts', 'detector', 'feature', 'feature_value', 'trailing_n', 'trailing_center', 'trailing_scale',
+    'sigma', 'z', 'abs(z) as abs_z',
+] | join(', ') -%}
 
 with
 
@@ -169,19 +174,9 @@ jumps_scored as (
 
 final as (
 
+    -- the z-scores score every bar with a finite z, JUMP the bars its gates pass
     select
-        symbol,
-        ts,
-        detector,
-        feature,
-        feature_value,
-        trailing_n,
-        trailing_center,
-        trailing_scale,
-        sigma,
-        z,
-        abs(z) as abs_z,
-        -- the z-scores score every bar with a finite z
+        {{ score_columns }},
         coalesce(isfinite(z), false) as scored,
         k,
         {{ bar_columns }}
@@ -190,18 +185,7 @@ final as (
     union all
 
     select
-        symbol,
-        ts,
-        detector,
-        feature,
-        feature_value,
-        trailing_n,
-        trailing_center,
-        trailing_scale,
-        sigma,
-        z,
-        abs(z) as abs_z,
-        -- JUMP scores the bars its gates pass
+        {{ score_columns }},
         is_gated as scored,
         k,
         {{ bar_columns }}
