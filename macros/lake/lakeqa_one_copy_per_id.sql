@@ -88,9 +88,7 @@
     {% if lake_files | length == 0 %}
         {{ return(true) }}
     {% endif %}
-    {% set quoted = [] %}
-    {% for f in lake_files %}{% do quoted.append(lakeqa_quote(f)) %}{% endfor %}
-    {% set file_list_sql = '[' ~ quoted | join(', ') ~ ']' %}
+    {% set file_list_sql = lakeqa_file_list_sql(lake_files) %}
     {% set stats_sql %}
         with
 

@@ -2,11 +2,13 @@
     The lake is read through these macros only: the root comes from env var LAKE_ROOT (default `lake`,
     relative to where dbt runs) and is quoted like every other user value before it reaches SQL.
 
-    lakeqa_read_lake(dataset_relation, days) -> a FROM-able SQL expression over exactly the files of the
+    lakeqa_read_lake(dataset_relation, days, files=none) -> a FROM-able SQL expression over exactly the files of the
     given date partitions, e.g. read_parquet(['<root>/trades/symbol=BTCUSDT/date=2024-08-09/x.parquet', ...]).
 
       dataset_relation  the source() of the dataset (its identifier names the lake folder: trades, quotes, ...)
       days              list of 'YYYY-MM-DD' partitions to read (checked strings, see lakeqa_window)
+      files             optional: the partitions' files as lakeqa_lake_files listed them, for a caller that
+                        listed them already (staging, for its uniqueness proof), so the lake is globbed once
 
     Before anything is read, every file's Parquet schema (metadata only, cheap) is checked against the
     contract in lakeqa_lake_contract(): a missing or retyped column stops the run with the file and column
@@ -19,7 +21,7 @@
     Example (in a staging model, the only place source() appears):
       select * from {{ lakeqa_read_lake(source('lake', 'trades'), lakeqa_window().days) }}
 #}
-{% macro lakeqa_read_lake(dataset_relation, days) %}
+{% macro lakeqa_read_lake(dataset_relation, days, files=none) %}
     {% if not execute %}
         {# parsing: source() is not resolved yet and the lake is not read #}
         {{ return('(select 1)') }}
@@ -35,16 +37,14 @@
     {% endif %}
     {% set columns = contract[dataset] %}
 
-    {% set files = lakeqa_lake_files(dataset_relation, days) %}
+    {% set files = lakeqa_lake_files(dataset_relation, days) if files is none else files %}
     {% if files | length == 0 %}
         {{ log("lakeqa: no '" ~ dataset ~ "' files under " ~ lakeqa_lake_root() ~ " for " ~ days | join(', ')
                ~ "; its columns come out NULL", info=True) }}
         {{ return(lakeqa_empty_dataset(columns)) }}
     {% endif %}
 
-    {% set file_list = [] %}
-    {% for f in files %}{% do file_list.append(lakeqa_quote(f)) %}{% endfor %}
-    {% set file_list_sql = '[' ~ file_list | join(', ') ~ ']' %}
+    {% set file_list_sql = lakeqa_file_list_sql(files) %}
     {% do lakeqa_check_lake_schema(dataset, columns, file_list_sql) %}
 
     {{ return("read_parquet(" ~ file_list_sql ~ ", hive_partitioning = true, union_by_name = true, "
@@ -73,6 +73,14 @@
 {# The lake's root folder, from LAKE_ROOT, without a trailing slash. #}
 {% macro lakeqa_lake_root() %}
     {{ return(env_var('LAKE_ROOT', 'lake').rstrip('/')) }}
+{% endmacro %}
+
+
+{# A SQL list of file paths, each a quoted literal (lakeqa_quote): what read_parquet and parquet_metadata take. #}
+{% macro lakeqa_file_list_sql(files) %}
+    {% set quoted = [] %}
+    {% for f in files %}{% do quoted.append(lakeqa_quote(f)) %}{% endfor %}
+    {{ return('[' ~ quoted | join(', ') ~ ']') }}
 {% endmacro %}
 
 

@@ -104,19 +104,11 @@ zscores as (
 
 zscores_scored as (
 
+    -- final picks the columns by name
     select
-        symbol,
-        ts,
-        detector,
-        feature,
-        feature_value,
-        trailing_n,
-        trailing_center,
-        trailing_scale,
-        sigma,
+        *,
         case when is_scorable then (feature_value - trailing_center) / sigma end as z,
-        {{ k }} as k,
-        {{ bar_columns }}
+        {{ k }} as k
     from zscores
 
 ),
@@ -154,19 +146,10 @@ jumps as (
 jumps_scored as (
 
     select
-        symbol,
-        ts,
-        detector,
-        feature,
-        feature_value,
-        trailing_n,
-        trailing_center,
-        trailing_scale,
-        sigma,
+        *,
         -- signed: the direction of the move; JUMP thresholds |return_1s| / sigma
         case when is_scorable then feature_value / sigma end as z,
         {{ k_sigma }} as k,
-        {{ bar_columns }},
         is_scorable and is_calm_book and is_busy_second as is_gated
     from jumps
 

@@ -10,7 +10,7 @@ with
 quotes as (
 
     -- the previous day too: the first seconds of a day take their bid/ask from the last quote before it
-    select * from {{ lakeqa_read_lake(source('lake', 'quotes'), quote_days) }}
+    select * from {{ lakeqa_read_lake(source('lake', 'quotes'), quote_days, quote_files) }}
 
 ),
 

@@ -6,7 +6,7 @@ with
 
 trades as (
 
-    select * from {{ lakeqa_read_lake(source('lake', 'trades'), window.days) }}
+    select * from {{ lakeqa_read_lake(source('lake', 'trades'), window.days, trade_files) }}
 
 ),
 

@@ -32,8 +32,10 @@ day, trained on the symbol's own clean history, never on the period it judges.
   hourly run, or a rebuild of a day, loads the forest, with its threshold and background, instead of
   fitting it and scoring its training rows again, and changed history fits a new one. Cold-start models
   are not cached: their rows change with every run of the day.
-- The forests of a run's symbol-days are fitted one after another (see _fit_forests: fitting them on
-  threads does not win on 2 cores).
+- The forests of a run's symbol-days are fitted one after another: a fit is mostly scikit-learn's Python
+  overhead per tree, which holds the GIL, so on 2 cores neither symbols fitted on threads nor
+  IsolationForest(n_jobs=2) win (10.0 s against 10.9 s for the 13 symbols of a 10 M-trade day; a loky
+  process pool pays its start-up in every run), and the forests are the same either way.
 
 The same input gives byte-identical records: every step is deterministic given the rows in (symbol, ts)
 order, and a loaded model is the pickled forest that was fitted.
@@ -456,51 +458,32 @@ def _judge(
         training = training.assign(judged_date=pd.to_datetime(training["judged_date"]).dt.floor("D"))
         training = training.sort_values(["symbol", "judged_date", "ts"], kind="mergesort")
         training_by_pair = dict(iter(training.groupby(["symbol", "judged_date"], sort=True)))
-    models, fits = {}, {}  # fits: pair -> (the sampled training rows' raw features, how to finish the model)
-    for (symbol, day), (baseline, training_days) in plan.items():
+    models, scores = {}, {}
+    for pair, (baseline, training_days) in plan.items():
+        symbol, day = pair
         if baseline == BASELINE_HISTORY:
-            rows = training_by_pair.get((symbol, day))
+            rows = training_by_pair.get(pair)
             if rows is None or rows.empty:
                 raise ValueError(f"iforest_baselines says {symbol} {day:%Y-%m-%d} has history, "
                                  "but iforest_training_bars has no rows for it")
             rows = rows.reset_index(drop=True)
-            fingerprint = None
-            if cache is not None:
-                cached, fingerprint = cache.load(symbol, rows, training_days, params)
-                if cached is not None:
-                    models[(symbol, day)] = cached
-                    continue
-            raw = raw_features(rows)
-            sample = fit_sample(len(raw), params)
-            fits[(symbol, day)] = (raw if sample is None else raw[sample], (BASELINE_HISTORY, training_days, fingerprint))
-        else:
-            # the fit-eligible judged rows, sampled: their positions among the pair's judged rows
-            eligible = np.flatnonzero(cold_start_mask(by_pair[(symbol, day)], critical))
-            sample = fit_sample(len(eligible), params)
-            positions = eligible if sample is None else eligible[sample]
-            fits[(symbol, day)] = (raw_features(by_pair[(symbol, day)])[positions], (BASELINE_COLD_START, (), positions))
-    scores = {}
-    for (pair, (raw, how)), model in zip(fits.items(), _fit_forests(fits, params), strict=True):
-        if model.forest is None:
-            pass
-        elif how[0] == BASELINE_HISTORY:
-            model = with_training_scores(model, score(model, standardise(raw, model.mean, model.std), params), params)
-        else:
-            day_scores = score(model, standardise(raw_features(by_pair[pair]), model.mean, model.std), params)
-            model = with_training_scores(model, day_scores[how[2]], params)
-            scores[pair] = day_scores
-        if how[0] == BASELINE_HISTORY and cache is not None:
-            cache.store(pair[0], how[1], how[2], model)
+            models[pair] = (
+                cache.get_or_fit(symbol, rows, training_days, params) if cache is not None
+                else fit_model(rows, params, BASELINE_HISTORY, training_days)
+            )
+            continue
+        # a cold start: fitted on the fit-eligible judged rows, sampled (their positions among the pair's
+        # rows); the day is scored once and the sample's scores are taken from it by position
+        raw = raw_features(by_pair[pair])
+        eligible = np.flatnonzero(cold_start_mask(by_pair[pair], critical))
+        sample = fit_sample(len(eligible), params)
+        positions = eligible if sample is None else eligible[sample]
+        model = fit_forest(raw[positions], params, BASELINE_COLD_START)
+        if model.forest is not None:
+            scores[pair] = score(model, standardise(raw, model.mean, model.std), params)
+            model = with_training_scores(model, scores[pair][positions], params)
         models[pair] = model
     return _Judgement(by_pair, dict(sorted(models.items())), scores)
-
-
-def _fit_forests(fits: dict, params: IForestParams) -> list[ForestModel]:
-    """fit_forest of every pending fit, in order, one after another: a fit is mostly scikit-learn's Python
-    overhead per tree, which holds the GIL, so on 2 cores neither symbols fitted on threads nor
-    IsolationForest(n_jobs=2) win (10.0 s against 10.9 s for the 13 symbols of a 10 M-trade day; a loky
-    process pool pays its start-up in every run), and the forests are the same either way."""
-    return [fit_forest(raw, params, how[0], how[1]) for raw, how in fits.values()]
 
 
 def _baseline_plan(baselines: pd.DataFrame | None, by_pair: dict) -> dict:
