@@ -37,6 +37,16 @@ __all__ = ["RESULT_FORMATS", "run_ge_checkpoint"]
 RESULT_FORMATS = ("BOOLEAN_ONLY", "BASIC", "SUMMARY", "COMPLETE")
 
 
+def _result_format(format_config: dict, rows: int) -> dict:
+    """GE's result format for a batch of ``rows`` rows. On the SQL engine GE truncates even a COMPLETE
+    ``unexpected_index_list`` at ``partial_unexpected_count`` (20 by default; "since SQL tables can be very
+    large", great_expectations/expectations/metrics/map_metric_provider/map_condition_auxilliary_methods.py):
+    with COMPLETE the limit is the batch's row count, so every unexpected row's (symbol, ts) is returned."""
+    if format_config["result_format"] != "COMPLETE":
+        return format_config
+    return {**format_config, "partial_unexpected_count": max(rows, 20)}
+
+
 def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str = "SUMMARY") -> dict:
     """Validate the day's rows of every table a rule is attached to with its generated suite, and update
     the Data Docs.
@@ -115,7 +125,7 @@ def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str 
                         # no UpdateDataDocsAction: it would rebuild the index and copy the static assets
                         # once per suite; the site is updated once for all of them below
                         actions=[],
-                        result_format=format_config,
+                        result_format=_result_format(format_config, queries[name].rows),
                     )
                 )
                 t0 = time.perf_counter()
