@@ -25,6 +25,7 @@ from lakeqa.ge import (
 from lakeqa.ge import command as ge_command
 from lakeqa.ge.batches import Batches
 from lakeqa.ge.context import _CompiledTemplates
+from lakeqa.ge.sql import PATCHED_ATTRIBUTE, close_engines, duckdb_url, persisted_duckdb_connection
 from lakeqa.settings import PROJECT_DIR, Paths, setting
 
 from .conftest import DbtProject
@@ -360,6 +361,81 @@ def test_ge_command_resolves_its_paths_like_every_command(monkeypatch, tmp_path)
         (tmp_path / "env.duckdb", FAULT_DAY, tmp_path / "env_out", "SUMMARY"),
         (tmp_path / "opt.duckdb", FAULT_DAY, tmp_path / "env_out", "SUMMARY"),
     ]
+
+
+def _sql_validation(db: Path, query: str):
+    """GE's SQL data source (ephemeral context) validating R4/R1-like expectations on a query of db."""
+    import great_expectations as gx
+    from great_expectations import expectations as gxe
+
+    context = gx.get_context(mode="ephemeral")
+    datasource = context.data_sources.add_sql(name="t", connection_string=duckdb_url(db))
+    try:
+        batch = datasource.add_query_asset(name="q", query=query).add_batch_definition_whole_table("all")
+        suite = gx.ExpectationSuite(
+            name="s",
+            expectations=[
+                gxe.ExpectColumnValuesToNotBeNull(column="close"),
+                gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                    column_A="high", column_B="low", or_equal=True, ignore_row_if="either_value_is_missing"
+                ),
+            ],
+        )
+        result = gx.ValidationDefinition(name="v", data=batch, suite=context.suites.add(suite)).run(
+            result_format={"result_format": "COMPLETE", "unexpected_index_column_names": ["symbol", "ts"]}
+        )
+        out = {}
+        for r in result.results:
+            info = r.exception_info or {}
+            # GE reports a failed metric as {metric id: {"exception_message": ...}}
+            raised = [info] if info.get("raised_exception") else [v for v in info.values() if isinstance(v, dict)]
+            messages = {e["exception_message"] for e in raised if e.get("raised_exception")}
+            out[r.expectation_config.type] = (
+                "; ".join(sorted(messages))
+                if messages
+                else sorted(e["symbol"] for e in r.result["unexpected_index_list"])
+            )
+        return out
+    finally:
+        close_engines(datasource)
+
+
+def test_ge_sql_on_duckdb_needs_the_persisted_connection_and_reads_nan_as_null(tmp_path):
+    """GE 1.24.1 fetches a query's rows after its connection rolled back, which drops a DuckDB result
+    (lakeqa.ge.sql): without the patch every metric fails with GE's IndexError. When this test fails
+    because GE got it right without the patch, GE fixed #10738/#11579: drop persisted_duckdb_connection."""
+    import great_expectations.execution_engine.sqlalchemy_execution_engine as engine_module
+
+    db = tmp_path / "tiny.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("create table bars (symbol varchar, ts timestamp, high double, low double, close double)")
+    con.execute(
+        "insert into bars values ('ok', '2024-08-09 00:00:01', 2, 1, 1.5), ('bad', '2024-08-09 00:00:02', 1, 2, 1.5),"
+        " ('nan', '2024-08-09 00:00:03', 'nan', 'nan', 'nan'), ('null', '2024-08-09 00:00:04', 2, 1, null)"
+    )
+    con.close()
+    original = getattr(engine_module, PATCHED_ATTRIBUTE)
+    assert "sqlite" in original and "duckdb" not in original  # GE's line the patch extends
+    raw = "select symbol, ts, high, low, close from bars"
+    unpatched = _sql_validation(db, raw)
+    assert set(unpatched.values()) == {"list index out of range"}, "GE fixed it? drop the patch"
+    with persisted_duckdb_connection():
+        assert "duckdb" in getattr(engine_module, PATCHED_ATTRIBUTE)
+        # NaN is not NULL in DuckDB, and ranks above every number: high NaN >= low NaN passes
+        assert _sql_validation(db, raw) == {
+            "expect_column_values_to_not_be_null": ["null"],
+            "expect_column_pair_values_a_to_be_greater_than_b": ["bad"],
+        }
+        # the batch query selects a float NaN as NULL, as the rules (and GE's pandas engine) count it
+        nan_as_null = "select symbol, ts, " + ", ".join(
+            f"nullif({c}, 'nan'::double) as {c}" for c in ("high", "low", "close")
+        ) + " from bars"
+        assert _sql_validation(db, nan_as_null) == {
+            "expect_column_values_to_not_be_null": ["nan", "null"],
+            "expect_column_pair_values_a_to_be_greater_than_b": ["bad"],
+        }
+    assert getattr(engine_module, PATCHED_ATTRIBUTE) is original
+    duckdb.connect(str(db)).close()  # GE's connections are closed: a writer can open the file
 
 
 # ----------------------------------------------------------------------------- against the generated lake

@@ -8,7 +8,8 @@ One module per job:
 * ``builders``: one builder per rule test turning an attachment into GE expectations, the GE equivalent of
   the rule's SQL macro (the mapping of every rule, and how R5 gaps are checked, is told there);
 * ``suites``: ``SuitePlan`` and ``build_suites``, one suite per table (plus ``<table>__r5_gaps``);
-* ``batches``: the day's rows (and R5 intervals) read from DuckDB into pandas (why pandas: there);
+* ``batches``: the SELECT of each suite's batch (the day's rows, or R5 intervals), run by GE on DuckDB;
+* ``sql``: GE's SQL engine on the DuckDB file, and the one GE attribute patched for it (why: there);
 * ``context``: GE's file context, the Data Docs site, the shared compiled page templates (where files go);
 * ``summary``: results as data; ``checkpoint``: ``run_ge_checkpoint`` (why one checkpoint per suite);
 * ``command``: the ``lakeqa ge`` command.

@@ -1,11 +1,13 @@
-"""The batches the suites validate, read from the DuckDB file the build wrote, as pandas DataFrames.
+"""The batches the suites validate: a SELECT over the DuckDB file the build wrote, which GE's SQL
+execution engine runs on that file (its metrics are aggregate queries pushed down to DuckDB; no row is
+read into pandas). GE's SQL path on DuckDB needs one workaround, told in ``lakeqa.ge.sql``.
 
-Why pandas batches and not GE's SQL datasource: GE's SQL datasource on DuckDB is broken (IndexError in
-``resolve_metric_bundle``, GE issues #10738 and #11579; reproduced with GE 1.24.1 and duckdb-engine, which
-is not even installed here). So the day's rows are read from DuckDB (read-only, from one connection that
-the checkpoint closes before returning) into pandas with ``.df()`` and validated as pandas batches (a
-pandas data source with one dataframe asset per suite, ``batch_parameters={"dataframe": df}``; see
-``lakeqa.ge.checkpoint``). Only the columns the suite's expectations use (plus symbol, ts) are read.
+Each batch is a GE query asset: ``Batches.query`` writes its SELECT, with the day's bounds as literals (a
+query asset takes SQL text, no parameters; the day is a validated date), and counts its rows. Only the
+columns the suite's expectations use (plus symbol, ts) are selected. A float column is selected as
+``nullif(col, 'nan')``: DuckDB keeps NaN apart from NULL (and ranks it above every number), while the
+rules treat a NaN price like a missing one (R4 flags it, R1/R2 leave it to R4), as GE's pandas engine
+did, so GE sees a NaN as NULL.
 
 R5 gap batches are read from ``int_continuity_intervals``, where dbt measures every gap once (the dbt rule
 reads the same rows): the day's rows of the attachment's ``gap_kind``. The SELECT only projects ``ts`` to
@@ -24,15 +26,17 @@ the column decides.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from lakeqa.ge.builders import GAPS, ROWS
+from lakeqa.ge.builders import GAP_KINDS, GAPS, ROWS
 from lakeqa.ge.errors import GeSuiteError
 from lakeqa.ge.suites import SuitePlan
 
-__all__ = ["Batches", "day_bounds"]
+__all__ = ["Batches", "BatchQuery", "day_bounds"]
 
 INTERVALS = "int_continuity_intervals"
 MODE_COLUMN, DAILY = "mode", "daily"  # window_by_mode tables: GE validates a day, i.e. the daily rows
+FLOAT_TYPES = {"FLOAT", "REAL", "FLOAT4", "DOUBLE", "FLOAT8"}  # DuckDB types that can hold NaN
 
 
 def day_bounds(day: str) -> tuple[dt.datetime, dt.datetime]:
@@ -50,35 +54,58 @@ def _gap_ts(gap_kind: str, grain: str) -> str:
     return "ts_minute" if grain == "minute" else "ts"
 
 
+@dataclass(frozen=True)
+class BatchQuery:
+    """A suite's batch: the SELECT a GE query asset runs, and its row count."""
+
+    sql: str
+    rows: int
+
+
+def _literal(moment: dt.datetime) -> str:
+    return f"timestamp '{moment.isoformat(sep=' ')}'"
+
+
+def _select(column: str, data_type: str | None, expression: str | None = None) -> str:
+    """One column of a batch's SELECT: a float column with NaN as NULL (see the module docstring)."""
+    source = expression or f'"{column}"'
+    if (data_type or "").upper() in FLOAT_TYPES:
+        return f"nullif({source}, 'nan'::double) as \"{column}\""
+    return source if expression is None else f'{source} as "{column}"'
+
+
 class Batches:
-    """Reads each plan's batch for the day from one open read-only DuckDB connection."""
+    """Writes each plan's batch query for the day, checked and counted on one open read-only DuckDB
+    connection (closed by the checkpoint before GE opens the file)."""
 
     def __init__(self, con, day: str):
         self.con = con
         self.day = day
         self.start, self.end = day_bounds(day)
-        self._relations: dict[str, tuple[str, set[str]] | None] = {}
+        self._relations: dict[str, tuple[str, dict[str, str]] | None] = {}
 
-    def relation(self, table: str) -> tuple[str, set[str]] | None:
-        """(quoted relation, its columns) of a table of the DuckDB file, or None when it is not there."""
+    def relation(self, table: str) -> tuple[str, dict[str, str]] | None:
+        """(quoted relation, its columns and their types) of a table of the DuckDB file, or None when it is
+        not there."""
         if table not in self._relations:
             rows = self.con.execute(
-                "select table_schema, column_name from information_schema.columns where table_name = ?"
-                " order by table_schema",
+                "select table_schema, column_name, data_type from information_schema.columns"
+                " where table_name = ? order by table_schema, ordinal_position",
                 [table],
             ).fetchall()
             if rows:
                 schema = rows[0][0]
-                self._relations[table] = (f'"{schema}"."{table}"', {c for s, c in rows if s == schema})
+                types = {c: t for s, c, t in rows if s == schema}
+                self._relations[table] = (f'"{schema}"."{table}"', types)
             else:
                 self._relations[table] = None
         return self._relations[table]
 
     def table_columns(self, tables) -> dict[str, set[str] | None]:
         """The columns of each table (None for a missing one), for build_suites to check attachments."""
-        return {table: (found[1] if (found := self.relation(table)) else None) for table in tables}
+        return {table: (set(found[1]) if (found := self.relation(table)) else None) for table in tables}
 
-    def _required(self, table: str) -> tuple[str, set[str]]:
+    def _required(self, table: str) -> tuple[str, dict[str, str]]:
         found = self.relation(table)
         if found is None:
             raise GeSuiteError(
@@ -86,50 +113,52 @@ class Batches:
             )
         return found
 
-    def load(self, plan: SuitePlan):
+    def query(self, plan: SuitePlan) -> BatchQuery:
         if plan.batch.kind == ROWS:
-            return self._rows(plan)
-        if plan.batch.kind == GAPS:
-            return self._gaps(plan)
-        raise GeSuiteError(f"suite {plan.name}: unknown batch kind {plan.batch.kind!r}")
+            sql = self._rows(plan)
+        elif plan.batch.kind == GAPS:
+            sql = self._gaps(plan)
+        else:
+            raise GeSuiteError(f"suite {plan.name}: unknown batch kind {plan.batch.kind!r}")
+        rows = self.con.execute(f"select count(*) from ({sql})").fetchone()[0]
+        if plan.batch.kind == GAPS and rows == 0 and self._has_two_moments(plan.table):
+            raise GeSuiteError(
+                f"{INTERVALS} has no rows of kind '{plan.batch.gap_kind}' for {self.day} although"
+                f" {plan.table} has: the table holds the last dbt build's window only; rebuild the day"
+                f" (lakeqa run --day {self.day}) before validating it with GE"
+            )
+        return BatchQuery(sql=sql, rows=rows)
 
-    def _rows(self, plan: SuitePlan):
-        relation, columns = self._required(plan.table)
+    def _day(self) -> str:
+        return f"ts >= {_literal(self.start)} and ts < {_literal(self.end)}"
+
+    def _rows(self, plan: SuitePlan) -> str:
+        relation, types = self._required(plan.table)
         wanted = plan.columns()
-        missing = [c for c in wanted if c not in columns]
+        missing = [c for c in wanted if c not in types]
         if missing:
             raise GeSuiteError(
                 f"table {plan.table} lacks column(s) {', '.join(missing)} that suite {plan.name} checks"
             )
-        cols = ", ".join(f'"{c}"' for c in wanted)
+        cols = ", ".join(_select(c, types[c]) for c in wanted)
         # a table measured per day and per hour side by side (a mode column): the day's daily rows, the
         # rows the dbt rules judge in a daily run
-        by_mode = MODE_COLUMN in columns
-        daily = f' and "{MODE_COLUMN}" = ?' if by_mode else ""
-        return self.con.execute(
-            f"select {cols} from {relation} where ts >= ? and ts < ?{daily} order by symbol, ts",
-            [self.start, self.end, *([DAILY] if by_mode else [])],
-        ).df()
+        daily = f" and \"{MODE_COLUMN}\" = '{DAILY}'" if MODE_COLUMN in types else ""
+        return f"select {cols} from {relation} where {self._day()}{daily}"
 
-    def _gaps(self, plan: SuitePlan):
-        intervals, _ = self._required(INTERVALS)
+    def _gaps(self, plan: SuitePlan) -> str:
+        intervals, types = self._required(INTERVALS)
         gap_kind, grain = plan.batch.gap_kind, plan.batch.grain
-        frame = self.con.execute(
-            f"""
-            select symbol, {_gap_ts(gap_kind, grain)} as ts, ts as present_ts, next_ts, gap_s, max_gap_s
-            from {intervals}
-            where kind = ? and ts >= ? and ts < ?
-            order by symbol, present_ts
-            """,
-            [gap_kind, self.start, self.end],
-        ).df()
-        if frame.empty and self._has_two_moments(plan.table):
-            raise GeSuiteError(
-                f"{INTERVALS} has no rows of kind '{gap_kind}' for {self.day} although {plan.table} has: the"
-                " table holds the last dbt build's window only; rebuild the day"
-                f" (lakeqa run --day {self.day}) before validating it with GE"
-            )
-        return frame
+        if gap_kind not in GAP_KINDS:  # it is written into the SQL
+            raise GeSuiteError(f"suite {plan.name}: unknown gap kind {gap_kind!r}")
+        cols = ", ".join([
+            '"symbol"',
+            f'{_gap_ts(gap_kind, grain)} as "ts"',
+            '"ts" as "present_ts"',
+            '"next_ts"',
+            *(_select(c, types.get(c)) for c in ("gap_s", "max_gap_s")),
+        ])
+        return f"select {cols} from {intervals} where kind = '{gap_kind}' and {self._day()}"
 
     def _has_two_moments(self, table: str) -> bool:
         """Whether some symbol has two distinct times in the table that day: then the build of the day

@@ -21,11 +21,11 @@ Mapping (GE's own expectations wherever one exists):
   close >= low (``or_equal``), on rows where all four prices are present: the dbt rule leaves a row with
   any NULL/NaN price to R4, so each pair carries the row condition "open, high, low, close are not null".
 * r2_positive_price: ``ExpectColumnValuesToBeBetween(min_value=0, strict_min=True)`` on open, high, low,
-  close. GE's "between" ignores nulls, and pandas counts NaN as null: rows with a missing price are R4's,
+  close. GE's "between" ignores nulls, and the batch selects NaN as NULL (``lakeqa.ge.batches``): rows with a missing price are R4's,
   as in dbt (DuckDB's ``least()`` skips NULL and ranks NaN above every number).
 * r3_ask_ge_bid: ``ExpectColumnPairValuesAToBeGreaterThanB(ask, bid, or_equal=True,
   ignore_row_if='either_value_is_missing')``.
-* r4_no_nan: ``ExpectColumnValuesToNotBeNull`` on open, high, low, close (NaN is null in pandas).
+* r4_no_nan: ``ExpectColumnValuesToNotBeNull`` on open, high, low, close (the batch selects a NaN as NULL).
 * r5_continuity duplicates: ``ExpectCompoundColumnsToBeUnique(symbol, ts)`` on the table's rows.
 * r5_continuity gaps: GE has no gap expectation, and a gap is not a row of the table (on bars it is the
   time between two seconds with trades *or quotes*; the last second before a gap is often a quote-only
@@ -51,8 +51,8 @@ Mapping (GE's own expectations wherever one exists):
   reports the rows of its own check_name with ``measured_value > limit_value``. One builder for the nine
   (they differ only by name): ``ExpectColumnPairValuesAToBeGreaterThanB(limit_value, measured_value,
   or_equal=True, ignore_row_if='either_value_is_missing')`` with the row condition ``check_name ==
-  <test name>`` (GE's ``Column("check_name") == name``; on pandas batches GE applies it with
-  ``DataFrame.query``, where an equality on a string column works as in SQL): the same comparison, on the
+  <test name>`` (GE's ``Column("check_name") == name``; on the SQL engine GE applies it as a
+  ``WHERE``): the same comparison, on the
   same rows (a NULL value is no violation for dbt's ``>``, hence the ignore). The batch is the table's rows
   of the day in daily mode (``lakeqa.ge.batches``: a table with a ``mode`` column is read with
   ``mode = 'daily'``). The limit is per row (symbol settings, the symbol's own rate, history); the
@@ -202,7 +202,7 @@ def _r3(attachment: Attachment) -> Built:
 def _r4(attachment: Attachment) -> Built:
     from great_expectations import expectations as gxe
 
-    how = "NaN counts as missing (pandas treats NaN as null)."
+    how = "NaN counts as missing (the batch selects a NaN as NULL)."
     return [
         (
             Batch(ROWS),

@@ -1,15 +1,20 @@
 """``run_ge_checkpoint``: validate a built day with the suites generated from the build's rule
 attachments, and update the Data Docs.
 
-Why one Checkpoint per suite: GE 1.x's ``Checkpoint.run`` passes one ``batch_parameters`` dict to all of
-its validation definitions, and a dataframe asset takes its dataframe from there, so one checkpoint can
-only validate one dataframe (the batches are pandas DataFrames: ``lakeqa.ge.batches`` says why). Each suite
-therefore has its own Checkpoint (``lakeqa_<suite>``: one validation definition), all run with the same
-run id (run name = the day, run time = the day's 00:00 UTC), so re-running a day replaces that day's
-results in Data Docs and leaves the other days alone. The Data Docs site is then updated once for all of
-the day's results (``build_data_docs`` with their identifiers) rather than by an ``UpdateDataDocsAction``
-per checkpoint, which would rebuild the index page (reading up to DOCS_INDEX_LIMIT stored results) and
-copy the static assets once per suite.
+How: the DuckDB file is read (read-only) for the rule attachments, the tables' columns and each suite's
+batch query (``lakeqa.ge.batches``), then closed; GE's SQL execution engine then validates every batch on
+the file itself (a SQL data source, read-only URL, one query asset per suite; ``lakeqa.ge.sql`` tells the
+one workaround GE 1.24.1 needs on DuckDB), so GE's metrics are aggregate queries DuckDB answers and no
+row is copied into pandas. GE's connections are closed before returning, on error too. The data source's
+connection string is stored in the context as ``${lakeqa_duckdb_url}`` and given at run time
+(``open_context``'s ``runtime_environment``), so the DuckDB file's absolute path is not written there.
+
+One Checkpoint per suite (``lakeqa_<suite>``: one validation definition), so each suite's time is its
+own; all run with the same run id (run name = the day, run time = the day's 00:00 UTC), so re-running a
+day replaces that day's results in Data Docs and leaves the other days alone. The Data Docs site is then
+updated once for all of the day's results (``build_data_docs`` with their identifiers) rather than by an
+``UpdateDataDocsAction`` per checkpoint, which would rebuild the index page (reading up to
+DOCS_INDEX_LIMIT stored results) and copy the static assets once per suite.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ from pathlib import Path
 from lakeqa.ge.attachments import read_rule_set
 from lakeqa.ge.batches import Batches, day_bounds
 from lakeqa.ge.builders import KEY_COLUMNS
-from lakeqa.ge.context import DATASOURCE_NAME, SITE_NAME, _CompiledTemplates, open_context, quiet_gx
+from lakeqa.ge.context import DATASOURCE_NAME, URL_VARIABLE, SITE_NAME, _CompiledTemplates, open_context, quiet_gx
+from lakeqa.ge.sql import close_engines, duckdb_url, persisted_duckdb_connection
 from lakeqa.ge.errors import GeSuiteError
 from lakeqa.ge.suites import build_suites
 from lakeqa.ge.summary import jsonable, rules_summary, summarise
@@ -29,6 +35,16 @@ from lakeqa.ge.summary import jsonable, rules_summary, summarise
 __all__ = ["RESULT_FORMATS", "run_ge_checkpoint"]
 
 RESULT_FORMATS = ("BOOLEAN_ONLY", "BASIC", "SUMMARY", "COMPLETE")
+
+
+def _result_format(format_config: dict, rows: int) -> dict:
+    """GE's result format for a batch of ``rows`` rows. On the SQL engine GE truncates even a COMPLETE
+    ``unexpected_index_list`` at ``partial_unexpected_count`` (20 by default; "since SQL tables can be very
+    large", great_expectations/expectations/metrics/map_metric_provider/map_condition_auxilliary_methods.py):
+    with COMPLETE the limit is the batch's row count, so every unexpected row's (symbol, ts) is returned."""
+    if format_config["result_format"] != "COMPLETE":
+        return format_config
+    return {**format_config, "partial_unexpected_count": max(rows, 20)}
 
 
 def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str = "SUMMARY") -> dict:
@@ -46,7 +62,7 @@ def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str 
     (``<output_root>/ge/data_docs/index.html``), ``ge_root``, ``attachments`` (where the rules were read),
     ``thresholds`` (``[table][rule_id]``, as the build resolved them), ``result_format``, ``suites`` and
     ``rules``: ``suites[name]`` = ``{"table", "batch" ("rows" or "r5_gaps"), "rows", "success", "load_s"
-    (DuckDB to pandas), "checkpoint_s" (GE validation), "expectations": [{"type", "kwargs", "rule_id",
+    (writing and counting the batch query), "checkpoint_s" (GE validation), "expectations": [{"type", "kwargs", "rule_id",
     "severity", "success", "unexpected_count", "element_count", "unexpected_keys" (COMPLETE) or
     "partial_unexpected_keys"}]}``; ``rules[table][rule_id]`` = ``{"success", "expectations", "flagged",
     "flagged_keys"}`` where flagged is the number of distinct (symbol, ts) GE flagged across the rule's
@@ -70,7 +86,7 @@ def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str 
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
     suites: dict[str, dict] = {}
-    # read-only, and closed before returning (also on error); one batch in memory at a time
+    # read-only, and closed before GE opens the file (also on error)
     con = duckdb.connect(str(duckdb_path), read_only=True)
     try:
         con.execute("set enable_progress_bar = false")
@@ -78,19 +94,26 @@ def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str 
         batches = Batches(con, day)
         tables = dict.fromkeys(a.table for a in rule_set.attachments)
         plans = build_suites(rule_set, batches.table_columns(tables))
+        queries, load_s = {}, {}
+        for name, plan in plans.items():
+            t0 = time.perf_counter()
+            queries[name] = batches.query(plan)
+            load_s[name] = time.perf_counter() - t0
+    finally:
+        con.close()
 
-        context = open_context(ge_root)
-        datasource = context.data_sources.add_or_update_pandas(name=DATASOURCE_NAME)
-        run_id = RunIdentifier(run_name=day, run_time=start.replace(tzinfo=dt.timezone.utc))
-        format_config = {"result_format": result_format, "unexpected_index_column_names": list(KEY_COLUMNS)}
-        to_render: list = []
-        with _CompiledTemplates():
+    context = open_context(ge_root, runtime_environment={URL_VARIABLE: duckdb_url(duckdb_path)})
+    datasource = context.data_sources.add_or_update_sql(
+        name=DATASOURCE_NAME, connection_string="${" + URL_VARIABLE + "}"
+    )
+    run_id = RunIdentifier(run_name=day, run_time=start.replace(tzinfo=dt.timezone.utc))
+    format_config = {"result_format": result_format, "unexpected_index_column_names": list(KEY_COLUMNS)}
+    to_render: list = []
+    try:
+        with _CompiledTemplates(), persisted_duckdb_connection():
             for name, plan in plans.items():
-                t0 = time.perf_counter()
-                frame = batches.load(plan)
-                load_s = time.perf_counter() - t0
-                asset = datasource.add_dataframe_asset(name=name)
-                batch_definition = asset.add_batch_definition_whole_dataframe("day")
+                asset = datasource.add_query_asset(name=name, query=queries[name].sql)
+                batch_definition = asset.add_batch_definition_whole_table("day")
                 suite = context.suites.add_or_update(plan.to_gx_suite())
                 validation_definition = context.validation_definitions.add_or_update(
                     gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
@@ -102,22 +125,23 @@ def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str 
                         # no UpdateDataDocsAction: it would rebuild the index and copy the static assets
                         # once per suite; the site is updated once for all of them below
                         actions=[],
-                        result_format=format_config,
+                        result_format=_result_format(format_config, queries[name].rows),
                     )
                 )
                 t0 = time.perf_counter()
-                result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
+                result = checkpoint.run(run_id=run_id)
                 checkpoint_s = time.perf_counter() - t0
                 ((result_id, validation),) = result.run_results.items()
                 to_render += [result_id, ExpectationSuiteIdentifier(name=suite.name)]
                 summary = summarise(plan, validation, complete)
-                summary.update(rows=len(frame), load_s=round(load_s, 3), checkpoint_s=round(checkpoint_s, 3))
+                summary.update(
+                    rows=queries[name].rows, load_s=round(load_s[name], 3), checkpoint_s=round(checkpoint_s, 3)
+                )
                 suites[name] = summary
-                del frame, result, validation
             # the day's result pages, the suites' pages and the index, in one pass
             context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=to_render)
     finally:
-        con.close()
+        close_engines(datasource)
 
     errors = [
         f"{name}: {e['type']} ({e['rule_id']}): {e['exception']}"

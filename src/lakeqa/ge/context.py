@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-__all__ = ["DATASOURCE_NAME", "DOCS_INDEX_LIMIT", "SITE_NAME", "open_context", "quiet_gx"]
+__all__ = ["DATASOURCE_NAME", "DOCS_INDEX_LIMIT", "SITE_NAME", "URL_VARIABLE", "open_context", "quiet_gx"]
 
 SITE_NAME = "lakeqa"
 DATASOURCE_NAME = "lakeqa"
+# the SQL data source's connection string, given at run time: the stored config says ${lakeqa_duckdb_url}
+URL_VARIABLE = "lakeqa_duckdb_url"
 DOCS_INDEX_LIMIT = 1000  # validation results on the Data Docs index: about 140 days of 7 suites
 
 
@@ -26,20 +28,25 @@ def quiet_gx() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def open_context(ge_root: Path):
-    """GE's file context under ``ge_root/gx``, with the Data Docs site at ``ge_root/data_docs``."""
+def open_context(ge_root: Path, runtime_environment: dict[str, str] | None = None):
+    """GE's file context under ``ge_root/gx``, with the Data Docs site at ``ge_root/data_docs``;
+    ``runtime_environment``: config variables given at run time (not stored)."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ge_root.mkdir(parents=True, exist_ok=True)
-    context = gx.get_context(mode="file", project_root_dir=str(ge_root))
+    context = gx.get_context(
+        mode="file", project_root_dir=str(ge_root), runtime_environment=runtime_environment
+    )
     if context.variables.config_variables_file_path:
         # GE re-reads and YAML-parses uncommitted/config_variables.yml on every lookup of a context
         # variable, about 350 times a checkpoint run (~1 s); lakeqa substitutes no config variables, so the
         # context goes without the file. The provider is chosen when the context opens: open it again.
         context.variables.config_variables_file_path = None
         context.variables.save()
-        context = gx.get_context(mode="file", project_root_dir=str(ge_root))
+        context = gx.get_context(
+            mode="file", project_root_dir=str(ge_root), runtime_environment=runtime_environment
+        )
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     context.config.analytics_enabled = False
     sites = dict(context.config.data_docs_sites or {})
