@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -47,11 +48,19 @@ def split_window_vars(dbt_vars: dict) -> tuple[dict, dict]:
     return window, other
 
 
-def run_dbt(args: list[str], paths: Paths, *, quiet: bool = False, window: dict | None = None) -> DbtOutcome:
+def run_dbt(
+    args: list[str],
+    paths: Paths,
+    *,
+    quiet: bool = False,
+    window: dict | None = None,
+    callbacks: list[Callable] | None = None,
+) -> DbtOutcome:
     """Invoke dbt with ``args`` (e.g. ["build", "--select", "tag:daily"]) in the project, with the lake,
     DuckDB file and output root of ``paths`` in the environment. ``window``: window vars (WINDOW_VARS),
     passed in env var LAKEQA_WINDOW rather than --vars, so that a new day does not make dbt parse the
-    whole project again. Returns the outcome; raises DbtError when dbt itself fails to start (bad project,
+    whole project again. ``callbacks``: dbt's event callbacks (called with each EventMsg, on dbt's threads).
+    Returns the outcome; raises DbtError when dbt itself fails to start (bad project,
     bad vars)."""
     import json
 
@@ -70,7 +79,7 @@ def run_dbt(args: list[str], paths: Paths, *, quiet: bool = False, window: dict 
     environment = {**paths.env(), "LAKEQA_WINDOW": json.dumps(window or {}, sort_keys=True)}
     with _environment(environment):
         try:
-            result = dbtRunner().invoke(full_args)
+            result = dbtRunner(callbacks=callbacks or []).invoke(full_args)
         finally:
             _release_duckdb()
     if result.exception is not None:
