@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "lakeqa.demo",
     "lakeqa.ge.command",
     "lakeqa.report.command",
+    "lakeqa.prune",
 ]
 
 

@@ -9,7 +9,14 @@ or from Python (`check_freshness`, `build`, `run_ge`, `export`, `run_report`, `r
 Exit codes a scheduler can act on: 0 = done and no verdict at or beyond --fail-on; 1 = bad input or
 arguments (nothing replaced); 3 = dbt build failed (nothing replaced for the failed models); 4 = a verdict
 at or beyond --fail-on, or no data at all for any symbol in the window, or a stale lake: a dataset past
-freshness.error_after_hours in a current window (unless --fail-on never).
+freshness.error_after_hours in a current window (unless --fail-on never); 5 = busy: another run held the
+database for longer than --wait (the message names it); 6 = refused: a filesystem the run writes is used
+beyond disk.refuse_used_pct (a warning from disk.warn_used_pct on).
+
+Analysts connect to DUCKDB_PATH (read-only). The run never writes it: it builds in its own working file
+beside it and, when the build succeeded, publishes it to DUCKDB_PATH by an atomic rename (lakeqa.snapshot),
+so an open session neither blocks the run nor sees a day half replaced. One run at a time per database
+(lakeqa.runlock).
 
 Freshness is measured from now, so it is judged only when the window is current (its last day is today or
 yesterday, UTC: TODAY, YESTERDAY, a LATEST that is one of them, hourly up to NOW). A backfill of an older
@@ -29,11 +36,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 
-from lakeqa import atomic, exports, freshness
+from lakeqa import alerts, atomic, disk, exports, freshness, runlock, snapshot
 from lakeqa.dbt_runner import run_dbt, split_window_vars
 from lakeqa.lake import LakeError
 from lakeqa.manifest import write_manifest
@@ -63,7 +71,12 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--mode", choices=["daily", "hourly"], default="daily")
-    parser.add_argument("--day", default=None, help="YYYY-MM-DD, TODAY, YESTERDAY or LATEST (default LATEST)")
+    parser.add_argument(
+        "--day",
+        default=None,
+        help="YYYY-MM-DD, TODAY, YESTERDAY or LATEST (the newest day in the lake); default YESTERDAY, the"
+        " last complete UTC day",
+    )
     parser.add_argument("--from", dest="from_day", default=None, help="first day of a range (inclusive)")
     parser.add_argument("--to", dest="to_day", default=None, help="last day of a range (inclusive)")
     parser.add_argument("--hourly-end", default="NOW", help="hourly mode: window end, 'YYYY-MM-DD HH:MM' UTC or NOW")
@@ -85,6 +98,14 @@ def register(subparsers) -> None:
         "--output", default=None, help="output root (default: env QA_OUTPUT_ROOT, else the project's output/)"
     )
     parser.add_argument("--vars", default=None, help="extra dbt vars as JSON, e.g. '{\"enable_ai\": false}'")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=runlock.DEFAULT_WAIT_S,
+        metavar="SECONDS",
+        help=f"wait this long for another run on the same database, then exit {runlock.EXIT_BUSY} (busy);"
+        f" default {runlock.DEFAULT_WAIT_S:g}",
+    )
     parser.add_argument("--timings-json", default=None, help="write each step's wall time to this JSON file")
     parser.set_defaults(func=_main)
 
@@ -120,7 +141,8 @@ class Window:
             start = resolve_day(args.from_day or args.to_day, lake_root, name="--from")
             end = resolve_day(args.to_day or args.from_day, lake_root, name="--to")
         else:
-            start = end = resolve_day(args.day or "LATEST", lake_root)
+            # a scheduler's run without --day judges the last complete UTC day, not today's first minutes
+            start = end = resolve_day(args.day or "YESTERDAY", lake_root)
         days = days_between(start, end)
         label = f"daily {start}" if start == end else f"daily {start}..{end} ({len(days)} days)"
         return cls("daily", days, {"from": start, "to": end}, label)
@@ -305,10 +327,40 @@ def write_overview(paths: Paths) -> Path:
 
 
 def _main(args) -> int:
+    """One run at a time on a database (runlock); the steps work on the run's own file and publish it to
+    DUCKDB_PATH for analysts when the build succeeded (snapshot)."""
     paths = Paths.from_env(args.lake, args.duckdb, args.output)
     if not paths.lake_root.is_dir():
         raise LakeError(f"lake root {paths.lake_root} does not exist (set LAKE_ROOT or --lake)")
     window = Window.from_args(args, paths.lake_root)
+    extra = _extra_vars(args.vars)
+    alerts.settings(extra)  # a bad alerts.* setting stops the run before anything is replaced
+    try:
+        for warning in disk.check([paths.duckdb_path.parent, paths.output_root],
+                                  float(setting("disk.warn_used_pct", extra)),
+                                  float(setting("disk.refuse_used_pct", extra))):  # fmt: skip
+            print(f"lakeqa run: WARNING: {warning}", file=sys.stderr, flush=True)
+    except disk.DiskFull as exc:
+        print(f"lakeqa run: refused: {exc}", file=sys.stderr)
+        return disk.EXIT_NO_SPACE
+    try:
+        with runlock.run_lock(paths.duckdb_path, window.label, args.wait):
+            working = replace(paths, duckdb_path=snapshot.prepare(paths.duckdb_path))
+            conditions: list[alerts.Condition] = []
+            code = _run_steps(args, working, window, paths.duckdb_path, conditions)
+            if code in (0, 4):  # a build that failed (3) leaves analysts the previous state
+                snapshot.publish(working.duckdb_path, paths.duckdb_path)
+                # after publishing: whoever follows an alert into DUCKDB_PATH finds the day it is about
+                alerts.send(conditions, paths.output_root, alerts.settings(extra))
+            return code
+    except runlock.RunBusy as exc:
+        print(f"lakeqa run: busy: {exc}", file=sys.stderr)
+        return runlock.EXIT_BUSY
+
+
+def _run_steps(args, paths: Paths, window: Window, analysts_db: Path, conditions: list) -> int:
+    """The steps of the run on ``paths`` (the working database; ``analysts_db`` is where it is published);
+    the verdicts for alerts.send are added to ``conditions``."""
     dbt_vars = {**window.dbt_vars, **_extra_vars(args.vars)}
     skip = set(args.skip)
     steps = [s for s in STEPS if s not in skip]
@@ -410,7 +462,13 @@ def _main(args) -> int:
         atomic.write_text(Path(args.timings_json), json.dumps(timings, indent=2))
 
     verdicts = _verdicts(paths, window)
-    _print_summary(paths, window, verdicts, written, manifests, reports, ge_index, time.monotonic() - t_start)
+    conditions.extend(
+        alerts.Condition(window.mode, ts[:10], symbol, verdict, reason,
+                         str((reports.get(ts[:10]) or {}).get("html_path") or "") or None)
+        for ts, symbol, verdict, _, reason in verdicts
+    )  # fmt: skip
+    _print_summary(paths, analysts_db, window, verdicts, written, manifests, reports, ge_index,
+                   time.monotonic() - t_start)  # fmt: skip
     failed = False
     for check in stale:
         # the lake's collector stopped: a FAIL of the run whatever the verdicts of the data it still has
@@ -447,7 +505,7 @@ def _verdicts(paths: Paths, window: Window) -> list[tuple]:
         con.close()
 
 
-def _print_summary(paths, window, verdicts, written, manifests, reports, ge_index, elapsed) -> None:
+def _print_summary(paths, analysts_db, window, verdicts, written, manifests, reports, ge_index, elapsed) -> None:
     print(f"\nlakeqa run: {window.label} done in {elapsed:.1f} s", flush=True)
     if verdicts:
         print("\nverdicts:")
@@ -456,7 +514,7 @@ def _print_summary(paths, window, verdicts, written, manifests, reports, ge_inde
         counts = {v: sum(1 for row in verdicts if row[2] == v) for v in VERDICT_RANK}
         print("  " + ", ".join(f"{v} {c}" for v, c in counts.items()))
     print("\nwhere to look:")
-    print(f"  DuckDB tables  {paths.duckdb_path}  (select * from fusion / violations / anomalies / bars_1m)")
+    print(f"  DuckDB tables  {analysts_db}  (read-only: select * from fusion / violations / anomalies / bars_1m)")
     for day in window.days:
         for kind, path in (written.get(day) or {}).items():
             if path:

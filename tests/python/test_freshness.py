@@ -92,8 +92,8 @@ def test_a_backfill_of_a_past_day_does_not_judge_freshness(run_env, capsys):
     assert "freshness: not judged for a past window" in out
     assert "dbt source freshness" not in out and "is stale" not in out
     assert code == verdict_exit_code(project, [newest])
-    # --day without a value is LATEST: here the same past day
-    assert cli.main(["run", "--skip", "build", *QUICK, "--skip", "exports", "--skip", "manifest"]) == code
+    # --day LATEST, the newest day in the lake: here the same past day
+    assert cli.main(["run", "--day", "LATEST", "--skip", "build", *QUICK, "--skip", "exports", "--skip", "manifest"]) == code
     assert "freshness: not judged for a past window" in capsys.readouterr().out
 
 

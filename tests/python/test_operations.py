@@ -1,0 +1,194 @@
+"""Runs beside analysts and schedulers (issue #16), end to end with real processes: an analyst's session open
+during a run, two runs at once, a run killed with kill -9 and the stale lock it leaves, a daily run without
+--day."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from lakeqa import cli, disk, runlock, snapshot
+from lakeqa.generate import generate_lake
+
+pytestmark = pytest.mark.e2e
+
+LAKEQA = [sys.executable, "-m", "lakeqa.cli"]
+QUICK = ["--skip", "docs", "--skip", "ge", "--fail-on", "never"]
+
+
+@pytest.fixture
+def ops_env(dbt_project, monkeypatch):
+    paths = dbt_project.paths
+    monkeypatch.setenv("LAKE_ROOT", str(paths.lake_root))
+    monkeypatch.setenv("DUCKDB_PATH", str(paths.duckdb_path))
+    monkeypatch.setenv("QA_OUTPUT_ROOT", str(paths.output_root))
+    return dbt_project
+
+
+def start_run(*args: str, log: Path) -> subprocess.Popen:
+    """`lakeqa run ARGS` as its own process (the environment of the test), its output in `log`."""
+    handle = open(log, "w")  # noqa: SIM115 - closed by the child's exit; the test reads the file
+    return subprocess.Popen([*LAKEQA, "run", *args], stdout=handle, stderr=subprocess.STDOUT)
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def lock_record(duckdb_path: Path) -> dict:
+    path = runlock.lock_path(duckdb_path)
+    text = path.read_text() if path.exists() else ""
+    return json.loads(text) if text.strip() else {}
+
+
+def fusion_days(duckdb_path: Path) -> list[tuple]:
+    con = duckdb.connect(str(duckdb_path), read_only=True)
+    try:
+        return con.execute("select cast(date as varchar), count(*) from fusion group by all order by 1").fetchall()
+    finally:
+        con.close()
+
+
+def test_an_analyst_session_open_during_a_run_neither_blocks_it_nor_sees_a_half_day(ops_env):
+    project = ops_env
+    db = project.paths.duckdb_path
+    generate_lake(project.lake, date="2024-08-10", days=2, trades_per_day=30_000, progress=False)
+    assert cli.main(["run", "--day", "2024-08-09", *QUICK]) == 0
+    assert fusion_days(db) == [("2024-08-09", 13)]
+
+    # an analyst opens the published file read-only and keeps the session open through the next run
+    analyst = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import duckdb, sys\n"
+            f"con = duckdb.connect({str(db)!r}, read_only=True)\n"
+            "q = 'select cast(date as varchar), count(*) from fusion group by all order by 1'\n"
+            "print(con.execute(q).fetchall(), flush=True)\n"
+            "sys.stdin.readline()\n"
+            "print(con.execute(q).fetchall(), flush=True)\n"
+        )],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert analyst.stdout.readline().strip() == "[('2024-08-09', 13)]"
+        assert cli.main(["run", "--day", "2024-08-10", *QUICK]) == 0, "an open read-only session failed the run"
+        # the open session still reads the snapshot it opened: never a day half replaced
+        analyst.stdin.write("\n")
+        analyst.stdin.flush()
+        assert analyst.stdout.readline().strip() == "[('2024-08-09', 13)]"
+    finally:
+        analyst.communicate(timeout=30)
+    # a session opened after the run sees the new day
+    assert fusion_days(db) == [("2024-08-09", 13), ("2024-08-10", 13)]
+
+
+def test_two_runs_at_once_the_second_waits_or_exits_busy(ops_env, tmp_path):
+    project = ops_env
+    db = project.paths.duckdb_path
+    generate_lake(project.lake, date="2024-08-09", trades_per_day=30_000, progress=False)
+    first = start_run("--day", "2024-08-09", *QUICK, log=tmp_path / "first.log")
+    try:
+        wait_for(lambda: lock_record(db).get("pid") == first.pid, 60, "the first run to take the lock")
+        busy = subprocess.run([*LAKEQA, "run", "--day", "2024-08-09", "--wait", "1", *QUICK],
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert busy.returncode == runlock.EXIT_BUSY, busy.stdout + busy.stderr
+        assert f"pid {first.pid}" in busy.stderr and "daily 2024-08-09" in busy.stderr, busy.stderr
+        assert "started" in busy.stderr and "--wait" in busy.stderr, busy.stderr
+        # with a long enough wait the second run waits for the first, then runs
+        patient = start_run("--day", "2024-08-09", "--wait", "600", *QUICK, log=tmp_path / "patient.log")
+        assert first.wait(timeout=600) == 0, (tmp_path / "first.log").read_text()
+        assert patient.wait(timeout=600) == 0, (tmp_path / "patient.log").read_text()
+        assert f"waiting up to 600 s for the run of pid {first.pid}" in (tmp_path / "patient.log").read_text()
+    finally:
+        first.kill()
+    assert fusion_days(db) == [("2024-08-09", 13)]
+
+
+def test_a_run_killed_with_kill_9_leaves_the_previous_day_and_a_lock_the_next_run_takes_over(ops_env, tmp_path):
+    project = ops_env
+    db = project.paths.duckdb_path
+    generate_lake(project.lake, date="2024-08-09", trades_per_day=30_000, faults="all", progress=False)
+    assert cli.main(["run", "--day", "2024-08-09", *QUICK]) == 0
+    before = project.query("select symbol, verdict, score, reason from fusion order by symbol")
+    published = db.read_bytes()
+
+    # the same day again with other settings (every verdict changes), killed in the middle of its build
+    other = json.dumps({"fusion": {"pass_score": 0.999, "review_score": 0.998}})
+    victim = start_run("--day", "2024-08-09", "--vars", other, *QUICK, log=tmp_path / "victim.log")
+    wait_for(lambda: "START sql" in (tmp_path / "victim.log").read_text(), 120, "the build to start")
+    time.sleep(3)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=30)
+    assert db.read_bytes() == published, "a killed run changed what analysts read"
+    assert project.query("select symbol, verdict, score, reason from fusion order by symbol") == before
+    assert lock_record(db).get("pid") == victim.pid, "the killed run's record should still be in the lock file"
+
+    # the next run recognises the lock as stale, takes it over and finishes
+    after = subprocess.run([*LAKEQA, "run", "--day", "2024-08-09", "--wait", "5", *QUICK],
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert f"the lock left by pid {victim.pid}" in after.stderr and "stale" in after.stderr, after.stderr
+    assert project.query("select symbol, verdict, score, reason from fusion order by symbol") == before
+    assert lock_record(db) == {}, "a finished run clears its record"
+    assert not list(db.parent.glob(f".{db.name}.*.tmp")), "a temporary snapshot was left behind"
+
+
+def test_a_daily_run_without_day_judges_the_last_complete_utc_day(ops_env):
+    project = ops_env
+    today = dt.datetime.now(dt.timezone.utc).date()
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    # the lake holds yesterday and the first part of today (a scheduler's 00:15 run sees both)
+    generate_lake(project.lake, date=today.isoformat(), days=2, trades_per_day=20_000, progress=False)
+    assert cli.main(["run", "--skip", "freshness", *QUICK]) == 0
+    assert fusion_days(project.paths.duckdb_path) == [(yesterday, 13)]
+
+
+def test_the_working_file_is_refreshed_when_someone_else_wrote_the_published_one(tmp_path):
+    published = tmp_path / "qa.duckdb"
+    con = duckdb.connect(str(published))
+    con.execute("create table t as select 1 as v")
+    con.close()
+    working = snapshot.prepare(published)
+    assert working == tmp_path / "qa.work.duckdb"
+    con = duckdb.connect(str(working))
+    con.execute("insert into t values (2)")
+    con.close()
+    snapshot.publish(working, published)
+    assert duckdb.connect(str(published), read_only=True).execute("select sum(v) from t").fetchone()[0] == 3
+    # a run continues from its working file ...
+    assert snapshot.prepare(published) == working
+    # ... unless the published file was written by someone else (e.g. dbt build on DUCKDB_PATH)
+    time.sleep(0.01)
+    con = duckdb.connect(str(published))
+    con.execute("insert into t values (10)")
+    con.close()
+    snapshot.prepare(published)
+    assert duckdb.connect(str(working), read_only=True).execute("select sum(v) from t").fetchone()[0] == 13
+
+
+def test_the_disk_check_warns_and_refuses_at_its_thresholds(ops_env, capsys):
+    project = ops_env
+    generate_lake(project.lake, date="2024-08-09", trades_per_day=20_000, progress=False)
+    used = disk.usage(project.paths.duckdb_path.parent).used_pct
+    assert used > 0
+    # a threshold below what this filesystem uses stands for a full disk
+    refuse = json.dumps({"disk.refuse_used_pct": used / 2})
+    assert cli.main(["run", "--day", "2024-08-09", "--vars", refuse, *QUICK]) == disk.EXIT_NO_SPACE
+    err = capsys.readouterr().err
+    assert "refused" in err and "disk.refuse_used_pct" in err and str(project.paths.duckdb_path.parent) in err
+    assert not project.paths.duckdb_path.exists() and not project.paths.output_root.exists(), "wrote before refusing"
+    warn = json.dumps({"disk.warn_used_pct": used / 2})
+    assert cli.main(["run", "--day", "2024-08-09", "--vars", warn, *QUICK]) == 0
+    err = capsys.readouterr().err
+    assert "WARNING" in err and "disk.warn_used_pct" in err and "% used" in err
