@@ -41,7 +41,7 @@ from pathlib import Path
 
 import duckdb
 
-from lakeqa import alerts, atomic, disk, exports, freshness, runlock, snapshot
+from lakeqa import alerts, atomic, disk, exports, freshness, runlock, runlog, snapshot
 from lakeqa.dbt_runner import run_dbt, split_window_vars
 from lakeqa.lake import LakeError
 from lakeqa.manifest import write_manifest
@@ -335,6 +335,12 @@ def _main(args) -> int:
     window = Window.from_args(args, paths.lake_root)
     extra = _extra_vars(args.vars)
     alerts.settings(extra)  # a bad alerts.* setting stops the run before anything is replaced
+    with runlog.run_log(paths, int(setting("logs.keep_days", extra))):
+        return _locked_run(args, paths, window, extra)
+
+
+def _locked_run(args, paths: Paths, window: Window, extra: dict) -> int:
+    """The disk check, then the run under the lock on its working file, published when the build succeeded."""
     try:
         for warning in disk.check([paths.duckdb_path.parent, paths.output_root],
                                   float(setting("disk.warn_used_pct", extra)),

@@ -16,7 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lakeqa import cli, disk, runlock, snapshot
+from lakeqa import cli, disk, runlock, runlog, snapshot
+from lakeqa.settings import project_defaults
 from lakeqa.generate import generate_lake
 
 pytestmark = pytest.mark.e2e
@@ -192,3 +193,27 @@ def test_the_disk_check_warns_and_refuses_at_its_thresholds(ops_env, capsys):
     assert cli.main(["run", "--day", "2024-08-09", "--vars", warn, *QUICK]) == 0
     err = capsys.readouterr().err
     assert "WARNING" in err and "disk.warn_used_pct" in err and "% used" in err
+
+
+def test_each_runs_output_is_kept_in_a_log_rotated_at_utc_midnight(ops_env, tmp_path, monkeypatch):
+    project = ops_env
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
+    folder = runlog.log_dir(project.paths)
+    folder.mkdir(parents=True)
+    # 20 older days of logs, and the current file last written three days ago
+    for day in range(1, 21):
+        (folder / f"lakeqa.log.2024-07-{day:02d}").write_text(f"the run of 2024-07-{day:02d}\n")
+    current = folder / "lakeqa.log"
+    current.write_text("the last run before today\n")
+    three_days_ago = time.time() - 3 * 86400
+    os.utime(current, (three_days_ago, three_days_ago))
+    generate_lake(project.lake, date="2024-08-09", trades_per_day=20_000, progress=False)
+    assert cli.main(["run", "--day", "2024-08-09", *QUICK]) == 0
+    text = current.read_text()
+    assert "lakeqa run: daily 2024-08-09" in text and "Finished running" in text, "the run or dbt's lines are missing"
+    assert f"pid {os.getpid()}" in text and "the last run before today" not in text
+    rolled = folder / f"lakeqa.log.{time.strftime('%Y-%m-%d', time.gmtime(three_days_ago))}"
+    assert rolled.read_text() == "the last run before today\n"
+    backups = sorted(p.name for p in folder.glob("lakeqa.log.*"))
+    keep = int(project_defaults()["logs.keep_days"])
+    assert len(backups) == keep and rolled.name in backups, backups  # the oldest went
