@@ -9,11 +9,20 @@ INSTALLED := $(VENV)/.installed
 
 setup: $(INSTALLED)
 
-# Pinned dependencies (requirements.lock) into .venv/, the project itself editable.
-$(INSTALLED): pyproject.toml requirements.lock
+GE_OFFLINE := great_expectations/offline
+
+# Pinned dependencies (requirements.lock) into .venv/, the project itself editable; and, where npm is
+# installed, the scripts and styles GE Data Docs would fetch from CDNs (great_expectations/offline, pinned
+# by its package-lock.json), so that the Data Docs render without network (src/lakeqa/ge/offline.py).
+$(INSTALLED): pyproject.toml requirements.lock $(GE_OFFLINE)/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	@if command -v npm >/dev/null 2>&1; then \
+		cd $(GE_OFFLINE) && npm ci --omit=optional --silent; \
+	else \
+		echo "setup: npm not found: GE Data Docs will load their scripts and styles from public CDNs (apt-get install npm, then make setup)"; \
+	fi
 	touch $@
 
 # Builds the demo lake (the shipped real sample + one generated day with faults) and runs the daily QA.
@@ -57,4 +66,4 @@ false-alarms: setup
 	$(BIN)/python benchmarks/false_alarms.py $(FALSE_ALARMS_ARGS)
 
 clean:
-	rm -rf target logs output lake lakeqa.duckdb
+	rm -rf target logs output lake lakeqa.duckdb lakeqa.work.duckdb lakeqa.duckdb.run.lock lakeqa.work.duckdb.published.json

@@ -157,10 +157,12 @@ def apply(plan_: Plan, paths: Paths) -> None:
 def _rebuild_data_docs(output_root: Path) -> None:
     """GE's Data Docs index lists the validation results it finds: rebuilt so that it links no pruned page."""
     from lakeqa.ge.context import SITE_NAME, open_context, quiet_gx
+    from lakeqa.ge.offline import make_offline
 
     quiet_gx()
     context = open_context(output_root / "ge")
     context.build_data_docs(site_names=[SITE_NAME])
+    make_offline(output_root / "ge" / "data_docs")
 
 
 def _main(args) -> int:

@@ -29,6 +29,7 @@ from lakeqa.ge.builders import KEY_COLUMNS
 from lakeqa.ge.context import DATASOURCE_NAME, URL_VARIABLE, SITE_NAME, _CompiledTemplates, open_context, quiet_gx
 from lakeqa.ge.sql import close_engines, duckdb_url, persisted_duckdb_connection
 from lakeqa.ge.errors import GeSuiteError
+from lakeqa.ge.offline import make_offline
 from lakeqa.ge.suites import build_suites
 from lakeqa.ge.summary import jsonable, rules_summary, summarise
 
@@ -140,6 +141,7 @@ def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str 
                 suites[name] = summary
             # the day's result pages, the suites' pages and the index, in one pass
             context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=to_render)
+            make_offline(ge_root / "data_docs")  # their scripts and styles from copies beside them
     finally:
         close_engines(datasource)
 
