@@ -54,7 +54,8 @@
 
 {#
     lakeqa_lake_files(dataset_relation, days) -> the sorted paths of the dataset's Parquet files in the given
-    date partitions (every symbol); none when parsing and in a dbt unit test (no lake is read there).
+    date partitions (every symbol), without the files `lakeqa run` quarantined (lakeqa_quarantined_files);
+    none when parsing and in a dbt unit test (no lake is read there).
 #}
 {% macro lakeqa_lake_files(dataset_relation, days) %}
     {% if not execute or dataset_relation.identifier.startswith('__dbt__cte__') %}
@@ -66,7 +67,12 @@
         {% do globs.append("select file from glob(" ~ lakeqa_quote(root ~ '/' ~ dataset_relation.identifier ~ '/symbol=*/date='
                                                                   ~ day ~ '/*.parquet') ~ ")") %}
     {% endfor %}
-    {{ return(run_query(globs | join(' union all ') ~ ' order by file').columns[0].values() | list) }}
+    {% set kept_out = lakeqa_quarantined_files() | map(attribute='file') | list %}
+    {% set files = [] %}
+    {% for file in run_query(globs | join(' union all ') ~ ' order by file').columns[0].values() %}
+        {% if file not in kept_out %}{% do files.append(file) %}{% endif %}
+    {% endfor %}
+    {{ return(files) }}
 {% endmacro %}
 
 

@@ -95,6 +95,11 @@
             'rule_id': 'C9_PRICE_SCALE', 'name': 'Price scale', 'severity': 'critical', 'threshold_var': none,
             'description': "our prices are not off by a power of ten: against the exchange kline's close, or without klines a step of our own close by a power of ten",
         },
+        'c10_quarantined_file': {
+            'rule_id': 'C10_QUARANTINED_FILE', 'name': 'Lake files readable and in contract', 'severity': 'critical',
+            'threshold_var': none,
+            'description': "every lake file of the symbol-day can be read and holds the lake contract's columns in their kinds; one that does not is kept out of the QA by lakeqa run (quarantine, src/lakeqa/quarantine.py) and its symbol-day FAILs naming the file and column",
+        },
         'neg_volume': {
             'rule_id': 'NEG_VOLUME', 'name': 'Non-negative volume', 'severity': 'major', 'threshold_var': none,
             'description': 'volume_base and volume_quote (klines: volume and quote_volume) are >= 0',

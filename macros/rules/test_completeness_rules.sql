@@ -1,5 +1,5 @@
 {#
-    The completeness rules C1-C9: each a generic test over `completeness_checks`, where every check is
+    The completeness rules C1-C10: each a generic test over `completeness_checks`, where every check is
     measured once as a value and its limit (models/marts/completeness/completeness_checks.sql). A rule's
     failing rows are the checks of its name whose measured_value exceeds limit_value; the detail there
     names the failure, its UTC time range and its size. The catalog (lakeqa_rule_catalog) holds each
@@ -85,3 +85,9 @@ select * from validation_errors
     {{ return(adapter.dispatch('test_c9_price_scale', 'lakeqa')(model)) }}
 {% endtest %}
 {% macro default__test_c9_price_scale(model) %}{{ default__test_lakeqa_completeness(model, 'c9_price_scale') }}{% endmacro %}
+
+{% test c10_quarantined_file(model) %}
+    {{ config(severity=lakeqa_rule_test_severity('c10_quarantined_file')) }}
+    {{ return(adapter.dispatch('test_c10_quarantined_file', 'lakeqa')(model)) }}
+{% endtest %}
+{% macro default__test_c10_quarantined_file(model) %}{{ default__test_lakeqa_completeness(model, 'c10_quarantined_file') }}{% endmacro %}

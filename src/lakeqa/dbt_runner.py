@@ -24,7 +24,8 @@ class DbtOutcome:
 
 
 @contextmanager
-def _environment(values: dict[str, str]):
+def temporary_environment(values: dict[str, str]):
+    """os.environ with ``values`` set for the block, restored after."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -77,7 +78,7 @@ def run_dbt(
         full_args = ["--quiet", *full_args]
     paths.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     environment = {**paths.env(), "LAKEQA_WINDOW": json.dumps(window or {}, sort_keys=True)}
-    with _environment(environment):
+    with temporary_environment(environment):
         try:
             result = dbtRunner(callbacks=callbacks or []).invoke(full_args)
         finally:

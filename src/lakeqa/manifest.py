@@ -25,7 +25,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from lakeqa import atomic
-from lakeqa.lake import CONTRACT_VERSION, SCHEMAS, LakeError
+from lakeqa.lake import CONTRACT_VERSION, SCHEMAS
 
 BLOCK = 4 << 20
 TABLE = "day_manifest"
@@ -37,7 +37,7 @@ class LakeFile:
     dataset: str
     symbol: str
     size_bytes: int
-    rows: int
+    rows: int | None  # None: the footer cannot be read (the run quarantined the file)
     sha256: str
 
 
@@ -67,16 +67,16 @@ def day_files(lake_root: Path, day: str) -> list[LakeFile]:
         for path in sorted((lake_root / dataset).glob(f"symbol=*/date={day}/*.parquet")):
             symbol = path.parent.parent.name.removeprefix("symbol=")
             try:
-                rows = pq.ParquetFile(path).metadata.num_rows
-            except Exception as exc:  # a truncated or foreign file: name it
-                raise LakeError(f"manifest: cannot read the Parquet footer of {path}: {exc}") from exc
+                rows = int(pq.ParquetFile(path).metadata.num_rows)
+            except Exception:  # noqa: BLE001 - truncated or foreign: its size and hash still describe it
+                rows = None
             found.append(
                 LakeFile(
                     path=path.relative_to(lake_root).as_posix(),
                     dataset=dataset,
                     symbol=symbol,
                     size_bytes=path.stat().st_size,
-                    rows=int(rows),
+                    rows=rows,
                     sha256=sha256_of(path),
                 )
             )
@@ -107,7 +107,7 @@ def build_manifest(lake_root: Path, day: str, verdicts: dict[str, dict]) -> dict
             "verdict": judged["verdict"] if judged else None,
             "score": judged["score"] if judged else None,
             "reason": judged["reason"] if judged else None,
-            "rows": {dataset: sum(f.rows for f in own if f.dataset == dataset) for dataset in SCHEMAS
+            "rows": {dataset: sum(f.rows or 0 for f in own if f.dataset == dataset) for dataset in SCHEMAS
                      if any(f.dataset == dataset for f in own)},
             "aggregate_sha256": aggregate_checksum(own),
             "files": [asdict(f) for f in own],

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import duckdb
 
-from lakeqa import alerts, atomic, disk, exports, freshness, runlock, runlog, snapshot
-from lakeqa.dbt_runner import run_dbt, split_window_vars
+from lakeqa import alerts, atomic, disk, exports, freshness, quarantine, runlock, runlog, snapshot
+from lakeqa.dbt_runner import run_dbt, split_window_vars, temporary_environment
 from lakeqa.lake import LakeError
 from lakeqa.manifest import write_manifest
 from lakeqa.settings import Paths, setting
@@ -105,6 +105,12 @@ def register(subparsers) -> None:
         metavar="SECONDS",
         help=f"wait this long for another run on the same database, then exit {runlock.EXIT_BUSY} (busy);"
         f" default {runlock.DEFAULT_WAIT_S:g}",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop the run (exit 1, nothing replaced) at a lake file that cannot be read or breaks the lake"
+        " contract, instead of quarantining it (its symbol-day FAILs, the others are judged)",
     )
     parser.add_argument("--timings-json", default=None, help="write each step's wall time to this JSON file")
     parser.set_defaults(func=_main)
@@ -370,10 +376,33 @@ def _run_steps(args, paths: Paths, window: Window, analysts_db: Path, conditions
     dbt_vars = {**window.dbt_vars, **_extra_vars(args.vars)}
     skip = set(args.skip)
     steps = [s for s in STEPS if s not in skip]
-    t_start = time.monotonic()
     print(f"lakeqa run: {window.label}; lake {paths.lake_root}", flush=True)
 
+    if "freshness" in steps and not freshness.window_is_current(window.days):
+        steps.remove("freshness")  # measured from now: it says nothing about a past window
+        why = "the lake's age is measured from now"
+        print(f"freshness: not judged for a past window ({window.label}; {why}): skipped", flush=True)
+
+    # quarantine: files that cannot be read or break the contract are kept out of the build (or, --strict,
+    # stop the run); the lake macros read the list from the environment
+    kept_out = quarantine.scan(paths.lake_root, window.days)
+    if kept_out and args.strict:
+        for entry in kept_out:
+            print(f"lakeqa run: {entry.describe()}", file=sys.stderr)
+        raise LakeError(f"{len(kept_out)} lake file(s) cannot be read or break the lake contract (--strict:"
+                        " nothing was replaced; without --strict each fails only its own symbol-day)")  # fmt: skip
+    for entry in kept_out:
+        print(f"lakeqa run: quarantined: {entry.describe()} (its symbol-day FAILs; the lake is untouched)",
+              file=sys.stderr, flush=True)  # fmt: skip
+    with temporary_environment({quarantine.ENV: quarantine.env_value(kept_out)}):
+        return _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_vars, kept_out)
+
+
+def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_vars, kept_out) -> int:
+    """The steps from freshness to the summary, with the quarantine list in the environment."""
+    t_start = time.monotonic()
     timings: dict[str, float] = {}
+    stale: list[freshness.SourceFreshness] = []
 
     def step(n: int, title: str) -> float:
         print(f"\n[{n}/{len(steps)}] {title}", flush=True)
@@ -382,12 +411,6 @@ def _run_steps(args, paths: Paths, window: Window, analysts_db: Path, conditions
     def done(name: str, t: float) -> None:
         timings[name] = time.monotonic() - t
         print(f"      done in {timings[name]:.1f} s", flush=True)
-
-    stale: list[freshness.SourceFreshness] = []
-    if "freshness" in steps and not freshness.window_is_current(window.days):
-        steps.remove("freshness")  # measured from now: it says nothing about a past window
-        why = "the lake's age is measured from now"
-        print(f"freshness: not judged for a past window ({window.label}; {why}): skipped", flush=True)
 
     # GE's import overlaps the build's nodes (or starts now when there is no build)
     callbacks = []
@@ -410,6 +433,8 @@ def _run_steps(args, paths: Paths, window: Window, analysts_db: Path, conditions
         if not build(paths, dbt_vars, callbacks):
             return 3
         done("build", t)
+        for path in quarantine.write_lists(paths.output_root, window.days, kept_out):
+            print(f"      quarantine list: {path}", flush=True)
 
     ge_index: dict[str, Path] = {}
     if "ge" in steps and window.mode == "daily":

@@ -17,11 +17,15 @@
       c8_clock_offset    our minutes vs the exchange's klines shifted by whole hours (daily mode)
       c9_price_scale     our prices vs the exchange's (or, without klines, our own previous minute) off by
                          a power of ten
+      c10_quarantined_file  lake files of the symbol-day that `lakeqa run` kept out (unreadable, or not the
+                         lake contract's columns and kinds; src/lakeqa/quarantine.py), per period
 #}
 {% set window = lakeqa_window() %}
 {% set daily = window.mode == 'daily' %}
 {% set trade_stream = 'bars_1s' if var('use_prebuilt_bars') else 'trades' %}
 {% set staleness_s = var('quote_staleness_s') | float %}
+{% set period = 'day' if daily else 'hour' %}
+{% set quarantined = lakeqa_quarantined_files() %}
 
 with
 
@@ -565,6 +569,62 @@ c9 as (
 
 ),
 
+-- C10: lake files kept out of this run (quarantine), one row per symbol, dataset and period of their day
+{% if quarantined %}
+quarantined_files as (
+
+    select * from (values
+        {%- for q in quarantined %}
+        ({{ lakeqa_quote(q.symbol) }}, {{ lakeqa_quote(q.dataset) }}, cast({{ lakeqa_quote(q.date) }} as date),
+         {{ lakeqa_quote(q.file) }}, {{ lakeqa_quote(q.column or '') }}, {{ lakeqa_quote(q.reason) }})
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    ) as quarantined (symbol, dataset, date, file, column_name, reason)
+
+),
+
+quarantine_periods as (
+
+    -- every day (hour) that starts inside the window, with its end (the window's end at the latest)
+    select
+        ts,
+        least(ts + interval 1 {{ period }}, {{ window.end_ts }}) as period_end
+    from (
+        select unnest(generate_series(
+            date_trunc('{{ period }}', {{ window.start_ts }} - interval 1 microsecond) + interval 1 {{ period }},
+            {{ window.end_ts }} - interval 1 microsecond,
+            interval 1 {{ period }}
+        )) as ts
+    )
+
+),
+
+c10 as (
+
+    select
+        'c10_quarantined_file' as check_name,
+        quarantined_files.symbol,
+        quarantine_periods.ts,
+        quarantine_periods.period_end as ts_end,
+        quarantined_files.dataset as subject,
+        count(*) as measured_value,
+        0 as limit_value,
+        count(*) || ' ' || quarantined_files.dataset || ' file(s) kept out of the QA (quarantine): '
+        || string_agg(quarantined_files.file || ': ' || quarantined_files.reason, '; ' order by quarantined_files.file)
+            as detail,
+        cast(to_json({
+            'files': list(quarantined_files.file order by quarantined_files.file),
+            'columns': list(nullif(quarantined_files.column_name, '') order by quarantined_files.file),
+            'reasons': list(quarantined_files.reason order by quarantined_files.file)
+        }) as varchar) as row_sample
+    from quarantined_files
+    inner join quarantine_periods
+        on cast(quarantine_periods.ts as date) = quarantined_files.date
+    group by quarantined_files.symbol, quarantined_files.dataset, quarantine_periods.ts, quarantine_periods.period_end
+
+),
+{% endif %}
+
 all_checks as (
 
     select * from c1_c2
@@ -586,6 +646,10 @@ all_checks as (
     {% endif %}
     union all
     select * from c9
+    {% if quarantined %}
+    union all
+    select * from c10
+    {% endif %}
 
 ),
 

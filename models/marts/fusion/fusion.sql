@@ -413,6 +413,9 @@ final as (
         n_anomalies,
         n_anomaly_records,
         case
+            -- a quarantined lake file first: it is why the period may have no bars at all
+            when starts_with(critical_headline, 'C10_QUARANTINED_FILE')
+                then critical_headline || coalesce('; also critical: ' || other_critical, '')
             {% if period == 'day' %}
             when n_bars = 0 and last_seen_date is not null
                 then 'no data: ' || symbol || ' has no bars this day; no data since '

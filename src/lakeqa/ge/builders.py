@@ -334,12 +334,12 @@ def _neg_volume(attachment: Attachment) -> Built:
 
 COMPLETENESS_TESTS = (
     "c1_trade_gap", "c2_quote_gap", "c3_kline_witness", "c4_missing_dataset", "c5_row_drop",
-    "c6_null_share", "c7_stale_book", "c8_clock_offset", "c9_price_scale",
+    "c6_null_share", "c7_stale_book", "c8_clock_offset", "c9_price_scale", "c10_quarantined_file",
 )  # fmt: skip
 
 
 def _completeness(attachment: Attachment) -> Built:
-    """C1-C9: the attached table's checks of this rule's name stay within their limit, as the dbt rule
+    """C1-C10: the attached table's checks of this rule's name stay within their limit, as the dbt rule
     (measured_value > limit_value is a violation) says."""
     from great_expectations import expectations as gxe
     from great_expectations.expectations.row_conditions import Column

@@ -47,7 +47,7 @@ class SchemaError(Exception):
 
 
 def is_completeness_rule(rule: str | None) -> bool:
-    """C1_TRADE_GAP ... C9_PRICE_SCALE: a rule id of the completeness checks."""
+    """C1_TRADE_GAP ... C10_QUARANTINED_FILE: a rule id of the completeness checks."""
     return bool(rule) and re.match(r"^C\d+_", rule) is not None
 
 
