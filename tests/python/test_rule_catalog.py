@@ -31,6 +31,7 @@ DESIGN = {
     "C7_STALE_BOOK": "major",
     "C8_CLOCK_OFFSET": "critical",
     "C9_PRICE_SCALE": "critical",
+    "C10_QUARANTINED_FILE": "critical",
 }
 
 
