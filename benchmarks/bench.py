@@ -24,6 +24,7 @@ PyPI, upgraded when older than a day. Each pipeline runs --runs times, alternati
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -201,6 +202,29 @@ def timed_child(cmd: list[str], log_path: Path, env: dict | None = None, cwd: Pa
     return time.monotonic() - t, os.waitstatus_to_exitcode(status), max(tree_peak_kb, usage.ru_maxrss)
 
 
+def wall_share_of_nodes(results: list[dict]) -> dict[str, float]:
+    """Each dbt node's share of the build's wall time: dbt runs nodes on several threads, so their own
+    execution times overlap and sum to more than the time that passed. Every instant is split equally
+    among the nodes running then, so the shares sum to the wall time some node was running."""
+    spans = []
+    for r in results:
+        uid = r["unique_id"]
+        name = uid.split(".")[2] if uid.startswith("test.") else uid.split(".")[-1]
+        times = [(t["started_at"], t["completed_at"]) for t in r.get("timing") or [] if t.get("started_at")]
+        if not times:
+            continue
+        start = min(dt.datetime.fromisoformat(a.replace("Z", "+00:00")) for a, _ in times).timestamp()
+        end = max(dt.datetime.fromisoformat(b.replace("Z", "+00:00")) for _, b in times).timestamp()
+        spans.append((name, start, end))
+    edges = sorted({t for _, a, b in spans for t in (a, b)})
+    shares: dict[str, float] = {name: 0.0 for name, _, _ in spans}
+    for left, right in zip(edges, edges[1:], strict=False):
+        running = [name for name, a, b in spans if a <= left and b >= right]
+        for name in running:
+            shares[name] += (right - left) / len(running)
+    return shares
+
+
 def run_qa(root: Path, run_dir: Path, extra: list[str], fresh: bool = True) -> dict:
     """`lakeqa run` in a child process; wall time, peak RSS and each step's and dbt node's time.
     With fresh=False the run_dir folder (DuckDB file, dbt's target/ with its parsed project) is kept."""
@@ -221,11 +245,8 @@ def run_qa(root: Path, run_dir: Path, extra: list[str], fresh: bool = True) -> d
     if exit_code != 0:
         raise SystemExit(f"bench: lakeqa run failed, see {run_dir / 'run.log'}")
     steps = json.loads((run_dir / "timings.json").read_text())
-    nodes = {}
     results = json.loads((run_dir / "target" / "run_results.json").read_text())
-    for r in results["results"]:
-        name = r["unique_id"].split(".")[-1] if not r["unique_id"].startswith("test.") else r["unique_id"].split(".")[2]
-        nodes[name] = nodes.get(name, 0.0) + float(r.get("execution_time") or 0.0)
+    nodes = wall_share_of_nodes(results["results"])
     return {"wall_s": wall, "peak_rss_mb": peak_kb / 1024, "steps": steps, "nodes": nodes,
             "duckdb": str(run_dir / "qa.duckdb")}
 
