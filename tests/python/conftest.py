@@ -84,6 +84,15 @@ def dbt_project(tmp_path) -> DbtProject:
     return DbtProject(tmp_path)
 
 
+@pytest.fixture
+def run_env(dbt_project, monkeypatch):
+    """A DbtProject whose lake, DuckDB file and output root are also the environment's (LAKE_ROOT,
+    DUCKDB_PATH, QA_OUTPUT_ROOT), as `lakeqa` commands and their child processes find them."""
+    for name, value in dbt_project.paths.env().items():
+        monkeypatch.setenv(name, value)
+    return dbt_project
+
+
 @pytest.fixture(scope="session")
 def faulted_lake_build(tmp_path_factory, _dbt_private_paths):
     """Two generated days (2024-08-08 clean, 2024-08-09 with every fault), built in one range run."""

@@ -53,10 +53,8 @@ def server():
 
 
 @pytest.fixture
-def faulted_run(dbt_project, monkeypatch):
-    project = dbt_project
-    for name, value in project.paths.env().items():
-        monkeypatch.setenv(name, value)
+def faulted_run(run_env, monkeypatch):
+    project = run_env
     monkeypatch.delenv(alerts.WEBHOOK_ENV, raising=False)
     monkeypatch.delenv(alerts.APPRISE_ENV, raising=False)
     generate_lake(project.lake, date="2024-08-09", trades_per_day=30_000, faults="all", progress=False)

@@ -22,13 +22,6 @@ def utc_day(days_ago: int) -> str:
     return (dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=days_ago)).isoformat()
 
 
-@pytest.fixture
-def run_env(dbt_project, monkeypatch):
-    for name, value in dbt_project.paths.env().items():
-        monkeypatch.setenv(name, value)
-    return dbt_project
-
-
 def make_lake(project, newest_days_ago: int, days: int = 1, quotes: bool = True) -> str:
     newest = utc_day(newest_days_ago)
     generate_lake(project.lake, date=newest, days=days, symbols=SYMBOLS, trades_per_day=20_000, quotes=quotes,

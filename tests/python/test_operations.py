@@ -26,15 +26,6 @@ LAKEQA = [sys.executable, "-m", "lakeqa.cli"]
 QUICK = ["--skip", "docs", "--skip", "ge", "--fail-on", "never"]
 
 
-@pytest.fixture
-def ops_env(dbt_project, monkeypatch):
-    paths = dbt_project.paths
-    monkeypatch.setenv("LAKE_ROOT", str(paths.lake_root))
-    monkeypatch.setenv("DUCKDB_PATH", str(paths.duckdb_path))
-    monkeypatch.setenv("QA_OUTPUT_ROOT", str(paths.output_root))
-    return dbt_project
-
-
 def start_run(*args: str, log: Path) -> subprocess.Popen:
     """`lakeqa run ARGS` as its own process (the environment of the test), its output in `log`."""
     handle = open(log, "w")  # noqa: SIM115 - closed by the child's exit; the test reads the file
@@ -62,8 +53,8 @@ def fusion_days(duckdb_path: Path) -> list[tuple]:
         con.close()
 
 
-def test_an_analyst_session_open_during_a_run_neither_blocks_it_nor_sees_a_half_day(ops_env):
-    project = ops_env
+def test_an_analyst_session_open_during_a_run_neither_blocks_it_nor_sees_a_half_day(run_env):
+    project = run_env
     db = project.paths.duckdb_path
     generate_lake(project.lake, date="2024-08-10", days=2, trades_per_day=30_000, progress=False)
     assert cli.main(["run", "--day", "2024-08-09", *QUICK]) == 0
@@ -94,8 +85,8 @@ def test_an_analyst_session_open_during_a_run_neither_blocks_it_nor_sees_a_half_
     assert fusion_days(db) == [("2024-08-09", 13), ("2024-08-10", 13)]
 
 
-def test_two_runs_at_once_the_second_waits_or_exits_busy(ops_env, tmp_path):
-    project = ops_env
+def test_two_runs_at_once_the_second_waits_or_exits_busy(run_env, tmp_path):
+    project = run_env
     db = project.paths.duckdb_path
     generate_lake(project.lake, date="2024-08-09", trades_per_day=30_000, progress=False)
     first = start_run("--day", "2024-08-09", *QUICK, log=tmp_path / "first.log")
@@ -116,8 +107,8 @@ def test_two_runs_at_once_the_second_waits_or_exits_busy(ops_env, tmp_path):
     assert fusion_days(db) == [("2024-08-09", 13)]
 
 
-def test_a_run_killed_with_kill_9_leaves_the_previous_day_and_a_lock_the_next_run_takes_over(ops_env, tmp_path):
-    project = ops_env
+def test_a_run_killed_with_kill_9_leaves_the_previous_day_and_a_lock_the_next_run_takes_over(run_env, tmp_path):
+    project = run_env
     db = project.paths.duckdb_path
     generate_lake(project.lake, date="2024-08-09", trades_per_day=30_000, faults="all", progress=False)
     assert cli.main(["run", "--day", "2024-08-09", *QUICK]) == 0
@@ -145,8 +136,8 @@ def test_a_run_killed_with_kill_9_leaves_the_previous_day_and_a_lock_the_next_ru
     assert not list(db.parent.glob(f".{db.name}.*.tmp")), "a temporary snapshot was left behind"
 
 
-def test_a_daily_run_without_day_judges_the_last_complete_utc_day(ops_env):
-    project = ops_env
+def test_a_daily_run_without_day_judges_the_last_complete_utc_day(run_env):
+    project = run_env
     today = dt.datetime.now(dt.timezone.utc).date()
     yesterday = (today - dt.timedelta(days=1)).isoformat()
     # the lake holds yesterday and the first part of today (a scheduler's 00:15 run sees both)
@@ -178,8 +169,8 @@ def test_the_working_file_is_refreshed_when_someone_else_wrote_the_published_one
     assert duckdb.connect(str(working), read_only=True).execute("select sum(v) from t").fetchone()[0] == 13
 
 
-def test_the_disk_check_warns_and_refuses_at_its_thresholds(ops_env, capsys):
-    project = ops_env
+def test_the_disk_check_warns_and_refuses_at_its_thresholds(run_env, capsys):
+    project = run_env
     generate_lake(project.lake, date="2024-08-09", trades_per_day=20_000, progress=False)
     used = disk.usage(project.paths.duckdb_path.parent).used_pct
     assert used > 0
@@ -195,8 +186,8 @@ def test_the_disk_check_warns_and_refuses_at_its_thresholds(ops_env, capsys):
     assert "WARNING" in err and "disk.warn_used_pct" in err and "% used" in err
 
 
-def test_each_runs_output_is_kept_in_a_log_rotated_at_utc_midnight(ops_env, tmp_path, monkeypatch):
-    project = ops_env
+def test_each_runs_output_is_kept_in_a_log_rotated_at_utc_midnight(run_env, tmp_path, monkeypatch):
+    project = run_env
     monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
     folder = runlog.log_dir(project.paths)
     folder.mkdir(parents=True)

@@ -29,10 +29,8 @@ def day_counts(project) -> dict[str, dict[str, int]]:
 
 
 @pytest.fixture
-def three_days(dbt_project, monkeypatch):
-    project = dbt_project
-    for name, value in project.paths.env().items():
-        monkeypatch.setenv(name, value)
+def three_days(run_env):
+    project = run_env
     generate_lake(project.lake, date="2024-08-10", days=3, trades_per_day=20_000, progress=False)
     assert cli.main(["run", "--from", "2024-08-08", "--to", "2024-08-10", "--skip", "docs", "--fail-on", "never"]) == 0
     return project

@@ -30,11 +30,9 @@ def verdicts(project) -> dict[str, tuple[str, str]]:
 
 
 @pytest.fixture
-def lake_env(dbt_project, monkeypatch):
-    for name, value in dbt_project.paths.env().items():
-        monkeypatch.setenv(name, value)
-    generate_lake(dbt_project.lake, date="2024-08-09", days=2, trades_per_day=30_000, progress=False)
-    return dbt_project
+def lake_env(run_env):
+    generate_lake(run_env.lake, date="2024-08-09", days=2, trades_per_day=30_000, progress=False)
+    return run_env
 
 
 def one_file(lake: Path, dataset: str, symbol: str) -> Path:

@@ -16,15 +16,6 @@ from lakeqa.generate import generate_lake
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def run_env(dbt_project, monkeypatch):
-    paths = dbt_project.paths
-    monkeypatch.setenv("LAKE_ROOT", str(paths.lake_root))
-    monkeypatch.setenv("DUCKDB_PATH", str(paths.duckdb_path))
-    monkeypatch.setenv("QA_OUTPUT_ROOT", str(paths.output_root))
-    return dbt_project
-
-
 def strict_loads(line: str):
     """json.loads refusing NaN and infinities (not JSON: jq, browsers and most parsers reject them)."""
 

@@ -586,16 +586,7 @@ quarantined_files as (
 quarantine_periods as (
 
     -- every day (hour) that starts inside the window, with its end (the window's end at the latest)
-    select
-        ts,
-        least(ts + interval 1 {{ period }}, {{ window.end_ts }}) as period_end
-    from (
-        select unnest(generate_series(
-            date_trunc('{{ period }}', {{ window.start_ts }} - interval 1 microsecond) + interval 1 {{ period }},
-            {{ window.end_ts }} - interval 1 microsecond,
-            interval 1 {{ period }}
-        )) as ts
-    )
+    {{ lakeqa_window_periods(period) }}
 
 ),
 

@@ -64,11 +64,7 @@ coverage as (
 periods as (
 
     -- every day (hour) that starts inside the window
-    select unnest(generate_series(
-        date_trunc('{{ period }}', {{ window.start_ts }} - interval 1 microsecond) + interval 1 {{ period }},
-        {{ window.end_ts }} - interval 1 microsecond,
-        interval 1 {{ period }}
-    )) as ts
+    {{ lakeqa_window_periods(period) }}
 
 ),
 
