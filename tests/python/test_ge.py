@@ -55,6 +55,7 @@ RULES = {
     "c7_stale_book": ("C7_STALE_BOOK", "major", "completeness.max_stale_seconds", 0.0),
     "c8_clock_offset": ("C8_CLOCK_OFFSET", "critical", "completeness.clock_offset_min_share", 0.5),
     "c9_price_scale": ("C9_PRICE_SCALE", "critical", None, None),
+    "c10_quarantined_file": ("C10_QUARANTINED_FILE", "critical", None, None),
 }
 COMPLETENESS = [test for test in RULES if test[0] == "c" and test[1].isdigit()]
 
