@@ -102,6 +102,16 @@ def partition_dir(root: Path | str, dataset: str, symbol: str, date: str) -> Pat
     return Path(root) / dataset / f"symbol={check_symbol(symbol)}" / f"date={date}"
 
 
+def day_partition_files(root: Path | str, day: str) -> list[tuple[str, str, Path]]:
+    """(dataset, symbol, path) of every Parquet file in the day's partitions of every dataset, in path order
+    within each dataset."""
+    found = []
+    for dataset in SCHEMAS:
+        for path in sorted((Path(root) / dataset).glob(f"symbol=*/date={day}/*.parquet")):
+            found.append((dataset, path.parent.parent.name.removeprefix("symbol="), path))
+    return found
+
+
 def conform(dataset: str, table: pa.Table) -> pa.Table:
     """Cast a table to the dataset's schema (column order and types), UTC microsecond timestamps."""
     schema = SCHEMAS[dataset]

@@ -25,7 +25,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from lakeqa import atomic
-from lakeqa.lake import CONTRACT_VERSION, SCHEMAS
+from lakeqa.lake import CONTRACT_VERSION, SCHEMAS, day_partition_files
 
 BLOCK = 4 << 20
 TABLE = "day_manifest"
@@ -63,23 +63,21 @@ def day_files(lake_root: Path, day: str) -> list[LakeFile]:
     """Every Parquet file of the day's partitions of every dataset, in path order."""
     lake_root = Path(lake_root)
     found = []
-    for dataset in SCHEMAS:
-        for path in sorted((lake_root / dataset).glob(f"symbol=*/date={day}/*.parquet")):
-            symbol = path.parent.parent.name.removeprefix("symbol=")
-            try:
-                rows = int(pq.ParquetFile(path).metadata.num_rows)
-            except Exception:  # noqa: BLE001 - truncated or foreign: its size and hash still describe it
-                rows = None
-            found.append(
-                LakeFile(
-                    path=path.relative_to(lake_root).as_posix(),
-                    dataset=dataset,
-                    symbol=symbol,
-                    size_bytes=path.stat().st_size,
-                    rows=rows,
-                    sha256=sha256_of(path),
-                )
+    for dataset, symbol, path in day_partition_files(lake_root, day):
+        try:
+            rows = int(pq.ParquetFile(path).metadata.num_rows)
+        except Exception:  # noqa: BLE001 - truncated or foreign: its size and hash still describe it
+            rows = None
+        found.append(
+            LakeFile(
+                path=path.relative_to(lake_root).as_posix(),
+                dataset=dataset,
+                symbol=symbol,
+                size_bytes=path.stat().st_size,
+                rows=rows,
+                sha256=sha256_of(path),
             )
+        )
     return sorted(found, key=lambda f: f.path)
 
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakeqa import atomic
-from lakeqa.lake import SCHEMAS
+from lakeqa.lake import SCHEMAS, day_partition_files
 
 ENV = "LAKEQA_QUARANTINE"
 
@@ -93,13 +93,11 @@ def scan(lake_root: Path, days: list[str]) -> list[Quarantined]:
     named in `column`, all of them in `reason`)."""
     found = []
     for day in scan_days(days):
-        for dataset in SCHEMAS:
-            for path in sorted((Path(lake_root) / dataset).glob(f"symbol=*/date={day}/*.parquet")):
-                problems = check_file(path, dataset)
-                if problems:
-                    symbol = path.parent.parent.name.removeprefix("symbol=")
-                    found.append(Quarantined(str(path), dataset, symbol, day, problems[0][0],
-                                             "; ".join(reason for _, reason in problems)))  # fmt: skip
+        for dataset, symbol, path in day_partition_files(lake_root, day):
+            problems = check_file(path, dataset)
+            if problems:
+                found.append(Quarantined(str(path), dataset, symbol, day, problems[0][0],
+                                         "; ".join(reason for _, reason in problems)))  # fmt: skip
     return found
 
 

@@ -340,12 +340,12 @@ def _main(args) -> int:
         raise LakeError(f"lake root {paths.lake_root} does not exist (set LAKE_ROOT or --lake)")
     window = Window.from_args(args, paths.lake_root)
     extra = _extra_vars(args.vars)
-    alerts.settings(extra)  # a bad alerts.* setting stops the run before anything is replaced
+    alert_settings = alerts.settings(extra)  # a bad alerts.* setting stops the run before anything is replaced
     with runlog.run_log(paths, int(setting("logs.keep_days", extra))):
-        return _locked_run(args, paths, window, extra)
+        return _locked_run(args, paths, window, extra, alert_settings)
 
 
-def _locked_run(args, paths: Paths, window: Window, extra: dict) -> int:
+def _locked_run(args, paths: Paths, window: Window, extra: dict, alert_settings: dict) -> int:
     """The disk check, then the run under the lock on its working file, published when the build succeeded."""
     try:
         for warning in disk.check([paths.duckdb_path.parent, paths.output_root],
@@ -359,21 +359,21 @@ def _locked_run(args, paths: Paths, window: Window, extra: dict) -> int:
         with runlock.run_lock(paths.duckdb_path, window.label, args.wait):
             working = replace(paths, duckdb_path=snapshot.prepare(paths.duckdb_path))
             conditions: list[alerts.Condition] = []
-            code = _run_steps(args, working, window, paths.duckdb_path, conditions)
+            code = _run_steps(args, working, window, extra, paths.duckdb_path, conditions)
             if code in (0, 4):  # a build that failed (3) leaves analysts the previous state
                 snapshot.publish(working.duckdb_path, paths.duckdb_path)
                 # after publishing: whoever follows an alert into DUCKDB_PATH finds the day it is about
-                alerts.send(conditions, paths.output_root, alerts.settings(extra))
+                alerts.send(conditions, paths.output_root, alert_settings)
             return code
     except runlock.RunBusy as exc:
         print(f"lakeqa run: busy: {exc}", file=sys.stderr)
         return runlock.EXIT_BUSY
 
 
-def _run_steps(args, paths: Paths, window: Window, analysts_db: Path, conditions: list) -> int:
-    """The steps of the run on ``paths`` (the working database; ``analysts_db`` is where it is published);
-    the verdicts for alerts.send are added to ``conditions``."""
-    dbt_vars = {**window.dbt_vars, **_extra_vars(args.vars)}
+def _run_steps(args, paths: Paths, window: Window, extra: dict, analysts_db: Path, conditions: list) -> int:
+    """The steps of the run on ``paths`` (the working database; ``analysts_db`` is where it is published),
+    with ``extra``, the run's --vars; the verdicts for alerts.send are added to ``conditions``."""
+    dbt_vars = {**window.dbt_vars, **extra}
     skip = set(args.skip)
     steps = [s for s in STEPS if s not in skip]
     print(f"lakeqa run: {window.label}; lake {paths.lake_root}", flush=True)

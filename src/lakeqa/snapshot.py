@@ -23,6 +23,8 @@ from pathlib import Path
 
 import duckdb
 
+from lakeqa import atomic
+
 
 def working_path(published: Path) -> Path:
     """Where a run builds: ``lakeqa.duckdb`` -> ``lakeqa.work.duckdb`` in the same folder."""
@@ -39,15 +41,15 @@ def _stamp(path: Path) -> dict:
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    """``source`` to ``target`` through a temporary file beside the target, renamed when complete."""
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
+    """``source`` to ``target`` through lakeqa.atomic (temp file beside it, renamed when complete), the copy
+    flushed to disk before the rename and the rename itself after it: a crash leaves the old file or the new."""
+
+    def copy_synced(tmp: str) -> None:
         shutil.copyfile(source, tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    atomic.write_atomically(target, copy_synced)
     directory = os.open(target.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
