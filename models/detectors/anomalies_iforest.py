@@ -5,6 +5,8 @@ The logic lives in lakeqa.detectors.iforest; this model only wires dbt to it. Fi
 cached under <QA_OUTPUT_ROOT>/cache/iforest/ (lakeqa.detectors.iforest.ModelCache).
 """
 
+from contextlib import nullcontext
+
 from lakeqa.detectors import iforest
 from lakeqa.settings import group_values, project_default
 from lakeqa.detectors.features import as_bool, empty_anomalies, load_columns
@@ -20,6 +22,14 @@ def model(dbt, session):
     if not as_bool(dbt.config.meta_get("enable_ai")):
         return empty_anomalies()
     params = iforest.IForestParams.from_vars(group_values("iforest", dbt.config.meta_get("iforest"), dbt.config.meta_get("iforest_override")))
+    # a big day is judged on several processes: they start now, while the rows load
+    with iforest.start_workers(params, bar_features.aggregate("count(*)").fetchone()[0]) or nullcontext() as started:
+        records = judged(dbt, params, bar_features, violations, baselines, training_bars, started)
+    return records
+
+
+def judged(dbt, params, bar_features, violations, baselines, training_bars, started):
+    """The IFOREST records of the window (the model's body, with the worker processes `started`)."""
     # the symbol-days the window judges (bar_features also holds the hour before the window, a lookback)
     baselines = baselines.project("symbol, date, baseline, training_dates").df()
     features = load_columns(bar_features, iforest.INPUT_COLUMNS)
@@ -37,4 +47,4 @@ def model(dbt, session):
     jump_vars = group_values("jump", dbt.config.meta_get("jump"), dbt.config.meta_get("jump_override"))
     cooldown = float(jump_vars.get("cooldown_seconds", project_default("jump.cooldown_seconds")))
     return iforest.anomalies(features, critical, params, baselines, training, iforest.ModelCache.from_environment(),
-                             cooldown)  # fmt: skip
+                             cooldown, started)  # fmt: skip

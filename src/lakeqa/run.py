@@ -41,7 +41,7 @@ from pathlib import Path
 
 import duckdb
 
-from lakeqa import alerts, atomic, disk, exports, freshness, quarantine, runlock, runlog, snapshot
+from lakeqa import alerts, atomic, disk, exports, freshness, idproof, quarantine, runlock, runlog, snapshot
 from lakeqa.dbt_runner import run_dbt, split_window_vars, temporary_environment
 from lakeqa.lake import LakeError
 from lakeqa.manifest import write_manifest
@@ -394,12 +394,20 @@ def _run_steps(args, paths: Paths, window: Window, extra: dict, analysts_db: Pat
     for entry in kept_out:
         print(f"lakeqa run: quarantined: {entry.describe()} (its symbol-day FAILs; the lake is untouched)",
               file=sys.stderr, flush=True)  # fmt: skip
-    with temporary_environment({quarantine.ENV: quarantine.env_value(kept_out)}):
-        return _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_vars, kept_out)
+    environment = {quarantine.ENV: quarantine.env_value(kept_out)}
+    proof = None
+    if "build" in steps:
+        # which files hold each id once, read while dbt starts; staging then skips the hash dedupe proof
+        proof = idproof.Proof(paths.output_root / "cache" / "unique_id_files.json", paths.lake_root,
+                              quarantine.scan_days(window.days), {e.file for e in kept_out})  # fmt: skip
+        environment[idproof.ENV] = str(proof.path)
+    with temporary_environment(environment):
+        return _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_vars, kept_out, proof)
 
 
-def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_vars, kept_out) -> int:
-    """The steps from freshness to the summary, with the quarantine list in the environment."""
+def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_vars, kept_out, proof) -> int:
+    """The steps from freshness to the summary, with the quarantine list and the id proof (idproof.Proof,
+    None without a build) in the environment."""
     t_start = time.monotonic()
     timings: dict[str, float] = {}
     stale: list[freshness.SourceFreshness] = []
@@ -413,7 +421,7 @@ def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_va
         print(f"      done in {timings[name]:.1f} s", flush=True)
 
     # GE's import overlaps the build's nodes (or starts now when there is no build)
-    callbacks = []
+    callbacks = [proof.wait_at_first_node()] if proof is not None else []
     if "ge" in steps:
         if "build" in steps:
             callbacks.append(import_ge_at_first_node())

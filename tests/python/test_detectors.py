@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +92,18 @@ class FakeRelation:
     def project(self, columns: str):
         names = [c.strip().strip('"') for c in columns.split(",")]
         return FakeRelation(self._df[names] if len(self._df) else pd.DataFrame(columns=names))
+
+    def aggregate(self, expression: str):
+        assert expression == "count(*)", expression
+        return FakeResult((len(self._df),))
+
+
+class FakeResult:
+    def __init__(self, row: tuple):
+        self._row = row
+
+    def fetchone(self) -> tuple:
+        return self._row
 
 
 def no_history() -> pd.DataFrame:
@@ -545,6 +559,24 @@ def test_a_cached_history_model_is_not_rescored_on_its_training_rows(tmp_path, m
     cache = iforest.ModelCache(tmp_path)
     again = iforest.anomalies(judged, None, FOREST, baselines, training, cache)
     assert (cache.hits, cache.fits) == (3, 0) and scored == [2_000] * 3 and again.equals(first)
+
+
+def test_records_are_the_same_on_worker_processes_as_on_one(monkeypatch, caplog, tmp_path):
+    # the threshold is read in this process only: lowered, these small days go to a worker too
+    monkeypatch.setattr(iforest, "PARALLEL_MIN_ROWS", 0)
+    judged = forest_features(3_000, seed=5)
+    training = history_of(days=2, n_per_symbol=2_000)
+    baselines = baselines_for(SYMBOLS, "history", days=2)
+    baselines.loc[baselines["symbol"] == "CCCUSDT", "baseline"] = "cold_start"  # both kinds of task
+    params = iforest.IForestParams(n_estimators=60, n_jobs=1)
+    one = iforest.anomalies(judged, None, params, baselines, training, iforest.ModelCache(tmp_path / "one"), 5.0)
+    with caplog.at_level(logging.INFO, logger="lakeqa.detectors.iforest"):
+        many = iforest.anomalies(judged, None, replace(params, n_jobs=2), baselines, training,
+                                 iforest.ModelCache(tmp_path / "many"), 5.0)  # fmt: skip
+    assert "on 2 processes" in caplog.text
+    assert len(one) > 0 and many.equals(one)
+    # the history models fitted on a worker are cached here as well
+    assert sorted(p.parent.name for p in (tmp_path / "many").rglob("*.pkl.z")) == ["AAAUSDT", "BBBUSDT"]
 
 
 def test_a_history_baseline_without_training_rows_is_an_error_not_a_silent_cold_start():

@@ -79,6 +79,37 @@ def test_a_file_captured_twice_is_deduplicated(small_lake):
         assert rows == distinct == in_lake - copied[model]
 
 
+def test_files_listed_with_unique_ids_skip_the_hash_proof_only_when_their_ranges_are_apart(small_lake, monkeypatch):
+    from lakeqa import idproof
+
+    listed = small_lake.paths.output_root / "unique_id_files.json"
+    listed.parent.mkdir(parents=True, exist_ok=True)
+
+    def list_files():
+        listed.write_text(json.dumps(idproof.files_with_unique_ids(small_lake.lake, [DAY])))
+
+    monkeypatch.setenv(idproof.ENV, str(listed))
+    list_files()
+    compiled, log = _build_staging(small_lake)
+    # update ids have gaps: the statistics alone prove nothing, the list does
+    assert "stg_lake__quotes: update_ids increasing within each of the 2 files and apart between them" in log
+    assert "duplicated_ids" not in compiled["stg_lake__quotes"]
+    rows, distinct = _counts(small_lake, "stg_lake__quotes", "update_id")
+    assert rows == distinct == _rows_in(f"{small_lake.lake}/quotes/*/date={DAY}/*.parquet")
+
+    # a file captured twice: each copy alone holds its ids once, but their ranges overlap
+    partition = sorted((small_lake.lake / "quotes").glob(f"symbol=*/date={DAY}"))[0]
+    original = sorted(partition.glob("*.parquet"))[0]
+    shutil.copy(original, partition / f"again-{original.name}")
+    list_files()
+    assert str(partition / f"again-{original.name}") in json.loads(listed.read_text())
+    compiled, log = _build_staging(small_lake)
+    assert "update_ids captured more than once, deduplicated" in log
+    assert "duplicated_ids" in compiled["stg_lake__quotes"]
+    rows, distinct = _counts(small_lake, "stg_lake__quotes", "update_id")
+    assert rows == distinct == _rows_in(f"{small_lake.lake}/quotes/*/date={DAY}/*.parquet") - _rows_in(original)
+
+
 def test_lakeqa_run_leaves_out_only_the_grain_tests_true_by_construction(small_lake):
     assert DAILY_SELECTION == ("--select", "tag:daily", "--exclude", "tag:proven_by_construction")
     _build_staging(small_lake)

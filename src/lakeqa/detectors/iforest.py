@@ -32,10 +32,12 @@ day, trained on the symbol's own clean history, never on the period it judges.
   hourly run, or a rebuild of a day, loads the forest, with its threshold and background, instead of
   fitting it and scoring its training rows again, and changed history fits a new one. Cold-start models
   are not cached: their rows change with every run of the day.
-- The forests of a run's symbol-days are fitted one after another: a fit is mostly scikit-learn's Python
-  overhead per tree, which holds the GIL, so on 2 cores neither symbols fitted on threads nor
-  IsolationForest(n_jobs=2) win (10.0 s against 10.9 s for the 13 symbols of a 10 M-trade day; a loky
-  process pool pays its start-up in every run), and the forests are the same either way.
+- The symbol-days of a run are judged on ``n_jobs`` processes (this one and spawned workers,
+  lakeqa.detectors.workers) when they hold at least PARALLEL_MIN_ROWS bars: a fit is mostly
+  scikit-learn's Python overhead per tree, which holds the GIL, so on 2 cores neither symbols fitted on
+  threads nor IsolationForest(n_jobs=2) win (10.0 s against 10.9 s for the 13 symbols of a 10 M-trade
+  day), while two processes halve it (README "Benchmarks"). Each symbol-day is one pure task
+  (judge_pair), so the records do not depend on which process judged it.
 
 The same input gives byte-identical records: every step is deterministic given the rows in (symbol, ts)
 order, and a loaded model is the pickled forest that was fitted.
@@ -71,6 +73,7 @@ from lakeqa.detectors.features import (
     sorted_features,
     to_json,
 )
+from lakeqa.detectors import workers
 from lakeqa.detectors.labeler import cluster_note, label_iforest
 from lakeqa.settings import project_default
 
@@ -91,6 +94,9 @@ CACHE_SUFFIX = ".pkl.z"
 # models kept per symbol in the cache, the most recently written first: a month of daily models; an older
 # day asked for again is simply fitted again
 CACHE_MODELS_PER_SYMBOL = 32
+# fewer judged rows than this in a run are judged on this process alone: a worker process's start (~2 s,
+# importing scikit-learn) would cost more than it saves
+PARALLEL_MIN_ROWS = 200_000
 # fewer rows than this are scored in one call: a thread pool would cost more than it saves (a thin symbol's
 # day has a few hundred bars)
 SMALL_SCORING_ROWS = 8192
@@ -246,7 +252,11 @@ def fit_model(
 ) -> ForestModel:
     """Fit one symbol's forest on `training` (its training rows, in ts order; more than fit_sample_size are
     sampled, see fit_sample), and set the threshold and the background from the training rows' own scores."""
-    raw = raw_features(training)
+    return _fit_on_raw(raw_features(training), params, baseline, training_days)
+
+
+def _fit_on_raw(raw: np.ndarray, params: IForestParams, baseline: str, training_days: tuple[str, ...]) -> ForestModel:
+    """fit_model on the training rows' raw features."""
     sample = fit_sample(len(raw), params)
     if sample is not None:
         raw = raw[sample]
@@ -436,7 +446,7 @@ def models_for(
 class _Judgement:
     by_pair: dict  # (symbol, day) -> the judged rows of the pair, in ts order, with a fresh index
     models: dict  # (symbol, day) -> ForestModel, for the pairs judged
-    scores: dict  # (symbol, day) -> the scores of by_pair[pair], for the cold starts (scored to set the threshold)
+    scores: dict  # (symbol, day) -> the scores of by_pair[pair]
 
 
 def _judge(
@@ -446,10 +456,10 @@ def _judge(
     baselines: pd.DataFrame | None,
     training: pd.DataFrame | None,
     cache: ModelCache | None,
+    started: workers.Workers | None = None,
 ) -> _Judgement:
-    """models_for on rows already in sorted_features order, keeping the judged rows per pair and the cold
-    starts' scores: a cold start's training rows are judged rows, so the day is scored once and the training
-    scores are taken from it by position (score_samples of a row does not depend on the other rows)."""
+    """models_for on rows already in sorted_features order, keeping the judged rows per pair and their
+    scores (judge_pair)."""
     days = judged["ts"].dt.floor("D")
     by_pair = {pair: rows.reset_index(drop=True) for pair, rows in judged.groupby([judged["symbol"], days], sort=True)}
     plan = _baseline_plan(baselines, by_pair)
@@ -458,32 +468,91 @@ def _judge(
         training = training.assign(judged_date=pd.to_datetime(training["judged_date"]).dt.floor("D"))
         training = training.sort_values(["symbol", "judged_date", "ts"], kind="mergesort")
         training_by_pair = dict(iter(training.groupby(["symbol", "judged_date"], sort=True)))
-    models, scores = {}, {}
+    # one task per pair, pure (see judge_pair), so that they can run on several processes
+    tasks, fingerprints = {}, {}
     for pair, (baseline, training_days) in plan.items():
         symbol, day = pair
+        judged_raw = raw_features(by_pair[pair])
         if baseline == BASELINE_HISTORY:
             rows = training_by_pair.get(pair)
             if rows is None or rows.empty:
                 raise ValueError(f"iforest_baselines says {symbol} {day:%Y-%m-%d} has history, "
                                  "but iforest_training_bars has no rows for it")
             rows = rows.reset_index(drop=True)
-            models[pair] = (
-                cache.get_or_fit(symbol, rows, training_days, params) if cache is not None
-                else fit_model(rows, params, BASELINE_HISTORY, training_days)
-            )
-            continue
-        # a cold start: fitted on the fit-eligible judged rows, sampled (their positions among the pair's
-        # rows); the day is scored once and the sample's scores are taken from it by position
-        raw = raw_features(by_pair[pair])
-        eligible = np.flatnonzero(cold_start_mask(by_pair[pair], critical))
-        sample = fit_sample(len(eligible), params)
-        positions = eligible if sample is None else eligible[sample]
-        model = fit_forest(raw[positions], params, BASELINE_COLD_START)
-        if model.forest is not None:
-            scores[pair] = score(model, standardise(raw, model.mean, model.std), params)
-            model = with_training_scores(model, scores[pair][positions], params)
-        models[pair] = model
+            cached = None
+            if cache is not None:
+                cached, fingerprints[pair] = cache.load(symbol, rows, training_days, params)
+            # a cached model needs no training rows: it is only scored
+            tasks[pair] = (judged_raw, None if cached is not None else raw_features(rows), None, training_days, cached)
+        else:
+            # a cold start: fitted on the fit-eligible judged rows, sampled (their positions among the pair's rows)
+            eligible = np.flatnonzero(cold_start_mask(by_pair[pair], critical))
+            sample = fit_sample(len(eligible), params)
+            tasks[pair] = (judged_raw, None, eligible if sample is None else eligible[sample], (), None)
+    models, scores = {}, {}
+    for pair, (model, pair_scores) in zip(tasks, _run_judgements(list(tasks.values()), params, started), strict=True):
+        if pair in fingerprints and tasks[pair][4] is None:
+            cache.store(pair[0], model.training_days, fingerprints[pair], model)
+        models[pair], scores[pair] = model, pair_scores
     return _Judgement(by_pair, dict(sorted(models.items())), scores)
+
+
+def judge_pair(
+    judged_raw: np.ndarray,
+    training_raw: np.ndarray | None,
+    fit_positions: np.ndarray | None,
+    training_days: tuple[str, ...],
+    model: ForestModel | None,
+    params: IForestParams,
+) -> tuple[ForestModel, np.ndarray]:
+    """One symbol-day: its model and the scores of its judged rows. A pure function of its arguments, so the
+    same on any process. Exactly one of: `model` (a cached history model, only scored), `training_raw` (the
+    history's training rows: fit_model), `fit_positions` (a cold start: the positions of the judged rows it
+    is fitted on; the day is scored once and the sample's scores are taken from it by position, since a
+    row's score does not depend on the other rows scored with it)."""
+    if model is None and training_raw is not None:
+        model = _fit_on_raw(training_raw, params, BASELINE_HISTORY, training_days)
+    if model is not None:
+        return model, score(model, standardise(judged_raw, model.mean, model.std), params)
+    model = fit_forest(judged_raw[fit_positions], params, BASELINE_COLD_START)
+    scores = score(model, standardise(judged_raw, model.mean, model.std), params)
+    return with_training_scores(model, scores[fit_positions], params), scores
+
+
+def _judge_task(task: tuple, params: IForestParams) -> tuple[ForestModel, np.ndarray]:
+    return judge_pair(*task, params)
+
+
+def start_workers(params: IForestParams, n_rows: int) -> workers.Workers | None:
+    """The worker processes that judging `n_rows` bars will use (see _run_judgements), started now so that
+    their start overlaps loading the rows; None when it runs on this process alone."""
+    if params.n_jobs < 2 or n_rows < PARALLEL_MIN_ROWS:
+        return None
+    return workers.Workers(params.n_jobs, warm_module=__name__)
+
+
+def _run_judgements(tasks: list[tuple], params: IForestParams,
+                    started: workers.Workers | None = None) -> list[tuple[ForestModel, np.ndarray]]:
+    """judge_pair of each task, on params.n_jobs processes when the work is worth a worker (at least
+    PARALLEL_MIN_ROWS judged rows; each process then scores on one thread), else here, scoring on n_jobs
+    threads. `started`: the workers start_workers started (else they are started here and shut down after).
+    The longest tasks go first, so that the processes finish together."""
+    rows = sum(len(task[0]) for task in tasks)
+    if params.n_jobs < 2 or len(tasks) < 2 or rows < PARALLEL_MIN_ROWS:
+        return [judge_pair(*task, params) for task in tasks]
+    one_thread = replace(params, n_jobs=1)
+    order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))
+    log.info("iforest: %d symbol-days (%d bars) on %d processes", len(tasks), rows, params.n_jobs)
+    pool = started if started is not None else workers.Workers(min(params.n_jobs, len(tasks)), warm_module=__name__)
+    try:
+        done = pool.run(_judge_task, [(tasks[i], one_thread) for i in order])
+    finally:
+        if started is None:
+            pool.close()
+    results: list = [None] * len(tasks)
+    for i, result in zip(order, done, strict=True):
+        results[i] = result
+    return results
 
 
 def _baseline_plan(baselines: pd.DataFrame | None, by_pair: dict) -> dict:
@@ -509,17 +578,18 @@ def anomalies(
     training: pd.DataFrame | None = None,
     cache: ModelCache | None = None,
     cooldown_seconds: float = 0.0,
+    started: workers.Workers | None = None,
 ) -> pd.DataFrame:
     """The IFOREST records of `features` (bar_features rows): one per flagged row (flagged rows within
     `cooldown_seconds` of each other: one record with a cluster), each (symbol, day) judged by its own
-    model (see models_for)."""
+    model (see models_for). `started`: worker processes from start_workers."""
     features = sorted_features(features)
     if features.empty:
         return empty_anomalies()
-    judgement = _judge(features, critical, params, baselines, training, cache)
+    judgement = _judge(features, critical, params, baselines, training, cache, started)
     del features
     records = []
     for pair, model in judgement.models.items():
         rows = judgement.by_pair.pop(pair)
-        records += _symbol_day_records(rows, model, params, cooldown_seconds, judgement.scores.pop(pair, None))
+        records += _symbol_day_records(rows, model, params, cooldown_seconds, judgement.scores.pop(pair))
     return anomaly_frame(records)

@@ -1,0 +1,124 @@
+"""Independent CPU-bound tasks shared between this process and spawned worker processes.
+
+Why processes: fitting an IsolationForest is mostly scikit-learn's Python work per tree (cloning the tree
+estimator, validating its parameters, seeding its random state), which holds the interpreter lock, so
+threads cannot spread the forests of a run's symbols over two cores; a second process can (the 13 forests
+of a 10 M-trade day: README "Benchmarks"). The calling process works too: it takes the next task whenever
+every worker is busy, so a worker that is still starting (importing scikit-learn takes ~2 s) costs nothing
+but its start, and the tasks balance to within one task.
+
+A task's result must not depend on where it runs: the functions given here are pure (same arguments, same
+result, bit for bit), so the output is the same on one process or several. Workers are started with
+"spawn" (a fresh interpreter: forking a process that holds DuckDB and dbt's threads is not safe) and shut
+down before run_tasks returns. A worker that dies (e.g. killed for memory) is not fatal: its task runs
+here and the remaining tasks too.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+log = logging.getLogger(__name__)
+
+
+class Workers:
+    """``processes - 1`` spawned worker processes, started at once (each imports ``warm_module``, so that the
+    ~2 s of its start overlap whatever the caller does before run), shut down by close() or on leaving a
+    ``with`` block."""
+
+    def __init__(self, processes: int, warm_module: str | None = None):
+        self.count = max(0, processes - 1)
+        self._pool = None
+        if self.count:
+            try:
+                self._pool = ProcessPoolExecutor(max_workers=self.count, mp_context=multiprocessing.get_context("spawn"))
+                if warm_module:
+                    for _ in range(self.count):
+                        self._pool.submit(importlib.import_module, warm_module)
+            except (OSError, RuntimeError) as error:
+                log.warning("worker processes unavailable (%s): every task runs here", error)
+                self.count, self._pool = 0, None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def run(self, fn: Callable, tasks: Sequence[tuple]) -> list:
+        """[fn(*task) for task in tasks], in the order given, computed by this process and the workers, each
+        taking the next task as soon as it is free (give the longest tasks first). ``fn`` and the tasks must
+        pickle (``fn`` a module-level function)."""
+        if self._pool is None or len(tasks) < 2:
+            return [fn(*task) for task in tasks]
+        pool = self._pool
+        results: list = [None] * len(tasks)
+        pending = iter(range(len(tasks)))
+        lock = threading.Lock()
+        submitted: list[tuple[Future, int]] = []
+        stopped = threading.Event()  # the workers are gone: every task left runs here
+
+        def take() -> int | None:
+            with lock:
+                return next(pending, None)
+
+        def feed(_finished: Future | None = None) -> None:
+            # called again by each worker task as it finishes (on the pool's thread), so no worker waits
+            if stopped.is_set():
+                return
+            with lock:
+                i = next(pending, None)
+                if i is None:
+                    return
+                try:
+                    future = pool.submit(fn, *tasks[i])
+                except (BrokenProcessPool, OSError, RuntimeError) as error:
+                    log.warning("worker processes unavailable (%s): the remaining tasks run here", error)
+                    stopped.set()
+                    results[i] = _LOCAL
+                    return
+                submitted.append((future, i))
+            future.add_done_callback(feed)
+
+        try:
+            for _ in range(self.count):
+                feed()
+            while (i := take()) is not None:
+                results[i] = fn(*tasks[i])
+            for i, result in enumerate(results):
+                if result is _LOCAL:  # its submission failed
+                    results[i] = fn(*tasks[i])
+            done = 0
+            while done < len(submitted):  # feed() may still append while earlier ones finish
+                future, i = submitted[done]
+                results[i] = _result(future, fn, tasks[i], stopped)
+                done += 1
+        finally:
+            stopped.set()
+        return results
+
+
+_LOCAL = object()  # a task whose submission failed: this process runs it
+
+
+def _result(future: Future, fn: Callable, task: tuple, stopped: threading.Event):
+    """A worker task's result; when the worker died (e.g. killed for memory), the task runs here. An
+    exception the task itself raised is raised here, as it would be without workers."""
+    try:
+        return future.result()
+    except BrokenProcessPool as error:
+        if not stopped.is_set():
+            log.warning("a worker process died (%s): its task and the remaining ones run here", error)
+            stopped.set()
+        return fn(*task)

@@ -1,0 +1,71 @@
+"""lakeqa.idproof: which lake files hold each id once (dense by their statistics, or strictly increasing
+in file order), read while dbt starts so staging can skip the hash dedupe's proof."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lakeqa import idproof
+
+DAY = "2024-08-09"
+
+
+def write_ids(path, ids, row_group_size=4):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"update_id": pa.array(ids, pa.int64())}), path, row_group_size=row_group_size)
+    return path
+
+
+@pytest.mark.parametrize(
+    "ids, unique",
+    [
+        ([1, 2, 3, 4, 5, 6, 7, 8, 9], True),  # dense: the statistics alone say so
+        ([10, 12, 13, 20, 21, 35, 36, 90, 91], True),  # gaps, increasing across row groups
+        ([10, 12, 13, 20, 20, 35, 36, 90, 91], False),  # one id twice, side by side
+        ([10, 12, 13, 20, 9, 35, 36, 90, 91], False),  # out of order inside a row group
+        ([10, 12, 13, 20, 19, 25, 36, 90, 91], False),  # a row group starting below the last one's end
+        ([1, 3, 2, 4, 5, 6, 7, 8, 9], True),  # out of order, but dense: no id can repeat
+        ([10, 12, None, 20, 21], False),  # a NULL id
+    ],
+)
+def test_ids_unique_within_a_file(tmp_path, ids, unique):
+    assert idproof.ids_unique_within(write_ids(tmp_path / "f.parquet", ids), "update_id") is unique
+
+
+def test_an_unreadable_file_is_not_listed(tmp_path):
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 not a parquet file")
+    assert idproof.ids_unique_within(bad, "update_id") is False
+    assert idproof.ids_unique_within(write_ids(tmp_path / "f.parquet", [1, 2]), "no_such_column") is False
+
+
+def test_the_list_covers_the_days_partitions_except_quarantined_files(tmp_path):
+    lake = tmp_path / "lake"
+    good = write_ids(lake / "quotes" / "symbol=AAAUSDT" / f"date={DAY}" / "a.parquet", [5, 9, 14])
+    twice = write_ids(lake / "quotes" / "symbol=BBBUSDT" / f"date={DAY}" / "b.parquet", [5, 9, 9])
+    kept_out = write_ids(lake / "quotes" / "symbol=CCCUSDT" / f"date={DAY}" / "c.parquet", [1, 2])
+    write_ids(lake / "quotes" / "symbol=AAAUSDT" / "date=2024-08-10" / "other-day.parquet", [1, 2])
+    assert idproof.files_with_unique_ids(lake, [DAY], {str(kept_out)}) == [str(good)]
+    assert str(twice) not in idproof.files_with_unique_ids(lake, [DAY])
+
+    listed = tmp_path / "out" / "unique_id_files.json"
+    listed.parent.mkdir()
+    listed.write_text("[\"stale\"]")
+    proof = idproof.Proof(listed, lake, [DAY], set())
+    assert not listed.exists() or json.loads(listed.read_text()) != ["stale"]  # another run's list is gone
+    on_event = proof.wait_at_first_node()
+
+    class Event:
+        class info:
+            name = "NodeStart"
+
+    on_event(Event())  # dbt's first node waits for the list
+    assert json.loads(listed.read_text()) == [str(good), str(kept_out)]
+    started = time.monotonic()
+    on_event(Event())  # later nodes do not wait
+    assert time.monotonic() - started < 1.0

@@ -1,0 +1,60 @@
+"""lakeqa.detectors.workers: tasks shared between this process and spawned workers give the results one
+process gives, in order; a worker that dies costs only time; a task's own error is raised as without workers."""
+
+import logging
+import os
+import time
+
+import pytest
+
+from lakeqa.detectors.workers import Workers
+
+
+def square_where(parent_pid: int, x: int, pause_s: float = 0.05) -> tuple[int, int]:
+    time.sleep(pause_s)  # long enough that the worker takes some of the tasks
+    return os.getpid(), x * x
+
+
+def die_in_a_worker(parent_pid: int, x: int) -> int:
+    if os.getpid() != parent_pid:
+        os._exit(3)  # as a worker killed for memory would
+    return x * x
+
+
+def fail_on_three(parent_pid: int, x: int) -> int:
+    if x == 3:
+        raise ValueError(f"task {x} failed")
+    return x
+
+
+def test_tasks_are_shared_and_results_come_back_in_order():
+    me = os.getpid()
+    with Workers(2, warm_module=__name__) as workers:
+        assert workers.count == 1
+        done = workers.run(square_where, [(me, x) for x in range(40)])
+    assert [value for _, value in done] == [x * x for x in range(40)]
+    pids = {pid for pid, _ in done}
+    assert me in pids and len(pids) == 2  # this process worked, and so did the worker
+
+
+def test_one_process_runs_everything_here():
+    me = os.getpid()
+    with Workers(1) as workers:
+        assert workers.count == 0
+        done = workers.run(square_where, [(me, x, 0.0) for x in range(5)])
+    assert done == [(me, x * x) for x in range(5)]
+
+
+def test_a_dead_worker_costs_only_time(caplog):
+    me = os.getpid()
+    with caplog.at_level(logging.WARNING, logger="lakeqa.detectors.workers"):
+        with Workers(2) as workers:
+            done = workers.run(die_in_a_worker, [(me, x) for x in range(10)])
+    assert done == [x * x for x in range(10)]
+    assert "worker process died" in caplog.text
+
+
+def test_a_task_error_is_raised_as_without_workers():
+    me = os.getpid()
+    with Workers(2) as workers, pytest.raises(ValueError, match="task 3 failed"):
+        workers.run(fail_on_three, [(me, x) for x in range(8)])
