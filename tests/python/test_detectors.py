@@ -568,10 +568,10 @@ def test_records_are_the_same_on_worker_processes_as_on_one(monkeypatch, caplog,
     training = history_of(days=2, n_per_symbol=2_000)
     baselines = baselines_for(SYMBOLS, "history", days=2)
     baselines.loc[baselines["symbol"] == "CCCUSDT", "baseline"] = "cold_start"  # both kinds of task
-    params = iforest.IForestParams(n_estimators=60, n_jobs=1)
+    params = iforest.IForestParams(n_estimators=60, processes=1)
     one = iforest.anomalies(judged, None, params, baselines, training, iforest.ModelCache(tmp_path / "one"), 5.0)
     with caplog.at_level(logging.INFO, logger="lakeqa.detectors.iforest"):
-        many = iforest.anomalies(judged, None, replace(params, n_jobs=2), baselines, training,
+        many = iforest.anomalies(judged, None, replace(params, processes=2), baselines, training,
                                  iforest.ModelCache(tmp_path / "many"), 5.0)  # fmt: skip
     assert "on 2 processes" in caplog.text
     assert len(one) > 0 and many.equals(one)

@@ -32,11 +32,13 @@ day, trained on the symbol's own clean history, never on the period it judges.
   hourly run, or a rebuild of a day, loads the forest, with its threshold and background, instead of
   fitting it and scoring its training rows again, and changed history fits a new one. Cold-start models
   are not cached: their rows change with every run of the day.
-- The symbol-days of a run are judged on ``n_jobs`` processes (this one and spawned workers,
-  lakeqa.detectors.workers) when they hold at least PARALLEL_MIN_ROWS bars: a fit is mostly
+- With ``processes`` 2 or more (setting iforest.processes, default 1), the symbol-days of a run are judged
+  on that many processes (this one and spawned workers, lakeqa.detectors.workers) when they hold at least
+  PARALLEL_MIN_ROWS bars: a fit is mostly
   scikit-learn's Python overhead per tree, which holds the GIL, so on 2 cores neither symbols fitted on
   threads nor IsolationForest(n_jobs=2) win (10.0 s against 10.9 s for the 13 symbols of a 10 M-trade
-  day), while two processes halve it (README "Benchmarks"). Each symbol-day is one pure task
+  day), while two processes share it (README "Benchmarks"; at the cost of a worker holding scikit-learn
+  in memory, hence off by default). Each symbol-day is one pure task
   (judge_pair), so the records do not depend on which process judged it.
 
 The same input gives byte-identical records: every step is deterministic given the rows in (symbol, ts)
@@ -109,13 +111,14 @@ class IForestParams:
     contamination: float | str = field(default_factory=lambda: float(project_default("iforest.contamination")))
     random_state: int = field(default_factory=lambda: int(project_default("iforest.random_state")))
     fit_sample_size: int = field(default_factory=lambda: int(project_default("iforest.fit_sample_size")))
+    processes: int = field(default_factory=lambda: int(project_default("iforest.processes")))
     n_jobs: int = 2
     chunk_rows: int = 131_072
 
     @classmethod
     def from_vars(cls, iforest: Mapping | None) -> IForestParams:
         """From the dbt var `iforest` (n_estimators, contamination, random_state, fit_sample_size, and
-        optionally n_jobs and chunk_rows; the group's other keys are read by the SQL models)."""
+        processes, optionally n_jobs and chunk_rows; the group's other keys are read by the SQL models)."""
         v = dict(iforest or {})
 
         def get(key):
@@ -133,12 +136,13 @@ class IForestParams:
             contamination=contamination,
             random_state=int(get("random_state")),
             fit_sample_size=int(get("fit_sample_size")),
+            processes=max(1, int(get("processes"))),
             n_jobs=max(1, int(v.get("n_jobs", 2))),
             chunk_rows=max(1, int(v.get("chunk_rows", 131_072))),
         )
 
     def fitted_by(self) -> tuple:
-        """The parameters a fitted model depends on (n_jobs and chunk_rows change nothing in it)."""
+        """The parameters a fitted model depends on (processes, n_jobs and chunk_rows change nothing in it)."""
         return (self.n_estimators, str(self.contamination), self.random_state, self.fit_sample_size)
 
 
@@ -526,24 +530,24 @@ def _judge_task(task: tuple, params: IForestParams) -> tuple[ForestModel, np.nda
 def start_workers(params: IForestParams, n_rows: int) -> workers.Workers | None:
     """The worker processes that judging `n_rows` bars will use (see _run_judgements), started now so that
     their start overlaps loading the rows; None when it runs on this process alone."""
-    if params.n_jobs < 2 or n_rows < PARALLEL_MIN_ROWS:
+    if params.processes < 2 or n_rows < PARALLEL_MIN_ROWS:
         return None
-    return workers.Workers(params.n_jobs, warm_module=__name__)
+    return workers.Workers(params.processes, warm_module=__name__)
 
 
 def _run_judgements(tasks: list[tuple], params: IForestParams,
                     started: workers.Workers | None = None) -> list[tuple[ForestModel, np.ndarray]]:
-    """judge_pair of each task, on params.n_jobs processes when the work is worth a worker (at least
+    """judge_pair of each task, on params.processes processes when the work is worth a worker (at least
     PARALLEL_MIN_ROWS judged rows; each process then scores on one thread), else here, scoring on n_jobs
     threads. `started`: the workers start_workers started (else they are started here and shut down after).
     The longest tasks go first, so that the processes finish together."""
     rows = sum(len(task[0]) for task in tasks)
-    if params.n_jobs < 2 or len(tasks) < 2 or rows < PARALLEL_MIN_ROWS:
+    if params.processes < 2 or len(tasks) < 2 or rows < PARALLEL_MIN_ROWS:
         return [judge_pair(*task, params) for task in tasks]
     one_thread = replace(params, n_jobs=1)
     order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))
-    log.info("iforest: %d symbol-days (%d bars) on %d processes", len(tasks), rows, params.n_jobs)
-    pool = started if started is not None else workers.Workers(min(params.n_jobs, len(tasks)), warm_module=__name__)
+    log.info("iforest: %d symbol-days (%d bars) on %d processes", len(tasks), rows, params.processes)
+    pool = started if started is not None else workers.Workers(min(params.processes, len(tasks)), warm_module=__name__)
     try:
         done = pool.run(_judge_task, [(tasks[i], one_thread) for i in order])
     finally:
