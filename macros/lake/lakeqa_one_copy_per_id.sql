@@ -163,11 +163,11 @@
     lakeqa_files_with_unique_ids() -> the lake files that hold each of their ids once (dense, or strictly
     increasing in file order): the JSON list in the file env var LAKEQA_UNIQUE_ID_FILES names (`lakeqa run`
     writes it before dbt's first node, src/lakeqa/idproof.py); [] when the variable is unset (a plain
-    `dbt build`).
+    `dbt build`) or names no file (the list could not be written).
 #}
 {% macro lakeqa_files_with_unique_ids() %}
     {% set path = env_var('LAKEQA_UNIQUE_ID_FILES', '') %}
-    {% if path == '' %}
+    {% if path == '' or run_query("select count(*) from glob(" ~ lakeqa_quote(path) ~ ")").columns[0].values()[0] == 0 %}
         {{ return([]) }}
     {% endif %}
     {% set content = run_query("select content from read_text(" ~ lakeqa_quote(path) ~ ")").columns[0].values() %}
