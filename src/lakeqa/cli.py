@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "lakeqa.ge.command",
     "lakeqa.report.command",
     "lakeqa.prune",
+    "lakeqa.slices",
 ]
 
 
