@@ -82,6 +82,8 @@ def write_slice(duckdb_path: Path, table: str, symbol: str, day: str, fmt: str, 
     out = Path(out)
     if not out.parent.is_dir():
         raise SliceError(f"--out {out}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise SliceError(f"--out {out} is a folder; name the file to write")
     con = duckdb.connect(str(duckdb_path), read_only=True)
     try:
         quoted = _check(con, table, symbol, day, mart_names() if marts is None else marts)

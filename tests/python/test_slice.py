@@ -100,3 +100,14 @@ def test_a_missing_database_or_folder_is_named(faulted_lake_build, tmp_path):
         slices.write_slice(tmp_path / "none.duckdb", "bars_1s", SYMBOL, DAY, "csv", tmp_path / "a.csv")
     with pytest.raises(slices.SliceError, match="folder .* does not exist"):
         slices.write_slice(faulted_lake_build.paths.duckdb_path, "bars_1s", SYMBOL, DAY, "csv", tmp_path / "no" / "a.csv")
+
+
+def test_a_folder_as_out_is_refused(tmp_path):
+    import duckdb
+
+    db = tmp_path / "empty.duckdb"
+    duckdb.connect(str(db)).close()
+    with pytest.raises(slices.SliceError, match="is a folder; name the file to write"):
+        slices.write_slice(db, "bars_1s", SYMBOL, DAY, "csv", tmp_path)
+    with pytest.raises(slices.SliceError, match="the database holds no mart yet"):
+        slices.write_slice(db, "bars_1s", SYMBOL, DAY, "csv", tmp_path / "a.csv")
