@@ -127,7 +127,7 @@ def bare_scan_seconds(files: list[str], runs: int = 3) -> float:
     con = duckdb.connect()
     con.execute(f"set threads = {os.environ.get('DUCKDB_THREADS', '2')}")
     # the same default as profiles.yml
-    con.execute(f"set memory_limit = '{os.environ.get('DUCKDB_MEMORY_LIMIT', '600MB')}'")
+    con.execute(f"set memory_limit = '{os.environ.get('DUCKDB_MEMORY_LIMIT', '1GB')}'")
     con.execute("set preserve_insertion_order = false")
     best = float("inf")
     for _ in range(runs):

@@ -164,6 +164,15 @@ def test_bad_day_is_a_clear_error(run_env, capsys):
     assert "not a calendar day" in capsys.readouterr().err
 
 
+def test_demo_at_its_default_size_builds_under_the_default_memory_limit(run_env, monkeypatch, capsys):
+    """`make demo` as a user runs it: seven days of 300 000 trades in one range build, duplicates to dedupe,
+    DuckDB under profiles.yml's default memory limit (under a 600MB default it failed one run in four:
+    window functions cannot spill their pinned blocks, and two dbt threads overlap two such nodes)."""
+    monkeypatch.delenv("DUCKDB_MEMORY_LIMIT", raising=False)
+    assert cli.main(["demo"]) == 0, capsys.readouterr().err[-2000:]
+    assert run_env.query("select count(distinct date) from fusion")[0][0] == 7
+
+
 def test_demo_builds_the_lake_and_runs_the_qa(run_env, capsys):
     """The README's main command (make demo = lakeqa demo) from an empty lake, on a small generated day."""
     assert cli.main(["demo", "--trades-per-day", "20000"]) == 0
