@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup demo test lint sqllint evaluate docs bench false-alarms clean
+.PHONY: setup demo test test-postgres lint sqllint evaluate docs bench false-alarms clean
 
 setup: $(INSTALLED)
 
@@ -29,9 +29,15 @@ $(INSTALLED): pyproject.toml requirements.lock $(GE_OFFLINE)/package-lock.json
 demo: setup
 	$(BIN)/lakeqa demo
 
-# Every test: lint, then pytest (Python modules, the CLI, and dbt builds end to end).
+# Every test: lint, then pytest (Python modules, the CLI, and dbt builds end to end). Where Debian's
+# postgresql is installed, pytest runs beside a throw-away Postgres cluster (tests/postgres/cluster.sh:
+# a temp folder, a free port, stopped and removed after) for the export-db tests; without it they skip.
 test: setup lint
-	$(BIN)/pytest
+	tests/postgres/cluster.sh run $(BIN)/pytest
+
+# Only the export-db tests, against a throw-away Postgres cluster (apt-get install postgresql).
+test-postgres: setup
+	LAKEQA_REQUIRE_POSTGRES=1 tests/postgres/cluster.sh run $(BIN)/pytest tests/python/test_export_db.py
 
 lint: setup sqllint
 	$(BIN)/ruff check src tests benchmarks models

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "lakeqa.report.command",
     "lakeqa.prune",
     "lakeqa.slices",
+    "lakeqa.export_db.command",
 ]
 
 
