@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "lakeqa.prune",
     "lakeqa.slices",
     "lakeqa.export_db.command",
+    "lakeqa.compact",
 ]
 
 
