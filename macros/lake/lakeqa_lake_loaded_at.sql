@@ -23,8 +23,8 @@
     {% set dataset = dataset_relation.identifier %}
     {% set root = lakeqa_lake_root() %}
     {% set newest_day_sql %}
-        select max(regexp_extract(file, '/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/', 1))
-        from glob({{ lakeqa_quote(root ~ '/' ~ dataset ~ '/symbol=*/date=*/*.parquet') }})
+        select cast(max({{ lakeqa_path_date('file') }}) as varchar)
+        from glob({{ lakeqa_quote(lakeqa_lake_glob(dataset)) }})
     {% endset %}
     {% set newest_day = run_query(newest_day_sql).columns[0].values()[0] %}
     {% if not newest_day %}

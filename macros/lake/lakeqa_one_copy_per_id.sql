@@ -99,7 +99,7 @@
 
             select
                 file_name,
-                regexp_extract(file_name, '/symbol=([^/]+)/', 1) as symbol,
+                {{ lakeqa_path_symbol('file_name') }} as symbol,
                 sum(num_values) as n_values,
                 sum(stats_null_count) as n_null,
                 min(try_cast(stats_min_value as hugeint)) as min_id,
@@ -143,7 +143,7 @@
     {% set hash_sql %}
         select count(*) from (
             select symbol, {{ id_column }}
-            from read_parquet({{ file_list_sql }}, hive_partitioning = true, union_by_name = true)
+            from {{ lakeqa_read_lake_files(file_list_sql) }}
             group by symbol, {{ id_column }}
             having count(*) > 1
         )

@@ -3,7 +3,8 @@
     relative to where dbt runs) and is quoted like every other user value before it reaches SQL.
 
     lakeqa_read_lake(dataset_relation, days, files=none) -> a FROM-able SQL expression over exactly the files of the
-    given date partitions, e.g. read_parquet(['<root>/trades/symbol=BTCUSDT/date=2024-08-09/x.parquet', ...]).
+    given date partitions, e.g. read_parquet(['<root>/trades/symbol=BTCUSDT/date=2024-08-09/x.parquet', ...]),
+    in the lake's layout (lakeqa_lake_layout: LAKE_LAYOUT), with the columns `symbol` and `date` of the path.
 
       dataset_relation  the source() of the dataset (its identifier names the lake folder: trades, quotes, ...)
       days              list of 'YYYY-MM-DD' partitions to read (checked strings, see lakeqa_window)
@@ -47,8 +48,7 @@
     {% set file_list_sql = lakeqa_file_list_sql(files) %}
     {% do lakeqa_check_lake_schema(dataset, columns, file_list_sql) %}
 
-    {{ return("read_parquet(" ~ file_list_sql ~ ", hive_partitioning = true, union_by_name = true, "
-              ~ "hive_types = {'symbol': 'VARCHAR', 'date': 'DATE'})") }}
+    {{ return(lakeqa_read_lake_files(file_list_sql)) }}
 {% endmacro %}
 
 
@@ -61,11 +61,9 @@
     {% if not execute or dataset_relation.identifier.startswith('__dbt__cte__') %}
         {{ return(none) }}
     {% endif %}
-    {% set root = lakeqa_lake_root() %}
     {% set globs = [] %}
     {% for day in days %}
-        {% do globs.append("select file from glob(" ~ lakeqa_quote(root ~ '/' ~ dataset_relation.identifier ~ '/symbol=*/date='
-                                                                  ~ day ~ '/*.parquet') ~ ")") %}
+        {% do globs.append("select file from glob(" ~ lakeqa_quote(lakeqa_lake_glob(dataset_relation.identifier, day)) ~ ")") %}
     {% endfor %}
     {% set kept_out = lakeqa_quarantined_files() | map(attribute='file') | list %}
     {% set files = [] %}
@@ -188,19 +186,18 @@
 
 {#
     lakeqa_lake_inventory(days) -> SQL listing the lake's partitions of the given days: one row per file,
-    with its dataset, symbol and date parsed from the hive path. Used to know which symbols the lake held
+    with its dataset, symbol and date parsed from its path (lakeqa_lake_layout). Used to know which symbols the lake held
     on a day (a symbol present yesterday and absent today gets a no-data verdict).
 #}
 {% macro lakeqa_lake_inventory(days) -%}
-    {%- set root = lakeqa_lake_root() -%}
     {%- set globs = [] -%}
     {%- for day in days -%}
-        {%- do globs.append("select file from glob(" ~ lakeqa_quote(root ~ '/*/symbol=*/date=' ~ day ~ '/*.parquet') ~ ")") -%}
+        {%- do globs.append("select file from glob(" ~ lakeqa_quote(lakeqa_lake_glob('*', day)) ~ ")") -%}
     {%- endfor %}
     select
-        regexp_extract(file, '/([^/]+)/symbol=[^/]+/date=[^/]+/[^/]+$', 1) as dataset,
-        regexp_extract(file, '/symbol=([^/]+)/', 1) as symbol,
-        cast(regexp_extract(file, '/date=([0-9]{4}-[0-9]{2}-[0-9]{2})/', 1) as date) as date,
+        {{ lakeqa_path_dataset('file') }} as dataset,
+        {{ lakeqa_path_symbol('file') }} as symbol,
+        {{ lakeqa_path_date('file') }} as date,
         file
     from ({{ globs | join(' union all ') }})
 {%- endmacro %}

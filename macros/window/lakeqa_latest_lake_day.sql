@@ -9,8 +9,8 @@
     {% endif %}
     {% set root = lakeqa_lake_root() %}
     {% set latest_sql %}
-        select max(regexp_extract(file, 'date=([0-9]{4}-[0-9]{2}-[0-9]{2})', 1))
-        from glob({{ lakeqa_quote(root ~ '/*/symbol=*/date=*/*.parquet') }})
+        select cast(max({{ lakeqa_path_date('file') }}) as varchar)
+        from glob({{ lakeqa_quote(lakeqa_lake_glob('*')) }})
     {% endset %}
     {% set latest = run_query(latest_sql).columns[0].values()[0] %}
     {% if not latest %}

@@ -4,7 +4,8 @@ A capture that rotates its file every 60 seconds leaves ~1 440 files per dataset
 reader then opens 1 440 footers. This is the only lakeqa command that rewrites files of an existing lake
 partition (everything else only reads the lake, and the importers and the generator only add files).
 
-Per partition (``<dataset>/symbol=S/date=D/``) with more than one file, in file-name order:
+Per partition (``<dataset>/symbol=S/date=D/``, or its folder in the layout LAKE_LAYOUT names) with more
+than one file, in file-name order:
 
 1. every file's schema is the dataset's (lakeqa.lake.SCHEMAS), else the partition is left as it is and
    named (`lakeqa run` quarantines such a file; compaction must not bury it inside a good one);
@@ -38,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakeqa import atomic
-from lakeqa.lake import SCHEMAS, LakeError, check_symbol
+from lakeqa.lake import SCHEMAS, LakeError, check_symbol, day_partitions
 from lakeqa.settings import Paths
 from lakeqa.window import resolve_day
 
@@ -167,9 +168,9 @@ def compact_partition(root: Path, partition: Path, dataset: str, dry_run: bool =
 
 
 def partitions_of_day(root: Path, day: str, symbol: str | None = None) -> list[tuple[str, Path]]:
-    """(dataset, partition folder) of the day, every dataset, one symbol or all."""
-    pattern = f"symbol={check_symbol(symbol) if symbol else '*'}/date={day}"
-    return [(dataset, p) for dataset in SCHEMAS for p in sorted((root / dataset).glob(pattern)) if p.is_dir()]
+    """(dataset, partition folder) of the day in the lake's layout (LAKE_LAYOUT), one symbol or all."""
+    return [(dataset, folder) for dataset, _, _, folder in
+            day_partitions(root, day, check_symbol(symbol) if symbol else "*")]  # fmt: skip
 
 
 def compact(root: Path, day: str, symbol: str | None = None, dry_run: bool = False, out=print) -> list[Outcome]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakeqa.dbt_runner import run_dbt, split_window_vars
-from lakeqa.lake import TIME_COLUMN
+from lakeqa.lake import TIME_COLUMN, partition_glob
 from lakeqa.settings import Paths, setting
 
 SOURCES = tuple(TIME_COLUMN)  # the lake's datasets: trades, quotes, klines_1m, bars_1s
@@ -85,10 +85,8 @@ def _hours(value: float | None) -> str:
 
 
 def datasets_in_lake(lake_root: Path) -> set[str]:
-    """The datasets holding at least one file where the loaded_at macro looks: <dataset>/symbol=*/date=*/*.parquet."""
-    return {
-        d for d in SOURCES if next(Path(lake_root).glob(f"{d}/symbol=*/date=*/*.parquet"), None) is not None
-    }
+    """The datasets holding at least one file where the loaded_at macro looks: any partition of the layout."""
+    return {d for d in SOURCES if next(Path(lake_root).glob(f"{d}/{partition_glob()}/*.parquet"), None) is not None}
 
 
 def window_is_current(days: list[str], today: dt.date | None = None) -> bool:

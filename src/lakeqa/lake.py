@@ -6,6 +6,7 @@ layout of ../shared/DESIGN.md is defined once: ``<root>/<dataset>/symbol=S/date=
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -102,13 +103,65 @@ def partition_dir(root: Path | str, dataset: str, symbol: str, date: str) -> Pat
     return Path(root) / dataset / f"symbol={check_symbol(symbol)}" / f"date={date}"
 
 
-def day_partition_files(root: Path | str, day: str) -> list[tuple[str, str, Path]]:
+# The layouts the QA reads (env var LAKE_LAYOUT, like LAKE_ROOT a property of the lake; the Jinja side is
+# macros/lake/lakeqa_lake_layout.sql). lakeqa import and generate write the first; the second is a capture
+# lake's (seed 002), read in place:
+#   hive        <dataset>/symbol=S/date=YYYY-MM-DD/*.parquet
+#   symbol_ymd  <dataset>/S/year=YYYY/month=MM/day=DD/*.parquet
+LAYOUTS = ("hive", "symbol_ymd")
+_YMD_RE = re.compile(r"^year=(\d{4})/month=(\d{2})/day=(\d{2})$")
+_HIVE_RE = re.compile(r"^symbol=([^/]+)/date=(\d{4}-\d{2}-\d{2})$")
+
+
+def lake_layout(layout: str | None = None) -> str:
+    """The layout given, else env LAKE_LAYOUT, else hive; LakeError for one lakeqa does not know."""
+    chosen = (layout or os.environ.get("LAKE_LAYOUT") or "hive").strip()
+    if chosen not in LAYOUTS:
+        raise LakeError(f"LAKE_LAYOUT {chosen!r} is not a lake layout; lakeqa reads {', '.join(LAYOUTS)}")
+    return chosen
+
+
+def partition_glob(symbol: str = "*", day: str = "*", layout: str | None = None) -> str:
+    """The glob of partition folders under a dataset's folder: one symbol or '*', one day or '*'."""
+    if lake_layout(layout) == "hive":
+        return f"symbol={symbol}/date={day}"
+    year, month, dom = ("*", "*", "*") if day == "*" else day.split("-")
+    return f"{symbol}/year={year}/month={month}/day={dom}"
+
+
+def parse_partition(relative: str, layout: str | None = None) -> tuple[str, str] | None:
+    """(symbol, YYYY-MM-DD) of a partition folder given relative to its dataset's folder, or None."""
+    if lake_layout(layout) == "hive":
+        found = _HIVE_RE.match(relative)
+        return (found.group(1), found.group(2)) if found else None
+    symbol, _, rest = relative.partition("/")
+    found = _YMD_RE.match(rest)
+    return (symbol, "-".join(found.groups())) if found and symbol else None
+
+
+def symbol_prefix(dataset: str, symbol: str, layout: str | None = None) -> str:
+    """The start of the paths (relative to the lake root) of a dataset's files of one symbol."""
+    return f"{dataset}/{partition_glob(symbol, layout=layout).split('/')[0]}/"
+
+
+def day_partitions(root: Path | str, day: str = "*", symbol: str = "*", layout: str | None = None) -> list[tuple[str, str, str, Path]]:
+    """(dataset, symbol, day, folder) of the lake's partitions of a day (or every day), every dataset."""
+    found = []
+    for dataset in SCHEMAS:
+        base = Path(root) / dataset
+        for folder in sorted(base.glob(partition_glob(symbol, day, layout))):
+            parsed = parse_partition(folder.relative_to(base).as_posix(), layout) if folder.is_dir() else None
+            if parsed:
+                found.append((dataset, parsed[0], parsed[1], folder))
+    return found
+
+
+def day_partition_files(root: Path | str, day: str, layout: str | None = None) -> list[tuple[str, str, Path]]:
     """(dataset, symbol, path) of every Parquet file in the day's partitions of every dataset, in path order
     within each dataset."""
     found = []
-    for dataset in SCHEMAS:
-        for path in sorted((Path(root) / dataset).glob(f"symbol=*/date={day}/*.parquet")):
-            found.append((dataset, path.parent.parent.name.removeprefix("symbol="), path))
+    for dataset, symbol, _, folder in day_partitions(root, day, layout=layout):
+        found += [(dataset, symbol, path) for path in sorted(folder.glob("*.parquet"))]
     return found
 
 

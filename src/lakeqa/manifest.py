@@ -25,7 +25,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from lakeqa import atomic
-from lakeqa.lake import CONTRACT_VERSION, SCHEMAS, day_partition_files
+from lakeqa.lake import CONTRACT_VERSION, SCHEMAS, day_partition_files, symbol_prefix
 
 BLOCK = 4 << 20
 TABLE = "day_manifest"
@@ -145,7 +145,7 @@ def _store(con: duckdb.DuckDBPyConnection, manifest: dict, changed: list[str]) -
         )""")
     rows = []
     for symbol, entry in manifest["symbols"].items():
-        prefix = tuple(f"{dataset}/symbol={symbol}/" for dataset in SCHEMAS)
+        prefix = tuple(symbol_prefix(dataset, symbol) for dataset in SCHEMAS)
         rows.append((
             manifest["date"], symbol, manifest["contract_version"], entry["status"], entry["verdict"],
             len(entry["files"]), sum(entry["rows"].values()), sum(f["size_bytes"] for f in entry["files"]),

@@ -6,21 +6,14 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from lakeqa.lake import LakeError
+from lakeqa.lake import LakeError, day_partitions
 
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DATE_DIR_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
 
 
 def latest_lake_day(lake_root: Path) -> str:
     """The newest date partition of any dataset in the lake."""
-    days = [
-        m.group(1)
-        for m in (
-            _DATE_DIR_RE.match(p.name) for p in Path(lake_root).glob("*/symbol=*/date=*") if p.is_dir()
-        )
-        if m
-    ]
+    days = [day for _, _, day, _ in day_partitions(lake_root)]
     if not days:
         raise LakeError(
             f"the lake at {lake_root} has no date partitions; import data with `lakeqa import` "
