@@ -36,11 +36,11 @@
         },
         'r4_no_nan': {
             'rule_id': 'R4_NO_NAN', 'name': 'No missing prices', 'severity': 'critical', 'threshold_var': none,
-            'description': "open, high, low and close are never NULL or NaN (a NaN trade makes its bar's high and low NaN)",
+            'description': "open, high, low and close (a context series: its own values) are never NULL or NaN (a NaN trade makes its bar's high and low NaN)",
         },
         'r5_continuity': {
             'rule_id': 'R5_CONTINUITY', 'name': 'Continuity', 'severity': 'critical', 'threshold_var': 'default_max_gap_s',
-            'description': "no stretch without trades and quotes longer than the symbol's max_gap_s (seeds/symbol_settings.csv, default var default_max_gap_s); no duplicate timestamps; on exchange klines no missing minute",
+            'description': "no stretch without trades and quotes longer than the symbol's max_gap_s (seeds/symbol_settings.csv, default var default_max_gap_s); no duplicate timestamps; on exchange klines no missing minute; on the context series no missing funding hour, and no market's session minutes without a bar beyond its max_gap_s (seeds/macro_calendars.csv)",
         },
         'r6_spread_sanity': {
             'rule_id': 'R6_SPREAD_SANITY', 'name': 'Spread sanity', 'severity': 'major', 'threshold_var': 'rule_max_spread_bps',
@@ -102,7 +102,7 @@
         },
         'neg_volume': {
             'rule_id': 'NEG_VOLUME', 'name': 'Non-negative volume', 'severity': 'major', 'threshold_var': none,
-            'description': 'volume_base and volume_quote (klines: volume and quote_volume) are >= 0',
+            'description': 'volume_base and volume_quote (klines: volume and quote_volume; context series: volume, open_interest) are >= 0',
         },
     }) }}
 {% endmacro %}

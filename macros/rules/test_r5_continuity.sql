@@ -9,10 +9,14 @@
                       One violation per gap, at the last active second before it (floored to `grain`).
           'minutes'   (exchange klines) every minute must be there: one violation per run of missing minutes,
                       at the first missing minute.
+          'hours'     (funding_oi_hourly) every hour must be there: one violation per run of missing hours.
+          'session_minutes'  (macro_minute) every minute of the market's session (seeds/macro_calendars.csv)
+                      must be there, or at most its max_gap_s may pass without one: one violation per run of
+                      missing session minutes, at the first of them; closed hours are not missing.
     Gaps are looked for inside each UTC day, between its first and last activity.
 
     Arguments:
-      gap_kind   'activity' or 'minutes'
+      gap_kind   'activity', 'minutes', 'hours' or 'session_minutes'
       grain      'second' or 'minute': the timestamp grain the violation is reported at
 
     Example:
@@ -23,8 +27,10 @@
               grain: second
 #}
 {% macro lakeqa_r5_continuity_failures(model, gap_kind, grain='second') %}
-    {% if gap_kind not in ('activity', 'minutes') %}
-        {{ exceptions.raise_compiler_error("r5_continuity: gap_kind must be 'activity' or 'minutes', got " ~ gap_kind) }}
+    {% set steps = {'minutes': 'minute', 'session_minutes': 'minute', 'hours': 'hour'} %}
+    {% if gap_kind != 'activity' and gap_kind not in steps %}
+        {{ exceptions.raise_compiler_error("r5_continuity: gap_kind must be 'activity', 'minutes', 'hours' or "
+            ~ "'session_minutes', got " ~ gap_kind) }}
     {% endif %}
     {% if grain not in ('second', 'minute') %}
         {{ exceptions.raise_compiler_error("r5_continuity: grain must be 'second' or 'minute', got " ~ grain) }}
@@ -68,14 +74,17 @@
             cast(to_json({'last_active': ts, 'next_active': next_ts, 'gap_s': gap_s,
                           'max_gap_s': max_gap_s}) as varchar) as row_sample
             {% else %}
-            ts + interval 1 minute as ts,
+            {% set step = steps[gap_kind] %}
+            {% set step_s = 3600 if step == 'hour' else 60 %}
+            ts + interval 1 {{ step }} as ts,
             next_ts as ts_end,
             '{{ rule_id }}' as rule,
-            cast(gap_s / 60 - 1 as bigint) || ' missing minute(s) from '
-                || strftime(ts + interval 1 minute, '%H:%M') || ' to ' || strftime(next_ts - interval 1 minute, '%H:%M')
+            cast(gap_s / {{ step_s }} - 1 as bigint) || ' missing {{ step }}(s) '
+                || {{ "'of the session '" if gap_kind == 'session_minutes' else "''" }} || 'from '
+                || strftime(ts + interval 1 {{ step }}, '%H:%M') || ' to ' || strftime(next_ts - interval 1 {{ step }}, '%H:%M')
                 || ' UTC' as detail,
             cast(to_json({'last_present': ts, 'next_present': next_ts,
-                          'missing_minutes': gap_s / 60 - 1}) as varchar) as row_sample
+                          'missing_{{ step }}s': gap_s / {{ step_s }} - 1}) as varchar) as row_sample
             {% endif %}
         from intervals
     )

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakeqa.dbt_runner import run_dbt, split_window_vars
-from lakeqa.lake import TIME_COLUMN, partition_glob
+from lakeqa.lake import CONTEXT_DATASETS, TIME_COLUMN, partition_glob
 from lakeqa.settings import Paths, setting
 
-SOURCES = tuple(TIME_COLUMN)  # the lake's datasets: trades, quotes, klines_1m, bars_1s
+# the datasets the QA judges: trades, quotes, klines_1m, bars_1s. Not the context series: a market closed
+# over the weekend (SPY) is not a stale lake, and their absence is no news (lakeqa.lake.CONTEXT_DATASETS)
+SOURCES = tuple(d for d in TIME_COLUMN if d not in CONTEXT_DATASETS)
 NOT_IN_LAKE = "not in the lake"
 NOT_DECLARED = "no freshness declared"
 

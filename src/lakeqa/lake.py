@@ -22,7 +22,7 @@ TS = pa.timestamp("us")
 
 # The version of the lake contract below (datasets, columns, types, partitioning); day manifests record it.
 # Raise it whenever SCHEMAS or the layout change.
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION = "2"  # 2: the context datasets funding_oi_hourly and macro_minute
 
 SCHEMAS: dict[str, pa.Schema] = {
     "trades": pa.schema(
@@ -76,10 +76,37 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("spread_bps", pa.float64()),
         ]
     ),
+    # Context datasets (optional; README "Context series"): staged and checked when the lake has them, never
+    # part of a crypto symbol's verdict. Funding rate (a signed fraction) and open interest (base units) per
+    # perpetual symbol and UTC hour.
+    "funding_oi_hourly": pa.schema(
+        [
+            ("ts", TS),
+            ("funding_rate", pa.float64()),
+            ("open_interest", pa.float64()),
+        ]
+    ),
+    # Minute bars of a market beside crypto (SPY, UUP, ES=F, EURUSD=X); the symbol folder holds the ticker
+    # in letters and digits (ESF, EURUSDX); volume is NULL where the market has none (FX).
+    "macro_minute": pa.schema(
+        [
+            ("ts", TS),
+            ("open", pa.float64()),
+            ("high", pa.float64()),
+            ("low", pa.float64()),
+            ("close", pa.float64()),
+            ("volume", pa.float64()),
+        ]
+    ),
 }
 
+# The context datasets: read and checked where present, absent without a word, and judged apart from the
+# crypto symbols' verdicts (the Jinja side is lakeqa_context_datasets()).
+CONTEXT_DATASETS = ("funding_oi_hourly", "macro_minute")
+
 # The column that decides which date partition a row lands in (exchange time, UTC).
-TIME_COLUMN = {"trades": "ts", "quotes": "ts", "klines_1m": "open_time", "bars_1s": "ts"}
+TIME_COLUMN = {"trades": "ts", "quotes": "ts", "klines_1m": "open_time", "bars_1s": "ts", "funding_oi_hourly": "ts",
+               "macro_minute": "ts"}
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,120}$")

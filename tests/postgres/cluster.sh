@@ -38,8 +38,9 @@ start() {
     dir=$(cd "$dir" && pwd)
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')
-    umask 077
-    printf '%s\n' "$password" > "$dir/pwfile"
+    # the password file for the owner only; in a subshell, so the umask does not reach the command `run`
+    # starts (files the tests write must keep their ordinary permissions)
+    (umask 077 && printf '%s\n' "$password" > "$dir/pwfile")
     [ "$(id -u)" != "0" ] || chown -R postgres: "$dir"
     as_owner "$bin/initdb" --pgdata="$dir/data" --username=postgres --pwfile="$dir/pwfile" \
         --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
@@ -54,7 +55,7 @@ create role lakeqa login password :'pw';
 create database lakeqa owner lakeqa;
 SQL
     rm -f "$dir/pwfile"
-    printf 'postgresql://lakeqa:%s@127.0.0.1:%s/lakeqa\n' "$password" "$port" > "$dir/url"
+    (umask 077 && printf 'postgresql://lakeqa:%s@127.0.0.1:%s/lakeqa\n' "$password" "$port" > "$dir/url")
     echo "cluster.sh: Postgres $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (data in $dir)" >&2
 }
 

@@ -210,6 +210,13 @@ def test_the_columns_come_from_the_attachment_arguments():
     assert [e["column"] for e in _expectations(plans["klines_1m"])] == ["volume", "quote_volume"]
     assert [e["column"] for e in _expectations(plans["compare_our_vs_kline_1m"])] == ["our_volume"]
     assert plans["compare_our_vs_kline_1m"].columns() == ["symbol", "ts", "our_volume"]
+    # R4 checks a context series' own values where its yml names them, else the OHLC
+    r4 = _suites(
+        _attached("r4_no_nan", "funding_oi_hourly", value_columns=["funding_rate", "open_interest"]),
+        _attached("r4_no_nan", "macro_minute"),
+    )
+    assert [e["column"] for e in _expectations(r4["funding_oi_hourly"])] == ["funding_rate", "open_interest"]
+    assert [e["column"] for e in _expectations(r4["macro_minute"])] == ["open", "high", "low", "close"]
 
 
 def test_r5_gap_suites_follow_gap_kind_and_grain():
@@ -217,6 +224,8 @@ def test_r5_gap_suites_follow_gap_kind_and_grain():
         _attached("r5_continuity", "bars_1s", gap_kind="activity", grain="second"),
         _attached("r5_continuity", "bars_1m", gap_kind="activity", grain="minute"),
         _attached("r5_continuity", "klines_1m", gap_kind="minutes", grain="minute"),
+        _attached("r5_continuity", "funding_oi_hourly", gap_kind="hours", grain="minute"),
+        _attached("r5_continuity", "macro_minute", gap_kind="session_minutes", grain="minute"),
     )
     gaps = {
         n: (p.table, p.batch.gap_kind, p.batch.grain) for n, p in plans.items() if n.endswith(GAPS_SUFFIX)
@@ -225,6 +234,8 @@ def test_r5_gap_suites_follow_gap_kind_and_grain():
         "bars_1s__r5_gaps": ("bars_1s", "activity", "second"),
         "bars_1m__r5_gaps": ("bars_1m", "activity", "minute"),
         "klines_1m__r5_gaps": ("klines_1m", "minutes", "minute"),
+        "funding_oi_hourly__r5_gaps": ("funding_oi_hourly", "hours", "minute"),
+        "macro_minute__r5_gaps": ("macro_minute", "session_minutes", "minute"),
     }
     for name in gaps:
         # the dbt rule's condition on int_continuity_intervals, gap_s > max_gap_s, as its GE negation
@@ -286,8 +297,10 @@ def test_bad_or_unknown_test_arguments_raise():
         _suites(_attached("neg_volume", "bars_1s"))
     with pytest.raises(GeSuiteError, match="NEG_VOLUME .*volume_columns must be a non-empty list"):
         _suites(_attached("neg_volume", "bars_1s", volume_columns="volume_base"))
-    with pytest.raises(GeSuiteError, match="R5_CONTINUITY .*gap_kind must be one of activity, minutes"):
-        _suites(_attached("r5_continuity", "bars_1s", gap_kind="hours", grain="second"))
+    with pytest.raises(
+        GeSuiteError, match="R5_CONTINUITY .*gap_kind must be one of activity, minutes, hours, session_minutes"
+    ):
+        _suites(_attached("r5_continuity", "bars_1s", gap_kind="weeks", grain="second"))
     # an argument GE would ignore while the dbt test applies it: refuse rather than disagree with dbt
     with pytest.raises(
         GeSuiteError, match=r"R1_OHLC_ORDER .*argument\(s\) where are not known to its GE builder"
@@ -478,7 +491,8 @@ def _assert_ge_agrees_with_violations(project: DbtProject, result: dict, day: st
     missing trades, quotes and klines of a symbol); a rule with several expectations, each flagging the
     (symbol, ts) again, has one violation per (symbol, ts)."""
     violations, counts = _violations(project, day)
-    pairs = _attached_pairs(project)
+    # a context series the lake does not hold that day has no suite (README "Context series")
+    pairs = {(t, r) for t, r in _attached_pairs(project) if t not in result["absent_context"]}
     assert set(violations) <= pairs
     assert {(t, r) for t, rules in result["rules"].items() for r in rules} == pairs
     for table, rule in sorted(pairs):
@@ -597,7 +611,9 @@ def test_every_suite_succeeds_on_the_clean_day(ge_runs):
 def test_result_lists_each_expectation_with_its_rule(faulted_lake_build, ge_runs):
     result = ge_runs[FAULT_DAY]
     _, plans = _rule_set_and_plans(faulted_lake_build.paths.duckdb_path)
-    assert list(result["suites"]) == list(plans)
+    # the generated lake holds no context series: their tables get no suite
+    assert result["absent_context"] == ["funding_oi_hourly", "macro_minute"]
+    assert list(result["suites"]) == [n for n, p in plans.items() if p.table not in result["absent_context"]]
     for name, suite in result["suites"].items():
         # GE orders results its own way (table-level expectations first, then by column)
         assert sorted(e["rule_id"] for e in suite["expectations"]) == sorted(

@@ -8,6 +8,10 @@
       a gap is longer than the symbol's max_gap_s (seeds/symbol_settings.csv, else var default_max_gap_s);
       on a symbol-day without any quote, longer than its max_trade_gap_s (trades alone are thinner).
     kind 'minutes': the exchange's kline minutes; every minute must be there (max_gap_s 60).
+    kind 'hours': the context series funding_oi_hourly's hours; every hour must be there (max_gap_s 3600).
+    kind 'session_minutes': the context series macro_minute's minutes, each market on its own calendar
+      (seeds/macro_calendars.csv): the minutes its market is closed count as present, so a gap is a run of
+      session minutes without a bar, judged against the market's max_gap_s (else var default_max_gap_s).
     Within each UTC day, between its first and last presence: a day is judged the same built alone or in
     a range, and the edges of a partial capture are not gaps.
 #}
@@ -28,9 +32,66 @@ kline_minutes as (
 
 ),
 
+funding_hours as (
+
+    select * from {{ ref('funding_oi_hourly') }}
+    where {{ lakeqa_in_window('ts') }}
+
+),
+
+macro_bars as (
+
+    select * from {{ ref('macro_minute') }}
+    where {{ lakeqa_in_window('ts') }}
+
+),
+
 symbol_settings as (
 
     select * from {{ ref('symbol_settings') }}
+
+),
+
+macro_calendars as (
+
+    select * from {{ ref('macro_calendars') }}
+
+),
+
+macro_days as (
+
+    select
+        symbol,
+        min(ts) as first_ts,
+        max(ts) as last_ts
+    from macro_bars
+    group by symbol, cast(ts as date)
+
+),
+
+macro_day_minutes as (
+
+    select
+        symbol,
+        unnest(generate_series(first_ts, last_ts, interval 1 minute)) as ts
+    from macro_days
+
+),
+
+-- the minutes between a market's first and last bar of the day in which it is closed, in its own time zone
+-- (daylight saving moves the session in UTC): present for the gap measure, so only session minutes can be
+-- missing. A session that closes before it opens runs over midnight; one that closes when it opens never
+-- closes. A market without a calendar is open around the clock.
+macro_closed_minutes as (
+
+    select
+        macro_day_minutes.symbol,
+        macro_day_minutes.ts,
+        cast(timezone(macro_calendars.timezone, timezone('UTC', macro_day_minutes.ts)) as time) as local_time,
+        cast(macro_calendars.session_open as time) as session_open,
+        cast(macro_calendars.session_close as time) as session_close
+    from macro_day_minutes
+    inner join macro_calendars on macro_day_minutes.symbol = macro_calendars.symbol
 
 ),
 
@@ -52,6 +113,26 @@ symbol_days_with_quotes as (
 
 ),
 
+-- a macro minute with a bar, or one in which its market is closed
+macro_presence as (
+
+    select
+        symbol,
+        ts
+    from macro_bars
+    union
+    select
+        symbol,
+        ts
+    from macro_closed_minutes
+    where session_open != session_close
+        and case
+            when session_open < session_close then not (local_time >= session_open and local_time < session_close)
+            else local_time >= session_close and local_time < session_open
+        end
+
+),
+
 presence as (
 
     select distinct
@@ -65,6 +146,18 @@ presence as (
         symbol,
         ts
     from kline_minutes
+    union all
+    select distinct
+        'hours' as kind,
+        symbol,
+        ts
+    from funding_hours
+    union all
+    select
+        'session_minutes' as kind,
+        symbol,
+        ts
+    from macro_presence
 
 ),
 
@@ -93,6 +186,9 @@ intervals as (
         epoch(presence_with_next.next_ts - presence_with_next.ts) as gap_s,
         case
             when presence_with_next.kind = 'minutes' then 60.0
+            when presence_with_next.kind = 'hours' then 3600.0
+            when presence_with_next.kind = 'session_minutes'
+                then coalesce(macro_calendars.max_gap_s, {{ lakeqa_setting_number('default_max_gap_s') }})
             when symbol_days_with_quotes.symbol is null
                 then coalesce(
                         symbol_settings.max_trade_gap_s, {{ lakeqa_setting_number('completeness.max_trade_gap_s') }}
@@ -101,6 +197,8 @@ intervals as (
         end as max_gap_s
     from presence_with_next
     left join symbol_settings on presence_with_next.symbol = symbol_settings.symbol
+    left join macro_calendars
+        on presence_with_next.kind = 'session_minutes' and presence_with_next.symbol = macro_calendars.symbol
     left join symbol_days_with_quotes
         on presence_with_next.symbol = symbol_days_with_quotes.symbol
             and cast(presence_with_next.ts as date) = symbol_days_with_quotes.date

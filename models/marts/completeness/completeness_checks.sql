@@ -611,6 +611,11 @@ c10 as (
     from quarantined_files
     inner join quarantine_periods
         on cast(quarantine_periods.ts as date) = quarantined_files.date
+    -- a context series' file (lakeqa_context_datasets) is kept out and listed by the run, but it is no
+    -- crypto symbol's missing data
+    where quarantined_files.dataset not in (
+        {%- for dataset in lakeqa_context_datasets() %}{{ lakeqa_quote(dataset) }}{{ ", " if not loop.last }}{% endfor -%}
+    )
     group by quarantined_files.symbol, quarantined_files.dataset, quarantine_periods.ts, quarantine_periods.period_end
 
 ),

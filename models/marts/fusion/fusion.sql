@@ -21,10 +21,15 @@ bars_1s as (
 
 ),
 
+-- the context series' violations (funding_oi_hourly, macro_minute) are theirs: a verdict judges the symbol's
+-- trades, quotes and klines (lakeqa_context_datasets)
+{% set context_tables = [] %}
+{% for dataset in lakeqa_context_datasets() %}{% do context_tables.append(lakeqa_quote(dataset)) %}{% endfor %}
 violations as (
 
     select * from {{ ref('violations') }}
     where {{ lakeqa_in_window('ts') }}
+        and source_table not in ({{ context_tables | join(', ') }})
 
 ),
 

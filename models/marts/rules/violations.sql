@@ -13,6 +13,8 @@
 -- depends_on: {{ ref('bars_1m') }}
 -- depends_on: {{ ref('klines_1m') }}
 -- depends_on: {{ ref('compare_our_vs_kline_1m') }}
+-- depends_on: {{ ref('funding_oi_hourly') }}
+-- depends_on: {{ ref('macro_minute') }}
 -- depends_on: {{ ref('int_continuity_intervals') }}
 -- depends_on: {{ ref('completeness_checks') }}
 -- depends_on: {{ ref('symbol_settings') }}

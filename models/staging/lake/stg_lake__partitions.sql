@@ -11,7 +11,8 @@
 {% endfor %}
 {# the lake's inventory is read from its folder names only; the datasets are the sources below #}
 {% set lake_sources = [source('lake', 'trades'), source('lake', 'quotes'),
-                       source('lake', 'klines_1m'), source('lake', 'bars_1s')] %}
+                       source('lake', 'klines_1m'), source('lake', 'bars_1s'),
+                       source('lake', 'funding_oi_hourly'), source('lake', 'macro_minute')] %}
 
 with
 

@@ -13,7 +13,8 @@ R5 gap batches are read from ``int_continuity_intervals``, where dbt measures ev
 reads the same rows): the day's rows of the attachment's ``gap_kind``. The SELECT only projects ``ts`` to
 where ``violations`` reports the gap (macros/rules/test_r5_continuity.sql): for kind 'activity' the last
 active second (``ts``, grain second) or that second floored to the minute (``ts_minute``, grain minute);
-for kind 'minutes' the first missing minute (``ts + 1 minute``). ``int_continuity_intervals`` holds the
+for kind 'minutes' (and 'session_minutes') the first missing minute (``ts + 1 minute``), for 'hours' the
+first missing hour. ``int_continuity_intervals`` holds the
 *last build's* window only: when it has no rows for the day while the table has, the day was not in that
 window, and the read stops with a message saying to rebuild the day rather than calling it gap-free.
 
@@ -49,8 +50,10 @@ def day_bounds(day: str) -> tuple[dt.datetime, dt.datetime]:
 
 def _gap_ts(gap_kind: str, grain: str) -> str:
     """Where violations reports a gap of this kind and grain, as the dbt rule writes it."""
-    if gap_kind == "minutes":
+    if gap_kind in ("minutes", "session_minutes"):
         return "ts + interval 1 minute"
+    if gap_kind == "hours":
+        return "ts + interval 1 hour"
     return "ts_minute" if grain == "minute" else "ts"
 
 

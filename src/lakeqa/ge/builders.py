@@ -25,7 +25,8 @@ Mapping (GE's own expectations wherever one exists):
   as in dbt (DuckDB's ``least()`` skips NULL and ranks NaN above every number).
 * r3_ask_ge_bid: ``ExpectColumnPairValuesAToBeGreaterThanB(ask, bid, or_equal=True,
   ignore_row_if='either_value_is_missing')``.
-* r4_no_nan: ``ExpectColumnValuesToNotBeNull`` on open, high, low, close (the batch selects a NaN as NULL).
+* r4_no_nan: ``ExpectColumnValuesToNotBeNull`` on open, high, low, close, or the attachment's
+  ``value_columns`` (a context series' values), the batch selecting a NaN as NULL.
 * r5_continuity duplicates: ``ExpectCompoundColumnsToBeUnique(symbol, ts)`` on the table's rows.
 * r5_continuity gaps: GE has no gap expectation, and a gap is not a row of the table (on bars it is the
   time between two seconds with trades *or quotes*; the last second before a gap is often a quote-only
@@ -81,7 +82,7 @@ __all__ = [
 ROWS, GAPS = "rows", "r5_gaps"
 OHLC = ("open", "high", "low", "close")
 KEY_COLUMNS = ("symbol", "ts")
-GAP_KINDS = ("activity", "minutes")
+GAP_KINDS = ("activity", "minutes", "hours", "session_minutes")
 GRAINS = ("second", "minute")
 # catalog severity -> GE's FailureSeverity
 GX_SEVERITY = {"critical": "critical", "major": "warning", "minor": "info"}
@@ -202,6 +203,12 @@ def _r3(attachment: Attachment) -> Built:
 def _r4(attachment: Attachment) -> Built:
     from great_expectations import expectations as gxe
 
+    columns = attachment.arguments.get("value_columns", OHLC)
+    if isinstance(columns, str) or not columns or not all(isinstance(c, str) and c for c in columns):
+        raise GeSuiteError(
+            f"{attachment.where()}: value_columns must be a non-empty list of column names, got {columns!r};"
+            " fix the test's arguments in the model's yml"
+        )
     how = "NaN counts as missing (the batch selects a NaN as NULL)."
     return [
         (
@@ -210,7 +217,7 @@ def _r4(attachment: Attachment) -> Built:
                 column=c, **_meta(attachment, f"{c} is never NULL or NaN", how)
             ),
         )
-        for c in OHLC
+        for c in columns
     ]
 
 
@@ -246,13 +253,28 @@ def _r5(attachment: Attachment) -> Built:
             f" gap_s must not exceed max_gap_s. ts is {where}, where the violations table reports the gap."
         )
         what = "no stretch without trades and quotes longer than the symbol's max_gap_s (max_gap_s >= gap_s)"
-    else:
+    elif gap_kind == "minutes":
         how = (
             "Gaps: the day's rows of int_continuity_intervals of kind 'minutes' (the exchange's kline"
             " minutes), each with gap_s to the next present minute the same UTC day; max_gap_s is 60, so no"
             " minute may be missing between them. ts is the first missing minute, as in violations."
         )
         what = "no missing exchange minute (max_gap_s >= gap_s)"
+    elif gap_kind == "hours":
+        how = (
+            "Gaps: the day's rows of int_continuity_intervals of kind 'hours' (the context series' hours),"
+            " each with gap_s to the next present hour the same UTC day; max_gap_s is 3600, so no hour may be"
+            " missing between them. ts is the first missing hour, as in violations."
+        )
+        what = "no missing hour (max_gap_s >= gap_s)"
+    else:
+        how = (
+            "Gaps: the day's rows of int_continuity_intervals of kind 'session_minutes' (the minutes with a"
+            " bar or in which the market is closed, seeds/macro_calendars.csv), each with gap_s to the next"
+            " such minute the same UTC day and the market's max_gap_s. ts is the first missing session"
+            " minute, as in violations."
+        )
+        what = "no session minutes without a bar beyond the market's max_gap_s (max_gap_s >= gap_s)"
     out.append(
         (
             Batch(GAPS, gap_kind, grain),
@@ -376,7 +398,7 @@ BUILDERS: dict[str, RuleBuilder] = {
     "r1_ohlc_order": RuleBuilder(_r1),
     "r2_positive_price": RuleBuilder(_r2),
     "r3_ask_ge_bid": RuleBuilder(_r3),
-    "r4_no_nan": RuleBuilder(_r4),
+    "r4_no_nan": RuleBuilder(_r4, frozenset({"value_columns"})),
     "r5_continuity": RuleBuilder(_r5, frozenset({"gap_kind", "grain"})),
     "r6_spread_sanity": RuleBuilder(_r6, frozenset({"max_spread_bps"})),
     "r7_kline_parity": RuleBuilder(_r7),

@@ -23,9 +23,10 @@ import datetime as dt
 import time
 from pathlib import Path
 
+from lakeqa.lake import CONTEXT_DATASETS
 from lakeqa.ge.attachments import read_rule_set
 from lakeqa.ge.batches import Batches, day_bounds
-from lakeqa.ge.builders import KEY_COLUMNS
+from lakeqa.ge.builders import KEY_COLUMNS, ROWS
 from lakeqa.ge.context import DATASOURCE_NAME, URL_VARIABLE, SITE_NAME, _CompiledTemplates, open_context, quiet_gx
 from lakeqa.ge.sql import close_engines, duckdb_url, persisted_duckdb_connection
 from lakeqa.ge.errors import GeSuiteError
@@ -61,7 +62,8 @@ def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str 
     Returns a JSON-able dict: ``day``, ``success`` (every suite passed and nothing raised), ``errors``
     (expectations GE could not evaluate), ``warnings`` (e.g. no rows at all for the day), ``data_docs_index``
     (``<output_root>/ge/data_docs/index.html``), ``ge_root``, ``attachments`` (where the rules were read),
-    ``thresholds`` (``[table][rule_id]``, as the build resolved them), ``result_format``, ``suites`` and
+    ``thresholds`` (``[table][rule_id]``, as the build resolved them), ``result_format``, ``absent_context``
+    (the context series without a row that day, e.g. a lake without them: they get no suite), ``suites`` and
     ``rules``: ``suites[name]`` = ``{"table", "batch" ("rows" or "r5_gaps"), "rows", "success", "load_s"
     (writing and counting the batch query), "checkpoint_s" (GE validation), "expectations": [{"type", "kwargs", "rule_id",
     "severity", "success", "unexpected_count", "element_count", "unexpected_keys" (COMPLETE) or
@@ -102,6 +104,12 @@ def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str 
             load_s[name] = time.perf_counter() - t0
     finally:
         con.close()
+    # a context series without a row that day (the lake holds none) gets no suite: absent without a word
+    absent_context = sorted({
+        plan.table for name, plan in plans.items()
+        if plan.table in CONTEXT_DATASETS and plan.batch.kind == ROWS and queries[name].rows == 0
+    })
+    plans = {name: plan for name, plan in plans.items() if plan.table not in absent_context}
 
     context = open_context(ge_root, runtime_environment={URL_VARIABLE: duckdb_url(duckdb_path)})
     datasource = context.data_sources.add_or_update_sql(
@@ -169,5 +177,6 @@ def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str 
         "thresholds": thresholds,
         "result_format": result_format,
         "suites": suites,
+        "absent_context": absent_context,
         "rules": rules_summary(suites, complete),
     })

@@ -30,6 +30,19 @@ def _key(entry: dict) -> tuple[str, str]:
     return str(entry.get("symbol")), ts
 
 
+def _index_entries(result: dict, prefix: str) -> list[dict]:
+    """GE's ``<prefix>_index_list``: the (symbol, ts) of each unexpected row. GE 1.x's SQL engine gives
+    none for a multicolumn expectation (ExpectCompoundColumnsToBeUnique: its ``unexpected_index_query`` is
+    not even valid SQL), but that expectation's unexpected values are its columns, (symbol, ts) here: the
+    keys, read from ``<prefix>_list`` instead."""
+    entries = result.get(f"{prefix}_index_list")
+    if not entries and result.get("unexpected_count"):
+        values = result.get(f"{prefix}_list") or []
+        if values and all(isinstance(v, dict) and {"symbol", "ts"} <= set(v) for v in values):
+            return values
+    return entries or []
+
+
 def summarise(plan: SuitePlan, validation, complete: bool) -> dict:
     """One suite's validation result as data: per expectation its rule, outcome and counts, and the
     (symbol, ts) of its unexpected rows (all of them with COMPLETE, GE's partial list otherwise)."""
@@ -50,11 +63,9 @@ def summarise(plan: SuitePlan, validation, complete: bool) -> dict:
         if r.exception_info and r.exception_info.get("raised_exception"):
             entry["exception"] = r.exception_info.get("exception_message")
         if complete:
-            entry["unexpected_keys"] = sorted({_key(e) for e in result.get("unexpected_index_list") or []})
+            entry["unexpected_keys"] = sorted({_key(e) for e in _index_entries(result, "unexpected")})
         else:
-            entry["partial_unexpected_keys"] = [
-                _key(e) for e in result.get("partial_unexpected_index_list") or []
-            ]
+            entry["partial_unexpected_keys"] = [_key(e) for e in _index_entries(result, "partial_unexpected")]
         expectations.append(entry)
     return {
         "table": plan.table,
