@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup demo test test-postgres lint sqllint evaluate docs bench false-alarms clean
+.PHONY: setup spark-setup demo test test-postgres spark-check lint sqllint evaluate docs bench false-alarms clean
 
 setup: $(INSTALLED)
 
@@ -32,8 +32,31 @@ demo: setup
 # Every test: lint, then pytest (Python modules, the CLI, and dbt builds end to end). Where Debian's
 # postgresql is installed, pytest runs beside a throw-away Postgres cluster (tests/postgres/cluster.sh:
 # a temp folder, a free port, stopped and removed after) for the export-db tests; without it they skip.
+# Then, where Java is installed, spark-check (LAKEQA_REQUIRE_SPARK=1, as in CI, fails without it).
 test: setup lint
 	tests/postgres/cluster.sh run $(BIN)/pytest
+	@if command -v java >/dev/null 2>&1 || [ -n "$$LAKEQA_REQUIRE_SPARK" ]; then \
+		$(MAKE) --no-print-directory spark-check; \
+	else \
+		echo "test: no java: spark-check left out (apt-get install openjdk-17-jre-headless, then make spark-check)"; \
+	fi
+
+# The spark target's parts (README "Running on Spark"): pyspark and dbt-spark into .venv, pinned by
+# requirements.lock; Java 17 from Debian where it is missing and we are root.
+spark-setup: setup
+	@if ! command -v java >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = "0" ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >/dev/null; \
+		else \
+			echo "spark-setup: Spark needs Java 17: apt-get install openjdk-17-jre-headless" >&2; exit 1; \
+		fi; \
+	fi
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[spark]'
+
+# The same models on Spark and on DuckDB, from a generated lake with faults and the shipped real sample,
+# compared row by row (tests/spark/spark_check.py); SPARK_CHECK_ARGS="--work DIR" keeps the outputs.
+spark-check: spark-setup
+	$(BIN)/python tests/spark/spark_check.py $(SPARK_CHECK_ARGS)
 
 # Only the export-db tests, against a throw-away Postgres cluster (apt-get install postgresql).
 test-postgres: setup

@@ -9,7 +9,9 @@
       lakeqa_lake_glob(dataset, day)  the files of a dataset ('*' for all) on a day ('*' for every day)
       lakeqa_path_dataset(sql), lakeqa_path_symbol(sql), lakeqa_path_date(sql)
                                       SQL expressions taking a file path apart (dataset, symbol, DATE)
-      lakeqa_read_lake_files(list)    a FROM-able read of listed files, with the path's symbol and date
+      lakeqa_glob_files(glob)         a FROM-able relation of the files a glob matches, one column `file`
+      lakeqa_read_lake_files(files, columns)
+                                      a FROM-able read of listed files, with the path's symbol and date
 #}
 {% macro lakeqa_lake_layout() %}
     {% set layout = env_var('LAKE_LAYOUT', 'hive') | trim or 'hive' %}
@@ -61,12 +63,73 @@
 
 
 {#
-    lakeqa_read_lake_files(file_list_sql) -> read_parquet over the listed files (a SQL list), each row with the
-    `symbol` and `date` of its file's partition. In the hive layout those are DuckDB's hive columns (constant
-    per file, free); in another layout they are taken from each row's file name, since DuckDB's hive columns
-    there would be year, month and day.
+    lakeqa_glob_files(glob) -> a FROM-able relation with one column `file`: the paths the glob matches
+    (`*` within one folder), sorted.
+    DuckDB: its glob() table function. Spark has no such function, and a path glob matching nothing is an
+    error there, so the files under the lake root are listed once per call (binaryFile, recursive, without
+    reading any content), filtered by the glob as a regular expression, and returned as literal rows:
+    Spark views cannot refer to the temporary view the listing is.
 #}
-{% macro lakeqa_read_lake_files(file_list_sql) %}
+{% macro lakeqa_glob_files(glob) %}
+    {{ return(adapter.dispatch('lakeqa_glob_files', 'lakeqa')(glob)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_glob_files(glob) %}
+    {{ return("glob(" ~ lakeqa_quote(glob) ~ ")") }}
+{% endmacro %}
+
+{% macro spark__lakeqa_glob_files(glob) %}
+    {% if not execute %}
+        {{ return("(select cast(null as string) as file where false)") }}
+    {% endif %}
+    {% set root = lakeqa_lake_root() %}
+    {% do run_query("create or replace temporary view lakeqa_lake_listing using binaryFile options (path "
+                    ~ lakeqa_quote(root) ~ ", recursiveFileLookup 'true', pathGlobFilter '*.parquet')") %}
+    {# the glob as a regular expression without backslashes (Spark's literals would eat them): each
+       character that is not plain goes in a bracket; a relative root matches below any folder, since
+       Spark lists absolute paths #}
+    {% set pattern = [] %}
+    {% for char in glob %}
+        {% if char == '*' %}{% do pattern.append('[^/]*') %}
+        {% elif char in ']\\^' %}
+            {{ exceptions.raise_compiler_error("lakeqa: on Spark a lake path cannot hold " ~ char ~ ": " ~ glob) }}
+        {% elif char.isalnum() or char in '/_=-:' %}{% do pattern.append(char) %}
+        {% else %}{% do pattern.append('[' ~ char ~ ']') %}
+        {% endif %}
+    {% endfor %}
+    {% set absolute = root.startswith('/') or '://' in root %}
+    {% set regex = '^(file:)?' ~ ('' if absolute else '.*/') ~ pattern | join('') ~ '$' %}
+    {% set listing_sql %}
+        select regexp_replace(path, '^file:', '') as file
+        from lakeqa_lake_listing
+        where path rlike {{ lakeqa_quote(regex) }}
+        order by file
+    {% endset %}
+    {% set files = run_query(listing_sql).columns[0].values() %}
+    {% if files | length == 0 %}
+        {{ return("(select cast(null as string) as file where false)") }}
+    {% endif %}
+    {% set rows = [] %}
+    {% for file in files %}{% do rows.append('(' ~ lakeqa_quote(file) ~ ')') %}{% endfor %}
+    {{ return("(select * from values " ~ rows | join(', ') ~ " as listed(file))") }}
+{% endmacro %}
+
+
+{#
+    lakeqa_read_lake_files(files, columns) -> a FROM-able read of the listed files (paths) with the contract's
+    `columns` (name -> kind) and the `symbol` and `date` of each file's partition.
+    DuckDB: read_parquet over the list. In the hive layout symbol and date are DuckDB's hive columns
+    (constant per file, free); in another layout they are taken from each row's file name, since DuckDB's
+    hive columns there would be year, month and day.
+    Spark: one select of the contract's columns per file (its symbol and date as literals, parsed here from
+    the path), under UNION ALL: a Spark read of many paths at once would take one file's schema for all.
+#}
+{% macro lakeqa_read_lake_files(files, columns) %}
+    {{ return(adapter.dispatch('lakeqa_read_lake_files', 'lakeqa')(files, columns)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_read_lake_files(files, columns) %}
+    {% set file_list_sql = lakeqa_file_list_sql(files) %}
     {% if lakeqa_lake_layout() == 'hive' %}
         {{ return("read_parquet(" ~ file_list_sql ~ ", hive_partitioning = true, union_by_name = true, "
                   ~ "hive_types = {'symbol': 'VARCHAR', 'date': 'DATE'})") }}
@@ -74,4 +137,17 @@
     {{ return("(select * exclude (filename), " ~ lakeqa_path_symbol('filename') ~ " as symbol, "
               ~ lakeqa_path_date('filename') ~ " as date from read_parquet(" ~ file_list_sql
               ~ ", hive_partitioning = false, union_by_name = true, filename = true))") }}
+{% endmacro %}
+
+{% macro spark__lakeqa_read_lake_files(files, columns) %}
+    {% set names = [] %}
+    {% for name in columns %}{% do names.append(adapter.quote(name)) %}{% endfor %}
+    {% set selects = [] %}
+    {% for file in files %}
+        {% set parts = modules.re.search(lakeqa_path_pattern(), file) %}
+        {% do selects.append("select " ~ names | join(', ') ~ ", " ~ lakeqa_quote(parts.group(2)) ~ " as symbol, "
+                             ~ "date " ~ lakeqa_quote(parts.group(3) ~ '-' ~ parts.group(4) ~ '-' ~ parts.group(5))
+                             ~ " as date from parquet.`" ~ file.replace('`', '``') ~ "`") %}
+    {% endfor %}
+    {{ return("(" ~ selects | join(' union all ') ~ ")") }}
 {% endmacro %}

@@ -47,10 +47,9 @@
         {{ return(lakeqa_empty_dataset(columns)) }}
     {% endif %}
 
-    {% set file_list_sql = lakeqa_file_list_sql(files) %}
-    {% do lakeqa_check_lake_schema(dataset, columns, file_list_sql) %}
+    {% do lakeqa_check_lake_schema(dataset, columns, files) %}
 
-    {{ return(lakeqa_read_lake_files(file_list_sql)) }}
+    {{ return(lakeqa_read_lake_files(files, columns)) }}
 {% endmacro %}
 
 
@@ -65,7 +64,7 @@
     {% endif %}
     {% set globs = [] %}
     {% for day in days %}
-        {% do globs.append("select file from glob(" ~ lakeqa_quote(lakeqa_lake_glob(dataset_relation.identifier, day)) ~ ")") %}
+        {% do globs.append("select file from " ~ lakeqa_glob_files(lakeqa_lake_glob(dataset_relation.identifier, day))) %}
     {% endfor %}
     {% set kept_out = lakeqa_quarantined_files() | map(attribute='file') | list %}
     {% set files = [] %}
@@ -90,9 +89,21 @@
 {% endmacro %}
 
 
-{# A SQL string literal: single quotes doubled, so no user value can end the literal early. #}
+{#
+    A SQL string literal that no user value can end early: DuckDB doubles single quotes; Spark's literals
+    take backslash escapes (a doubled quote there would be two literals side by side, and a trailing
+    backslash would escape the closing quote), so backslashes and quotes are escaped with a backslash.
+#}
 {% macro lakeqa_quote(value) %}
-    {{ return("'" ~ (value | string).replace("'", "''") ~ "'") }}
+    {{ return(adapter.dispatch('lakeqa_quote', 'lakeqa')(value | string)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_quote(text) %}
+    {{ return("'" ~ text.replace("'", "''") ~ "'") }}
+{% endmacro %}
+
+{% macro spark__lakeqa_quote(text) %}
+    {{ return("'" ~ text.replace("\\", "\\\\").replace("'", "\\'") ~ "'") }}
 {% endmacro %}
 
 
@@ -137,7 +148,7 @@
     {% for name, kind in columns.items() %}
         {% do selects.append('cast(null as ' ~ sql_types[kind] ~ ') as ' ~ adapter.quote(name)) %}
     {% endfor %}
-    {{ return("(select " ~ selects | join(', ') ~ ", cast(null as varchar) as symbol, cast(null as date) as date "
+    {{ return("(select " ~ selects | join(', ') ~ ", cast(null as " ~ dbt.type_string() ~ ") as symbol, cast(null as date) as date "
               ~ "where false)") }}
 {% endmacro %}
 
@@ -146,25 +157,8 @@
     Checks every file's Parquet schema against the contract before any row is read.
     Removed or retyped columns raise an error naming the file and column; added columns warn.
 #}
-{% macro lakeqa_check_lake_schema(dataset, columns, file_list_sql) %}
-    {% set schema_sql %}
-        select
-            file_name,
-            name,
-            case
-                when type = 'BOOLEAN' then 'boolean'
-                when type = 'INT96' or coalesce(logical_type, '') ilike '%timestamp%'
-                    or coalesce(converted_type, '') ilike 'timestamp%' then 'timestamp'
-                when type in ('INT32', 'INT64') then 'integer'
-                when type in ('FLOAT', 'DOUBLE') then 'number'
-                else lower(coalesce(logical_type, converted_type, type))
-            end as kind,
-            coalesce(logical_type, type) as parquet_type
-        from parquet_schema({{ file_list_sql }})
-        where num_children is null or num_children = 0
-        order by file_name, name
-    {% endset %}
-    {% set rows = run_query(schema_sql).rows %}
+{% macro lakeqa_check_lake_schema(dataset, columns, files) %}
+    {% set rows = lakeqa_lake_file_columns(files) %}
     {% set seen = {} %}
     {% set problems = [] %}
     {% set extras = [] %}
@@ -201,6 +195,52 @@
 
 
 {#
+    lakeqa_lake_file_columns(files) -> one (file, column, kind, parquet type) row per leaf column of each file,
+    kinds as in lakeqa_lake_contract (else the type's own name), sorted by file and column.
+    DuckDB: parquet_schema() over all the files at once (footers only). Spark: its schema of each file
+    (DESCRIBE of a query over that one file: the footer, one small job per file), its types mapped.
+#}
+{% macro lakeqa_lake_file_columns(files) %}
+    {{ return(adapter.dispatch('lakeqa_lake_file_columns', 'lakeqa')(files)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_lake_file_columns(files) %}
+    {% set schema_sql %}
+        select
+            file_name,
+            name,
+            case
+                when type = 'BOOLEAN' then 'boolean'
+                when type = 'INT96' or coalesce(logical_type, '') ilike '%timestamp%'
+                    or coalesce(converted_type, '') ilike 'timestamp%' then 'timestamp'
+                when type in ('INT32', 'INT64') then 'integer'
+                when type in ('FLOAT', 'DOUBLE') then 'number'
+                else lower(coalesce(logical_type, converted_type, type))
+            end as kind,
+            coalesce(logical_type, type) as parquet_type
+        from parquet_schema({{ lakeqa_file_list_sql(files) }})
+        where num_children is null or num_children = 0
+        order by file_name, name
+    {% endset %}
+    {{ return(run_query(schema_sql).rows) }}
+{% endmacro %}
+
+{% macro spark__lakeqa_lake_file_columns(files) %}
+    {% set kinds = {'boolean': 'boolean', 'timestamp': 'timestamp', 'timestamp_ntz': 'timestamp',
+                    'tinyint': 'integer', 'smallint': 'integer', 'int': 'integer', 'bigint': 'integer',
+                    'float': 'number', 'double': 'number'} %}
+    {% set rows = [] %}
+    {% for file in files %}
+        {% for column in run_query("describe query select * from parquet.`" ~ file.replace('`', '``') ~ "`").rows %}
+            {% set spark_type = column[1] | lower %}
+            {% do rows.append([file, column[0], kinds.get(spark_type, spark_type), spark_type]) %}
+        {% endfor %}
+    {% endfor %}
+    {{ return(rows | sort(attribute='1') | sort(attribute='0')) }}
+{% endmacro %}
+
+
+{#
     lakeqa_lake_inventory(days) -> SQL listing the lake's partitions of the given days: one row per file,
     with its dataset, symbol and date parsed from its path (lakeqa_lake_layout). Used to know which symbols the lake held
     on a day (a symbol present yesterday and absent today gets a no-data verdict).
@@ -208,7 +248,7 @@
 {% macro lakeqa_lake_inventory(days) -%}
     {%- set globs = [] -%}
     {%- for day in days -%}
-        {%- do globs.append("select file from glob(" ~ lakeqa_quote(lakeqa_lake_glob('*', day)) ~ ")") -%}
+        {%- do globs.append("select file from " ~ lakeqa_glob_files(lakeqa_lake_glob('*', day))) -%}
     {%- endfor %}
     select
         {{ lakeqa_path_dataset('file') }} as dataset,

@@ -15,7 +15,7 @@ book_at_end_of_second as (
         date_trunc('second', ts) as ts,
         -- the last update of the second; update_id breaks ties between updates in one microsecond. Both
         -- sides in one struct: one ordering of the updates instead of two (3.3 s -> 2.4 s for 20 M quotes)
-        arg_max_null({'bid': bid_price, 'ask': ask_price}, (ts, update_id)) as book,
+        {{ lakeqa_arg_max(lakeqa_struct({'bid': 'bid_price', 'ask': 'ask_price'}), ['ts', 'update_id']) }} as book,
         max(ts) as last_quote_ts,
         -- counts for coverage (rows, and C6_NULL_SHARE's missing values), in the same pass
         count(*) as n_updates,

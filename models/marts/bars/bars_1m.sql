@@ -15,8 +15,8 @@ bars_aggregated_to_minutes as (
     select
         symbol,
         date_trunc('minute', ts) as ts,
-        arg_min_null(open, ts) as open,
-        arg_max_null(close, ts) as close,
+        {{ lakeqa_arg_min('open', 'ts') }} as open,
+        {{ lakeqa_arg_max('close', 'ts') }} as close,
         max(high) as max_high,
         min(low) as min_low,
         -- keep a NaN or NULL from any second visible to R4 (min() would skip a NaN)
@@ -30,10 +30,10 @@ bars_aggregated_to_minutes as (
         cast(sum(trade_count) as bigint) as trade_count,
         {{ lakeqa_exact_sum('vwap * volume_base') }} as price_qty_sum,
         -- the book of the minute's last traded second
-        arg_max_null(bid, ts) as bid,
-        arg_max_null(ask, ts) as ask,
-        arg_max_null(spread, ts) as spread,
-        arg_max_null(spread_bps, ts) as spread_bps
+        {{ lakeqa_arg_max('bid', 'ts') }} as bid,
+        {{ lakeqa_arg_max('ask', 'ts') }} as ask,
+        {{ lakeqa_arg_max('spread', 'ts') }} as spread,
+        {{ lakeqa_arg_max('spread_bps', 'ts') }} as spread_bps
     from bars_1s
     group by symbol, date_trunc('minute', ts)
 

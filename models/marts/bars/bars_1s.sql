@@ -36,15 +36,8 @@ bars as (
 -- older than var quote_staleness_s.
 trade_seconds_with_book as (
 
-    select
-        trade_seconds.*,
-        quote_seconds.bid as book_bid,
-        quote_seconds.ask as book_ask,
-        quote_seconds.last_quote_ts
-    from trade_seconds
-    asof left join quote_seconds
-        on trade_seconds.symbol = quote_seconds.symbol
-            and trade_seconds.ts >= quote_seconds.ts
+    {{ lakeqa_asof_left_join('trade_seconds', 'quote_seconds', 'symbol', 'ts',
+                             {'book_bid': 'bid', 'book_ask': 'ask', 'last_quote_ts': 'last_quote_ts'}) }}
 
 ),
 
@@ -68,7 +61,7 @@ bars as (
     from (
         select
             *,
-            last_quote_ts >= ts + interval 1 second - to_seconds({{ var('quote_staleness_s') | float }})
+            last_quote_ts >= ts + interval 1 second - {{ lakeqa_seconds(var('quote_staleness_s') | float) }}
                 as is_fresh
         from trade_seconds_with_book
     )

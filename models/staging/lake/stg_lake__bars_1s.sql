@@ -18,7 +18,7 @@ prebuilt_bars as (
 final as (
 
     select
-        cast(symbol as varchar) as symbol,
+        cast(symbol as {{ dbt.type_string() }}) as symbol,
         cast(ts as timestamp) as ts,
         cast(open as double) as open,
         cast(high as double) as high,

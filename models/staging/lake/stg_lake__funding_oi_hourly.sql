@@ -12,7 +12,7 @@ funding as (
 final as (
 
     select
-        cast(symbol as varchar) as symbol,
+        cast(symbol as {{ dbt.type_string() }}) as symbol,
         cast(ts as timestamp) as ts,
         cast(funding_rate as double) as funding_rate,
         cast(open_interest as double) as open_interest

@@ -12,7 +12,7 @@ klines as (
 final as (
 
     select
-        cast(symbol as varchar) as symbol,
+        cast(symbol as {{ dbt.type_string() }}) as symbol,
         cast(open_time as timestamp) as ts,
         cast(open as double) as open,
         cast(high as double) as high,

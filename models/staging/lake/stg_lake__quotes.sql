@@ -17,7 +17,7 @@ quotes as (
 quotes_in_window as (
 
     select
-        cast(symbol as varchar) as symbol,
+        cast(symbol as {{ dbt.type_string() }}) as symbol,
         cast(update_id as bigint) as update_id,
         cast(bid_price as double) as bid_price,
         cast(bid_qty as double) as bid_qty,
@@ -25,7 +25,7 @@ quotes_in_window as (
         cast(ask_qty as double) as ask_qty,
         cast(ts as timestamp) as ts
     from quotes
-    where ts >= {{ window.start_ts }} - to_seconds({{ var('quote_staleness_s') | float }})
+    where ts >= {{ window.start_ts }} - {{ lakeqa_seconds(var('quote_staleness_s') | float) }}
         and ts < {{ window.end_ts }}
 
 ),

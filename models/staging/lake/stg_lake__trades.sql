@@ -13,7 +13,7 @@ trades as (
 trades_in_window as (
 
     select
-        cast(symbol as varchar) as symbol,
+        cast(symbol as {{ dbt.type_string() }}) as symbol,
         cast(trade_id as bigint) as trade_id,
         cast(price as double) as price,
         cast(qty as double) as qty,
