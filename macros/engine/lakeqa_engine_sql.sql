@@ -107,3 +107,87 @@
 {% macro duckdb__lakeqa_semi_join() %}{{ return('semi join') }}{% endmacro %}
 
 {% macro spark__lakeqa_semi_join() %}{{ return('left semi join') }}{% endmacro %}
+
+
+{#
+    lakeqa_format_ts(expr, format) -> a timestamp as text, `format` in strftime's %Y %m %d %H %M %S
+    (Spark: date_format with the same fields as Java patterns).
+#}
+{% macro lakeqa_format_ts(expr, format) %}
+    {{ return(adapter.dispatch('lakeqa_format_ts', 'lakeqa')(expr, format)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_format_ts(expr, format) %}
+    {{ return('strftime(' ~ expr ~ ', ' ~ lakeqa_quote(format) ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_format_ts(expr, format) %}
+    {% set java = format.replace('%Y', 'yyyy').replace('%m', 'MM').replace('%d', 'dd')
+                        .replace('%H', 'HH').replace('%M', 'mm').replace('%S', 'ss') %}
+    {{ return('date_format(' ~ expr ~ ', ' ~ lakeqa_quote(java) ~ ')') }}
+{% endmacro %}
+
+
+{#
+    lakeqa_seconds_between(start, stop) -> the seconds from one timestamp to another, as a DOUBLE.
+#}
+{% macro lakeqa_seconds_between(start, stop) %}
+    {{ return(adapter.dispatch('lakeqa_seconds_between', 'lakeqa')(start, stop)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_seconds_between(start, stop) %}
+    {{ return('epoch(' ~ stop ~ ' - ' ~ start ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_seconds_between(start, stop) %}
+    {{ return('((unix_micros(' ~ stop ~ ') - unix_micros(' ~ start ~ ')) / 1000000.0D)') }}
+{% endmacro %}
+
+
+{#
+    lakeqa_timestamp_series(start, stop, step) -> a set-returning select-list expression: one row per
+    timestamp from start to stop inclusive, `step` an interval (DuckDB unnest(generate_series), Spark
+    explode(sequence)).
+#}
+{% macro lakeqa_timestamp_series(start, stop, step) %}
+    {{ return(adapter.dispatch('lakeqa_timestamp_series', 'lakeqa')(start, stop, step)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_timestamp_series(start, stop, step) %}
+    {{ return('unnest(generate_series(' ~ start ~ ', ' ~ stop ~ ', ' ~ step ~ '))') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_timestamp_series(start, stop, step) %}
+    {{ return('explode(sequence(' ~ start ~ ', ' ~ stop ~ ', ' ~ step ~ '))') }}
+{% endmacro %}
+
+
+{#
+    lakeqa_local_time_of_day(ts_utc, timezone) -> the wall-clock time of day of a UTC timestamp in a time zone;
+    lakeqa_time_of_day(text) -> the same kind of value from 'HH:MM' or 'HH:MM:SS' text. The two compare with each
+    other (DuckDB: TIME values; Spark 4.0 has no TIME type: 'HH:mm:ss' text, which orders the same).
+#}
+{% macro lakeqa_local_time_of_day(ts_utc, timezone) %}
+    {{ return(adapter.dispatch('lakeqa_local_time_of_day', 'lakeqa')(ts_utc, timezone)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_local_time_of_day(ts_utc, timezone) %}
+    {{ return('cast(timezone(' ~ timezone ~ ", timezone('UTC', " ~ ts_utc ~ ')) as time)') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_local_time_of_day(ts_utc, timezone) %}
+    {{ return('date_format(from_utc_timestamp(' ~ ts_utc ~ ', ' ~ timezone ~ "), 'HH:mm:ss')") }}
+{% endmacro %}
+
+
+{% macro lakeqa_time_of_day(text) %}
+    {{ return(adapter.dispatch('lakeqa_time_of_day', 'lakeqa')(text)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_time_of_day(text) %}
+    {{ return('cast(' ~ text ~ ' as time)') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_time_of_day(text) %}
+    {{ return('case when length(' ~ text ~ ') = 5 then ' ~ text ~ " || ':00' else " ~ text ~ ' end') }}
+{% endmacro %}

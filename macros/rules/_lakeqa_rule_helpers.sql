@@ -13,7 +13,16 @@
 
 
 {% macro lakeqa_num(expr) -%}
+    {{ adapter.dispatch('lakeqa_num', 'lakeqa')(expr) }}
+{%- endmacro %}
+
+{% macro duckdb__lakeqa_num(expr) -%}
     coalesce(printf('%.10g', {{ expr }}), 'NULL')
+{%- endmacro %}
+
+{# Java's %g keeps trailing zeros and writes NaN where C writes nan: the same number, spelled apart #}
+{% macro spark__lakeqa_num(expr) -%}
+    coalesce(format_string('%.10g', cast({{ expr }} as double)), 'NULL')
 {%- endmacro %}
 
 
@@ -31,9 +40,9 @@
     offending values; NaN is written as NaN, not dropped).
 #}
 {% macro lakeqa_rule_failures_select(test_name, relation, where, detail, sample_columns, ts='ts', ts_end='null') %}
-    {%- set sample_fields = [] -%}
+    {%- set sample_fields = {} -%}
     {%- for column in sample_columns -%}
-        {%- do sample_fields.append("'" ~ column ~ "': " ~ adapter.quote(column)) -%}
+        {%- do sample_fields.update({column: adapter.quote(column)}) -%}
     {%- endfor -%}
     select
         symbol,
@@ -41,7 +50,7 @@
         cast({{ ts_end }} as timestamp) as ts_end,
         '{{ lakeqa_rule(test_name).rule_id }}' as rule,
         {{ detail }} as detail,
-        cast(to_json({ {{ sample_fields | join(', ') }} }) as varchar) as row_sample
+        cast(to_json({{ lakeqa_struct(sample_fields) }}) as {{ dbt.type_string() }}) as row_sample
     from {{ relation }}
     where {{ lakeqa_in_window('ts') }}
       and ({{ where }})
@@ -54,7 +63,7 @@
 #}
 {% macro lakeqa_sql_string(value) -%}
     {%- if value is none -%}
-        cast(null as varchar)
+        cast(null as {{ dbt.type_string() }})
     {%- else -%}
         '{{ value | string | replace("'", "''") }}'
     {%- endif -%}

@@ -49,8 +49,8 @@
             ts,
             cast(null as timestamp) as ts_end,
             '{{ rule_id }}' as rule,
-            'duplicate timestamp: ' || strftime(ts, '%Y-%m-%d %H:%M:%S') || ' appears ' || count(*) || ' times' as detail,
-            cast(to_json({'ts': ts, 'copies': count(*)}) as varchar) as row_sample
+            'duplicate timestamp: ' || {{ lakeqa_format_ts('ts', '%Y-%m-%d %H:%M:%S') }} || ' appears ' || count(*) || ' times' as detail,
+            cast(to_json({{ lakeqa_struct({'ts': 'ts', 'copies': 'count(*)'}) }}) as {{ dbt.type_string() }}) as row_sample
         from rows_in_window
         group by symbol, ts
         having count(*) > 1
@@ -69,10 +69,10 @@
             next_ts as ts_end,
             '{{ rule_id }}' as rule,
             'gap of ' || cast(gap_s as bigint) || ' s without trades or quotes from '
-                || strftime(ts, '%H:%M:%S') || ' to ' || strftime(next_ts, '%H:%M:%S')
+                || {{ lakeqa_format_ts('ts', '%H:%M:%S') }} || ' to ' || {{ lakeqa_format_ts('next_ts', '%H:%M:%S') }}
                 || ' UTC (longest normal gap for ' || symbol || ': ' || cast(max_gap_s as bigint) || ' s)' as detail,
-            cast(to_json({'last_active': ts, 'next_active': next_ts, 'gap_s': gap_s,
-                          'max_gap_s': max_gap_s}) as varchar) as row_sample
+            cast(to_json({{ lakeqa_struct({'last_active': 'ts', 'next_active': 'next_ts', 'gap_s': 'gap_s',
+                                           'max_gap_s': 'max_gap_s'}) }}) as {{ dbt.type_string() }}) as row_sample
             {% else %}
             {% set step = steps[gap_kind] %}
             {% set step_s = 3600 if step == 'hour' else 60 %}
@@ -81,10 +81,10 @@
             '{{ rule_id }}' as rule,
             cast(gap_s / {{ step_s }} - 1 as bigint) || ' missing {{ step }}(s) '
                 || {{ "'of the session '" if gap_kind == 'session_minutes' else "''" }} || 'from '
-                || strftime(ts + interval 1 {{ step }}, '%H:%M') || ' to ' || strftime(next_ts - interval 1 {{ step }}, '%H:%M')
+                || {{ lakeqa_format_ts('ts + interval 1 ' ~ step, '%H:%M') }} || ' to ' || {{ lakeqa_format_ts('next_ts - interval 1 ' ~ step, '%H:%M') }}
                 || ' UTC' as detail,
-            cast(to_json({'last_present': ts, 'next_present': next_ts,
-                          'missing_{{ step }}s': gap_s / {{ step_s }} - 1}) as varchar) as row_sample
+            cast(to_json({{ lakeqa_struct({'last_present': 'ts', 'next_present': 'next_ts',
+                                           'missing_' ~ step ~ 's': 'gap_s / ' ~ step_s ~ ' - 1'}) }}) as {{ dbt.type_string() }}) as row_sample
             {% endif %}
         from intervals
     )

@@ -15,7 +15,7 @@
             when 'ours_only' then 'minute missing from the exchange klines: our bar has '
                 || our_trade_count || ' trades, volume ' || {{ lakeqa_num('our_volume') }}
             when 'exchange_only' then 'minute missing from our bars: the exchange has '
-                || coalesce(cast(kline_trade_count as varchar), '?') || ' trades, volume ' || {{ lakeqa_num('kline_volume') }}
+                || coalesce(cast(kline_trade_count as {{ dbt.type_string() }}), '?') || ' trades, volume ' || {{ lakeqa_num('kline_volume') }}
             else 'our bar differs from the exchange kline: ' || concat_ws(', ',
                 case when open_diff_bps is distinct from 0 then 'open ' || {{ lakeqa_num('our_open') }} || ' vs ' || {{ lakeqa_num('kline_open') }} end,
                 case when high_diff_bps is distinct from 0 then 'high ' || {{ lakeqa_num('our_high') }} || ' vs ' || {{ lakeqa_num('kline_high') }} end,

@@ -79,3 +79,12 @@ def test_a_duplicated_row_on_one_side_differs():
     n_duck, n_spark, problems = _compare(BASE + [BASE[0]])
     assert (n_duck, n_spark) == (3, 4)
     assert any("only on Spark" in p for p in problems)
+
+
+def test_no_seed_value_holds_a_single_quote():
+    """dbt-spark's seed writes each value into an INSERT between single quotes without escaping them (the
+    class of bug of dbt-labs/dbt-spark#572): one apostrophe in a seed breaks `dbt seed` on the spark target."""
+    seeds = Path(__file__).resolve().parents[2] / "seeds"
+    quoted = [f"{path.name}:{n}" for path in sorted(seeds.glob("*.csv"))
+              for n, line in enumerate(path.read_text().splitlines(), 1) if "'" in line]
+    assert quoted == []

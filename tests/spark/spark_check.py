@@ -2,13 +2,12 @@
 from the same lakes, and the results compared row by row (README "Running on Spark").
 
 Two lakes: a small generated one with every rule and detector fault injected on its last day, and the
-shipped real Binance sample (data/sample/binance-ws). For each, the models Spark builds today
-(SPARK_MODELS) are built with `dbt run` on both targets for the same day; then DuckDB reads the Spark
-tables' Parquet files in the Spark warehouse and compares each mart with its DuckDB twin (compare_tables):
-every key present on both sides, the exact columns identical (NaN equal to NaN, NULL to NULL), the
-floating sums within a relative REL_TOLERANCE. Prints one row per lake and table, the engines' build
-times, and exits 1 on any difference, naming the rows.
-"""
+shipped real Binance sample (data/sample/binance-ws). For each, what Spark builds today (SPARK_SELECT) is
+built with `dbt build` on both targets for the same day; then DuckDB reads the Spark tables' Parquet files
+in the Spark warehouse and compares each mart with its DuckDB twin (compare_tables): every key present on
+both sides, the exact columns identical (NaN equal to NaN, NULL to NULL), the floating sums within a
+relative REL_TOLERANCE; and the failing rows of every rule test (rule, symbol, ts, ts_end). Prints one row
+per lake and table, the engines' build times, and exits 1 on any difference, naming the rows."""
 
 from __future__ import annotations
 
@@ -29,9 +28,16 @@ PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 DAY = "2024-08-09"
 
-# What the spark target builds today: the lake's staging, the bars and the kline reconciliation. The rules,
-# violations, completeness, detectors and fusion are not yet on Spark (README "Running on Spark").
-SPARK_MODELS = "+compare_our_vs_kline_1m"
+# What the spark target builds today (`dbt build`: seeds, models, their unit and data tests): the lake's
+# staging, the bars, the kline reconciliation, the continuity intervals, and the rule tests R1-R7 and
+# NEG_VOLUME on them. The violations mart, completeness, detectors and fusion are not yet on Spark
+# (README "Running on Spark").
+SPARK_SELECT = ["+compare_our_vs_kline_1m", "+int_continuity_intervals"]
+
+# The rule tests whose failing rows (dbt's store_failures tables) are compared: rule, symbol, ts, ts_end.
+RULE_TESTS = ("r1_ohlc_order", "r2_positive_price", "r3_ask_ge_bid", "r4_no_nan", "r5_continuity",
+              "r6_spread_sanity", "r7_kline_parity", "neg_volume")
+RULE_CHECK_COLUMNS = ("rule", "symbol", "ts", "ts_end")
 
 # DuckDB adds the per-second sums as HUGEINT and converts the total to DOUBLE in two halves (beyond 2^64
 # units of 1e-12, i.e. sums above 1.8e7), Spark as DECIMAL(38, 0) converted with one rounding: the last bit
@@ -77,7 +83,7 @@ def compare_tables(con: duckdb.DuckDBPyConnection, check: TableCheck, duck_table
     sums = [f"(d.{c} is null) <> (s.{c} is null) or isnan(d.{c}) <> isnan(s.{c}) "
             f"or abs(d.{c} - s.{c}) > {REL_TOLERANCE} * greatest(abs(d.{c}), abs(s.{c}))" for c in check.sums]
     columns = list(check.exact) + list(check.sums)
-    differs = " or ".join(f"({e})" for e in exact + sums)
+    differs = " or ".join(f"({e})" for e in exact + sums) or "false"
     n_duck = con.execute(f"select count(*) from {duck_table}").fetchone()[0]
     n_spark = con.execute(f"select count(*) from {spark_table}").fetchone()[0]
     key_list = ", ".join(check.key)
@@ -122,7 +128,7 @@ def _make_lakes(work: Path, log: Path) -> dict[str, Path]:
     lakes = {"generated (faults)": work / "lake-generated", "real sample": work / "lake-sample"}
     env = dict(os.environ)
     _run([str(BIN / "lakeqa"), "generate", "--lake", str(lakes["generated (faults)"]), "--date", DAY,
-          "--days", "2", "--symbols", "4", "--trades-per-day", "40k", "--faults", "all", "--quiet"], env, log)
+          "--days", "2", "--symbols", "13", "--trades-per-day", "60k", "--faults", "all", "--quiet"], env, log)
     _run([str(BIN / "lakeqa"), "import", str(PROJECT / "data/sample/binance-ws"),
           "--lake", str(lakes["real sample"]), "--quiet"], env, log)
     return lakes
@@ -135,18 +141,29 @@ def _build(engine: str, lake: Path, out: Path, log: Path) -> float:
         env["LAKEQA_SPARK_DIR"] = str(out / "spark")
     else:
         env["DUCKDB_PATH"] = str(out / "lakeqa.duckdb")
-    return _run([str(BIN / "dbt"), "run", "--target", "spark" if engine == "spark" else "dev",
-                 "--select", SPARK_MODELS], env, log)
+    return _run([str(BIN / "dbt"), "build", "--target", "spark" if engine == "spark" else "dev",
+                 "--select", *SPARK_SELECT], env, log)
 
 
-def _spark_table(out: Path, table: str) -> str:
+def _rule_tests(out: Path) -> list[str]:
+    """The store_failures tables of the rule tests the build ran (its manifest), sorted."""
+    manifest = json.loads((out / "target" / "manifest.json").read_text())
+    return sorted(node["alias"] for node in manifest["nodes"].values()
+                  if node["resource_type"] == "test"
+                  and (node.get("test_metadata") or {}).get("name") in RULE_TESTS)
+
+
+def _spark_table(out: Path, table: str, schema: str = "lakeqa", duck_schema: str = "main") -> str:
     """The Spark table's Parquet files as a DuckDB relation (an empty table has none: the DuckDB twin's columns)."""
-    folder = out / "spark" / "warehouse" / "lakeqa.db" / table
+    folder = out / "spark" / "warehouse" / f"{schema}.db" / table
     if not folder.is_dir():
-        sys.exit(f"spark-check: Spark built no table {table} (no {folder})")
+        sys.exit(f"spark-check: Spark built no table {schema}.{table} (no {folder})")
     if not any(folder.rglob("*.parquet")):
-        return f"(select * from main.{table} where false)"
-    return (f"read_parquet({_quote(str(folder) + '/**/*.parquet')}, hive_partitioning = true, "
+        return f"(select * from {duck_schema}.{table} where false)"
+    if not any(child.name.startswith("date=") for child in folder.iterdir()):
+        return f"read_parquet({_quote(str(folder) + '/*.parquet')})"
+    # a mart: partitioned by date (dbt_project.yml), which Spark keeps in the folder names only
+    return (f"read_parquet({_quote(str(folder) + '/*/*.parquet')}, hive_partitioning = true, "
             "hive_types = {'date': 'DATE'})")
 
 
@@ -168,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             outs = {engine: work / f"{lake.name}-{engine}" for engine in ("duckdb", "spark")}
             seconds = {}
             for engine, out in outs.items():
-                print(f"spark-check: {name}: dbt run on {engine} ...", flush=True)
+                print(f"spark-check: {name}: dbt build on {engine} ...", flush=True)
                 seconds[engine] = _build(engine, lake, out, log)
             con = duckdb.connect(str(outs["duckdb"] / "lakeqa.duckdb"), read_only=True)
             for check in CHECKS:
@@ -176,17 +193,32 @@ def main(argv: list[str] | None = None) -> int:
                                                            _spark_table(outs["spark"], check.table))
                 lines.append((name, check.table, n_duck, n_spark, "equal" if not problems else f"{len(problems)}+ differ"))
                 failures += [f"{name}: {p}" for p in problems]
+            tests = _rule_tests(outs["duckdb"])
+            if tests != _rule_tests(outs["spark"]):
+                failures.append(f"{name}: the engines ran different rule tests")
+            n_duck = n_spark = 0
+            rule_problems = []
+            for test in tests:
+                check = TableCheck(test, RULE_CHECK_COLUMNS, ())
+                duck_rows, spark_rows, problems = compare_tables(
+                    con, check, f"main_dbt_test__audit.{test}",
+                    _spark_table(outs["spark"], test, "lakeqa_dbt_test__audit", "main_dbt_test__audit"))
+                n_duck, n_spark = n_duck + duck_rows, n_spark + spark_rows
+                rule_problems += problems
+            lines.append((name, f"rule tests ({len(tests)}), failing rows", n_duck, n_spark,
+                          "equal" if not rule_problems else f"{len(rule_problems)}+ differ"))
+            failures += [f"{name}: {p}" for p in rule_problems]
             con.close()
-            lines.append((name, "(dbt run, seconds)", f"{seconds['duckdb']:.1f}", f"{seconds['spark']:.1f}", ""))
+            lines.append((name, "(dbt build, seconds)", f"{seconds['duckdb']:.1f}", f"{seconds['spark']:.1f}", ""))
         width = max(len(line[0]) for line in lines)
-        print(f"\n{'lake':<{width}}  {'table':<26} {'DuckDB':>9} {'Spark':>9}  result")
+        print(f"\n{'lake':<{width}}  {'table':<34} {'DuckDB':>9} {'Spark':>9}  result")
         for lake_name, table, n_duck, n_spark, result in lines:
-            print(f"{lake_name:<{width}}  {table:<26} {n_duck!s:>9} {n_spark!s:>9}  {result}")
+            print(f"{lake_name:<{width}}  {table:<34} {n_duck!s:>9} {n_spark!s:>9}  {result}")
         if failures:
             print("\nspark-check: the engines differ:\n  " + "\n  ".join(failures), file=sys.stderr)
             return 1
-        print(f"\nspark-check: Spark and DuckDB agree on {len(CHECKS)} tables of {len(lakes)} lakes "
-              f"(sums to a relative {REL_TOLERANCE:g}, everything else exactly)")
+        print(f"\nspark-check: Spark and DuckDB agree on {len(CHECKS)} marts and the rule tests' failing rows "
+              f"of {len(lakes)} lakes (sums to a relative {REL_TOLERANCE:g}, everything else exactly)")
         return 0
     finally:
         if args.work is None:

@@ -73,7 +73,7 @@ macro_day_minutes as (
 
     select
         symbol,
-        unnest(generate_series(first_ts, last_ts, interval 1 minute)) as ts
+        {{ lakeqa_timestamp_series('first_ts', 'last_ts', 'interval 1 minute') }} as ts
     from macro_days
 
 ),
@@ -87,9 +87,9 @@ macro_closed_minutes as (
     select
         macro_day_minutes.symbol,
         macro_day_minutes.ts,
-        cast(timezone(macro_calendars.timezone, timezone('UTC', macro_day_minutes.ts)) as time) as local_time,
-        cast(macro_calendars.session_open as time) as session_open,
-        cast(macro_calendars.session_close as time) as session_close
+        {{ lakeqa_local_time_of_day('macro_day_minutes.ts', 'macro_calendars.timezone') }} as local_time,
+        {{ lakeqa_time_of_day('macro_calendars.session_open') }} as session_open,
+        {{ lakeqa_time_of_day('macro_calendars.session_close') }} as session_close
     from macro_day_minutes
     inner join macro_calendars on macro_day_minutes.symbol = macro_calendars.symbol
 
@@ -183,7 +183,7 @@ intervals as (
         presence_with_next.ts,
         date_trunc('minute', presence_with_next.ts) as ts_minute,
         presence_with_next.next_ts,
-        epoch(presence_with_next.next_ts - presence_with_next.ts) as gap_s,
+        {{ lakeqa_seconds_between('presence_with_next.ts', 'presence_with_next.next_ts') }} as gap_s,
         case
             when presence_with_next.kind = 'minutes' then 60.0
             when presence_with_next.kind = 'hours' then 3600.0
