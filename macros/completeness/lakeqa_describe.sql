@@ -10,8 +10,8 @@
 {% macro lakeqa_clock(ts_expr, day_start_expr) -%}
     case
         when {{ ts_expr }} = {{ day_start_expr }} + interval 1 day then '24:00'
-        when second({{ ts_expr }}) = 0 and microsecond({{ ts_expr }}) = 0 then strftime({{ ts_expr }}, '%H:%M')
-        else strftime({{ ts_expr }}, '%H:%M:%S')
+        when date_trunc('minute', {{ ts_expr }}) = {{ ts_expr }} then {{ lakeqa_format_ts(ts_expr, '%H:%M') }}
+        else {{ lakeqa_format_ts(ts_expr, '%H:%M:%S') }}
     end
 {%- endmacro %}
 
@@ -34,5 +34,13 @@
 
 
 {% macro lakeqa_count(expr) -%}
+    {{ adapter.dispatch('lakeqa_count', 'lakeqa')(expr) }}
+{%- endmacro %}
+
+{% macro duckdb__lakeqa_count(expr) -%}
     format('{:,}', cast({{ expr }} as bigint))
+{%- endmacro %}
+
+{% macro spark__lakeqa_count(expr) -%}
+    format_number(cast({{ expr }} as bigint), 0)
 {%- endmacro %}

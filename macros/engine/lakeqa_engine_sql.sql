@@ -191,3 +191,92 @@
 {% macro spark__lakeqa_time_of_day(text) %}
     {{ return('case when length(' ~ text ~ ') = 5 then ' ~ text ~ " || ':00' else " ~ text ~ ' end') }}
 {% endmacro %}
+
+
+{#
+    lakeqa_minutes(n) / lakeqa_hours(n) -> an interval of a whole number of minutes / hours;
+    lakeqa_integer_series(start, stop) -> a set-returning select-list expression: the integers start..stop.
+#}
+{% macro lakeqa_minutes(minutes) %}
+    {{ return(adapter.dispatch('lakeqa_minutes', 'lakeqa')(minutes)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_minutes(minutes) %}
+    {{ return('to_minutes(' ~ minutes ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_minutes(minutes) %}
+    {{ return('make_dt_interval(0, 0, ' ~ minutes ~ ', 0)') }}
+{% endmacro %}
+
+
+{% macro lakeqa_hours(hours) %}
+    {{ return(adapter.dispatch('lakeqa_hours', 'lakeqa')(hours)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_hours(hours) %}
+    {{ return('to_hours(' ~ hours ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_hours(hours) %}
+    {{ return('make_dt_interval(0, ' ~ hours ~ ', 0, 0)') }}
+{% endmacro %}
+
+
+{% macro lakeqa_integer_series(start, stop) %}
+    {{ return(adapter.dispatch('lakeqa_integer_series', 'lakeqa')(start, stop)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_integer_series(start, stop) %}
+    {{ return('unnest(range(' ~ start ~ ', ' ~ (stop + 1) ~ '))') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_integer_series(start, stop) %}
+    {{ return('explode(sequence(' ~ start ~ ', ' ~ stop ~ '))') }}
+{% endmacro %}
+
+
+{#
+    lakeqa_ordered_list(expr, order_by) -> an aggregate: the group's values of expr as a list, in order_by's
+    order; lakeqa_ordered_join(expr, separator, order_by) -> the same joined into one text.
+#}
+{% macro lakeqa_ordered_list(expr, order_by) %}
+    {{ return(adapter.dispatch('lakeqa_ordered_list', 'lakeqa')(expr, order_by)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_ordered_list(expr, order_by) %}
+    {{ return('list(' ~ expr ~ ' order by ' ~ order_by ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_ordered_list(expr, order_by) %}
+    {{ return('transform(array_sort(collect_list(struct(' ~ order_by ~ ' as k, ' ~ expr ~ ' as v))), x -> x.v)') }}
+{% endmacro %}
+
+
+{% macro lakeqa_ordered_join(expr, separator, order_by) %}
+    {{ return(adapter.dispatch('lakeqa_ordered_join', 'lakeqa')(expr, separator, order_by)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_ordered_join(expr, separator, order_by) %}
+    {{ return('string_agg(' ~ expr ~ ', ' ~ lakeqa_quote(separator) ~ ' order by ' ~ order_by ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_ordered_join(expr, separator, order_by) %}
+    {{ return('array_join(' ~ spark__lakeqa_ordered_list(expr, order_by) ~ ', ' ~ lakeqa_quote(separator) ~ ')') }}
+{% endmacro %}
+
+
+{#
+    lakeqa_array(items) -> a list (DuckDB) / array (Spark) of the SQL expressions in `items`.
+#}
+{% macro lakeqa_array(items) %}
+    {{ return(adapter.dispatch('lakeqa_array', 'lakeqa')(items)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_array(items) %}
+    {{ return('[' ~ items | join(', ') ~ ']') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_array(items) %}
+    {{ return('array(' ~ items | join(', ') ~ ')') }}
+{% endmacro %}

@@ -58,13 +58,13 @@
 
 
 {#
-    lakeqa_sql_string(value) -> a SQL string literal of `value` (single quotes doubled), or null for none.
+    lakeqa_sql_string(value) -> a SQL string literal of `value` (lakeqa_quote), or null for none.
     For text from the catalog and the yml that is written into generated SQL.
 #}
 {% macro lakeqa_sql_string(value) -%}
     {%- if value is none -%}
         cast(null as {{ dbt.type_string() }})
     {%- else -%}
-        '{{ value | string | replace("'", "''") }}'
+        {{ lakeqa_quote(value) }}
     {%- endif -%}
 {%- endmacro %}

@@ -15,10 +15,9 @@
         ts,
         least(ts + interval 1 {{ period }}, {{ window.end_ts }}) as period_end
     from (
-        select unnest(generate_series(
-            date_trunc('{{ period }}', {{ window.start_ts }} - interval 1 microsecond) + interval 1 {{ period }},
-            {{ window.end_ts }} - interval 1 microsecond,
-            interval 1 {{ period }}
-        )) as ts
+        select {{ lakeqa_timestamp_series(
+            "date_trunc('" ~ period ~ "', " ~ window.start_ts ~ " - interval 1 microsecond) + interval 1 " ~ period,
+            window.end_ts ~ " - interval 1 microsecond",
+            "interval 1 " ~ period) }} as ts
     )
 {%- endmacro %}

@@ -122,21 +122,21 @@ silences_all as (
     select
         stream,
         symbol,
-        ts + to_seconds(grain_s) as silence_start,
+        ts + {{ lakeqa_seconds('grain_s') }} as silence_start,
         next_ts as silence_end,
         'none' as edge
     from records_with_neighbours
-    where next_ts > ts + to_seconds(grain_s)
+    where next_ts > ts + {{ lakeqa_seconds('grain_s') }}
     union all
     -- from the last record to the end of the span
     select
         stream,
         symbol,
-        ts + to_seconds(grain_s) as silence_start,
+        ts + {{ lakeqa_seconds('grain_s') }} as silence_start,
         span_end as silence_end,
         'end' as edge
     from records_with_neighbours
-    where next_ts is null and span_end > ts + to_seconds(grain_s)
+    where next_ts is null and span_end > ts + {{ lakeqa_seconds('grain_s') }}
 
 ),
 
@@ -148,13 +148,13 @@ silences_measured as (
         date_trunc('{{ period }}', silence_start) as period_ts,
         silence_start,
         silence_end,
-        epoch(silence_end - silence_start) as silence_s,
+        {{ lakeqa_seconds_between('silence_start', 'silence_end') }} as silence_s,
         edge
     from silences_all
 
 ),
 
-final as (
+silences_ranked as (
 
     select
         *,
@@ -163,7 +163,13 @@ final as (
             order by silence_s desc, silence_start asc
         ) = 1 as is_longest
     from silences_measured
-    qualify silence_s >= {{ lakeqa_setting_number('completeness.min_silence_s') }} or is_longest
+
+),
+
+final as (
+
+    select * from silences_ranked
+    where silence_s >= {{ lakeqa_setting_number('completeness.min_silence_s') }} or is_longest
 
 )
 

@@ -88,7 +88,7 @@ stream_rates as (
         symbol,
         dataset as stream,
         ts as period_ts,
-        epoch(period_end - ts) as period_s,
+        {{ lakeqa_seconds_between('ts', 'period_end') }} as period_s,
         coalesce(hist_median_rows, n_rows) as typical_rows
     from coverage
 
@@ -174,17 +174,13 @@ c1_c2 as (
         end
         || case
             when exchange_trades > 0
-                then '; the exchange''s klines report ' || {{ lakeqa_count('exchange_trades') }} || ' trades there'
+                then {{ lakeqa_quote("; the exchange's klines report ") }} || {{ lakeqa_count('exchange_trades') }} || ' trades there'
             when exchange_volume > 0
-                then '; the exchange''s klines report a volume of ' || {{ lakeqa_num('exchange_volume') }} || ' there'
+                then {{ lakeqa_quote("; the exchange's klines report a volume of ") }} || {{ lakeqa_num('exchange_volume') }} || ' there'
             else ''
         end
         || ' (longest normal silence ' || {{ lakeqa_duration('limit_s') }} || ')' as detail,
-        cast(to_json({
-            'stream': stream, 'silence_start': silence_start, 'silence_end': silence_end,
-            'silence_s': silence_s, 'edge': edge, 'limit_s': limit_s,
-            'exchange_trades': exchange_trades
-        }) as varchar) as row_sample
+        cast(to_json({{ lakeqa_struct({'stream': "stream", 'silence_start': "silence_start", 'silence_end': "silence_end", 'silence_s': "silence_s", 'edge': "edge", 'limit_s': "limit_s", 'exchange_trades': "exchange_trades"}) }}) as {{ dbt.type_string() }}) as row_sample
     from stream_gaps_witnessed
     -- what was checked: each period's longest silence, and every silence over the limit
     where is_longest or silence_s > limit_s
@@ -199,10 +195,7 @@ lost_minutes as (
         ts,
         kline_trade_count,
         kline_volume,
-        ts - to_minutes(row_number() over (
-            partition by symbol, cast(ts as date)
-            order by ts
-        )) as run_key
+        ts - {{ lakeqa_minutes('row_number() over (partition by symbol, cast(ts as date) order by ts)') }} as run_key
     from minutes_compared
     where presence = 'exchange_only'
         and (kline_trade_count > 0 or kline_volume > 0)
@@ -219,17 +212,14 @@ c3 as (
         'klines_1m' as subject,
         count(*) as measured_value,
         {{ lakeqa_setting_number('completeness.kline_witness_max_minutes') }} as limit_value,
-        'the exchange''s klines report '
+        {{ lakeqa_quote("the exchange's klines report ") }}
         || coalesce(
             {{ lakeqa_count('sum(kline_trade_count)') }} || ' trades',
             'a volume of ' || {{ lakeqa_num('sum(kline_volume)') }}
         )
         || ' in ' || {{ lakeqa_utc_range('min(ts)', 'max(ts) + interval 1 minute') }}
         || ' (' || count(*) || ' min) and the lake has no trade there' as detail,
-        cast(to_json({
-            'first_minute': min(ts), 'last_minute': max(ts), 'minutes': count(*),
-            'exchange_trades': sum(kline_trade_count), 'exchange_volume': sum(kline_volume)
-        }) as varchar)
+        cast(to_json({{ lakeqa_struct({'first_minute': "min(ts)", 'last_minute': "max(ts)", 'minutes': "count(*)", 'exchange_trades': "sum(kline_trade_count)", 'exchange_volume': "sum(kline_volume)"}) }}) as {{ dbt.type_string() }})
             as row_sample
     from lost_minutes
     group by symbol, run_key
@@ -248,13 +238,10 @@ c4 as (
         dataset as subject,
         hist_days_in_lake as measured_value,
         0 as limit_value,
-        'no ' || dataset || ' on ' || strftime(ts, '%Y-%m-%d') || ': the lake has them on '
+        'no ' || dataset || ' on ' || {{ lakeqa_format_ts('ts', '%Y-%m-%d') }} || ': the lake has them on '
         || hist_days_in_lake || ' of the {{ lakeqa_setting_number('expected_lookback_days') | int }} days before (last '
-        || strftime(hist_last_date, '%Y-%m-%d') || ')' as detail,
-        cast(to_json({
-            'dataset': dataset, 'hist_days_in_lake': hist_days_in_lake,
-            'hist_last_date': hist_last_date
-        }) as varchar) as row_sample
+        || {{ lakeqa_format_ts('hist_last_date', '%Y-%m-%d') }} || ')' as detail,
+        cast(to_json({{ lakeqa_struct({'dataset': "dataset", 'hist_days_in_lake': "hist_days_in_lake", 'hist_last_date': "hist_last_date"}) }}) as {{ dbt.type_string() }}) as row_sample
     from coverage
     where n_rows = 0 and hist_days_in_lake > 0
 
@@ -274,10 +261,7 @@ c5 as (
         dataset || ': ' || {{ lakeqa_count('n_rows') }} || ' rows, '
         || cast(round(100 * (1 - n_rows / hist_median_rows)) as bigint) || ' % fewer than the median of the '
         || hist_days_measured || ' day(s) before (' || {{ lakeqa_count('hist_median_rows') }} || ')' as detail,
-        cast(to_json({
-            'dataset': dataset, 'n_rows': n_rows, 'hist_median_rows': hist_median_rows,
-            'hist_days_measured': hist_days_measured
-        }) as varchar) as row_sample
+        cast(to_json({{ lakeqa_struct({'dataset': "dataset", 'n_rows': "n_rows", 'hist_median_rows': "hist_median_rows", 'hist_days_measured': "hist_days_measured"}) }}) as {{ dbt.type_string() }}) as row_sample
     from coverage
     where n_rows > 0 and hist_median_rows > 0 and dataset in ('{{ trade_stream }}', 'quotes')
 
@@ -297,10 +281,7 @@ c6 as (
         {{ lakeqa_setting_number('completeness.max_null_share') }} as limit_value,
         dataset || '.' || coalesce(null_share_column, '*') || ': ' || round(100 * null_share, 1)
         || ' % of ' || {{ lakeqa_count('n_rows') }} || ' values are NULL or NaN' as detail,
-        cast(to_json({
-            'dataset': dataset, 'column': null_share_column, 'null_share': null_share,
-            'n_rows': n_rows
-        }) as varchar) as row_sample
+        cast(to_json({{ lakeqa_struct({'dataset': "dataset", 'column': "null_share_column", 'null_share': "null_share", 'n_rows': "n_rows"}) }}) as {{ dbt.type_string() }}) as row_sample
     from coverage
     where n_rows > 0
 
@@ -321,7 +302,7 @@ stale_seconds as (
     from stream_silences
     inner join trade_seconds
         on stream_silences.symbol = trade_seconds.symbol
-            and trade_seconds.ts >= stream_silences.silence_start - interval 1 second + to_seconds({{ staleness_s }})
+            and trade_seconds.ts >= stream_silences.silence_start - interval 1 second + {{ lakeqa_seconds(staleness_s) }}
             and stream_silences.silence_end > trade_seconds.ts
     where stream_silences.stream = 'quotes'
         and stream_silences.silence_s >= {{ staleness_s }} - 1
@@ -340,14 +321,11 @@ c7 as (
         n_stale as measured_value,
         {{ lakeqa_setting_number('completeness.max_stale_seconds') }} as limit_value,
         'book frozen ' || {{ lakeqa_utc_range('first_stale', 'last_stale + interval 1 second') }}
-        || ' (' || {{ lakeqa_duration('epoch(last_stale - first_stale) + 1') }} || '): '
+        || ' (' || {{ lakeqa_duration(lakeqa_seconds_between('first_stale', 'last_stale') ~ ' + 1') }} || '): '
         || {{ lakeqa_count('n_stale') }} || ' traded seconds priced by a quote older than '
         || {{ lakeqa_duration(staleness_s) }} || ' (no quote '
         || {{ lakeqa_utc_range('silence_start', 'silence_end') }} || ')' as detail,
-        cast(to_json({
-            'quote_silence_start': silence_start, 'quote_silence_end': silence_end,
-            'stale_traded_seconds': n_stale
-        }) as varchar) as row_sample
+        cast(to_json({{ lakeqa_struct({'quote_silence_start': "silence_start", 'quote_silence_end': "silence_end", 'stale_traded_seconds': "n_stale"}) }}) as {{ dbt.type_string() }}) as row_sample
     from stale_seconds
 
 ),
@@ -382,10 +360,10 @@ matches_by_offset as (
             traded_kline_minutes.symbol,
             date_trunc('day', traded_kline_minutes.ts) as day,
             offsets.hours,
-            traded_kline_minutes.ts + to_hours(offsets.hours) as shifted_ts,
+            traded_kline_minutes.ts + {{ lakeqa_hours('offsets.hours') }} as shifted_ts,
             traded_kline_minutes.volume
         from traded_kline_minutes
-        cross join (select unnest(range(-12, 13)) as hours) as offsets
+        cross join (select {{ lakeqa_integer_series(-12, 12) }} as hours) as offsets
     ) as shifted
     left join bars_1m
         on shifted.symbol = bars_1m.symbol
@@ -402,7 +380,7 @@ offset_summary as (
         max(n_traded) as n_traded,
         max(n_matching) filter (where hours = 0) as n_matching_unshifted,
         -- ties (e.g. nothing matches anywhere) go to the smallest offset, later the positive one: deterministic
-        arg_max(hours, n_matching * 100 - 2 * abs(hours) + cast(hours > 0 as integer)) filter (where hours != 0)
+        {{ lakeqa_arg_max('hours', 'n_matching * 100 - 2 * abs(hours) + cast(hours > 0 as integer)') }} filter (where hours != 0)
             as best_hours,
         max(n_matching) filter (where hours != 0) as n_matching_best
     from matches_by_offset
@@ -425,16 +403,13 @@ c8 as (
         )
             as limit_value,
         'clock off by ' || case when best_hours > 0 then '+' else '' end || best_hours || ' h: our 1m bars equal the '
-        || 'exchange''s klines of '
+        || {{ lakeqa_quote("exchange's klines of ") }}
         || abs(best_hours)
         || ' h '
         || case when best_hours > 0 then 'earlier' else 'later' end
         || ' on ' || {{ lakeqa_count('n_matching_best') }} || ' of ' || {{ lakeqa_count('n_traded') }}
         || ' traded minutes, unshifted on ' || {{ lakeqa_count('n_matching_unshifted') }} as detail,
-        cast(to_json({
-            'best_offset_hours': best_hours, 'matching_best': n_matching_best,
-            'matching_unshifted': n_matching_unshifted, 'traded_minutes': n_traded
-        }) as varchar)
+        cast(to_json({{ lakeqa_struct({'best_offset_hours': "best_hours", 'matching_best': "n_matching_best", 'matching_unshifted': "n_matching_unshifted", 'traded_minutes': "n_traded"}) }}) as {{ dbt.type_string() }})
             as row_sample
     from offset_summary
     where n_traded > 0
@@ -478,7 +453,7 @@ own_steps as (
             order by bars_1m.ts
         ) as previous_close
     from bars_1m
-    anti join symbol_days_with_klines
+    {{ lakeqa_anti_join() }} symbol_days_with_klines
         on bars_1m.symbol = symbol_days_with_klines.symbol
             and bars_1m.date = symbol_days_with_klines.date
     where bars_1m.close > 0
@@ -515,7 +490,7 @@ own_levels as (
 ),
 
 -- a run is the traded minutes at one power in a row: minutes without a comparison do not break it
-scaled_minutes as (
+minutes_in_runs as (
 
     select
         *,
@@ -539,7 +514,13 @@ scaled_minutes as (
             'own previous minute' as reference
         from own_levels
     )
-    qualify power != 0
+
+),
+
+scaled_minutes as (
+
+    select * from minutes_in_runs
+    where power != 0
 
 ),
 
@@ -557,13 +538,13 @@ c9 as (
         || {{ lakeqa_num('power(10, power)') }}
         || ' '
         || {{ lakeqa_utc_range('min(ts)', 'max(ts) + interval 1 minute') }}
-        || ' (' || count(*) || ' traded min): our close ' || {{ lakeqa_num('arg_min(our_close, ts)') }}
+        || ' (' || count(*) || ' traded min): our close ' || {{ lakeqa_num(lakeqa_arg_min('our_close', 'ts')) }}
         || case
-            when min(reference) = 'klines_1m' then ' where the exchange''s kline closes at '
+            when min(reference) = 'klines_1m' then {{ lakeqa_quote(" where the exchange's kline closes at ") }}
             else ' after '
         end
-        || {{ lakeqa_num('arg_min(reference_close, ts)') }} as detail,
-        cast(to_json({'power': power, 'minutes': count(*), 'reference': min(reference)}) as varchar) as row_sample
+        || {{ lakeqa_num(lakeqa_arg_min('reference_close', 'ts')) }} as detail,
+        cast(to_json({{ lakeqa_struct({'power': "power", 'minutes': "count(*)", 'reference': "min(reference)"}) }}) as {{ dbt.type_string() }}) as row_sample
     from scaled_minutes
     group by symbol, power, run_key
 
@@ -601,13 +582,13 @@ c10 as (
         count(*) as measured_value,
         0 as limit_value,
         count(*) || ' ' || quarantined_files.dataset || ' file(s) kept out of the QA (quarantine): '
-        || string_agg(quarantined_files.file || ': ' || quarantined_files.reason, '; ' order by quarantined_files.file)
+        || {{ lakeqa_ordered_join("quarantined_files.file || ': ' || quarantined_files.reason", '; ', 'quarantined_files.file') }}
             as detail,
-        cast(to_json({
-            'files': list(quarantined_files.file order by quarantined_files.file),
-            'columns': list(nullif(quarantined_files.column_name, '') order by quarantined_files.file),
-            'reasons': list(quarantined_files.reason order by quarantined_files.file)
-        }) as varchar) as row_sample
+        cast(to_json({{ lakeqa_struct({
+            'files': lakeqa_ordered_list('quarantined_files.file', 'quarantined_files.file'),
+            'columns': lakeqa_ordered_list("nullif(quarantined_files.column_name, '')", 'quarantined_files.file'),
+            'reasons': lakeqa_ordered_list('quarantined_files.reason', 'quarantined_files.file')
+        }) }}) as {{ dbt.type_string() }}) as row_sample
     from quarantined_files
     inner join quarantine_periods
         on cast(quarantine_periods.ts as date) = quarantined_files.date

@@ -74,17 +74,16 @@ trade_counts as (
         min(ts) as first_ts,
         max(ts) as last_ts,
         count(distinct date_trunc('minute', ts)) as n_minutes,
-        [
-            {'name': 'close', 'n': count(*) filter (where close is null or isnan(close))},
-            {'name': 'volume_base', 'n': count(*) filter (where volume_base is null or isnan(volume_base))}
-        ] as nulls
+        {{ lakeqa_nulls_list({
+            'close': 'count(*) filter (where close is null or isnan(close))',
+            'volume_base': 'count(*) filter (where volume_base is null or isnan(volume_base))'}) }} as nulls
     from prebuilt_bar_seconds
         {% else %}
     sum(trade_count) as n_rows,
     min(ts) as first_ts,
     max(ts) as last_ts,
     count(distinct date_trunc('minute', ts)) as n_minutes,
-    [{'name': 'price', 'n': sum(n_null_price)}, {'name': 'qty', 'n': sum(n_null_qty)}] as nulls  -- noqa: RF04
+    {{ lakeqa_nulls_list({'price': 'sum(n_null_price)', 'qty': 'sum(n_null_qty)'}) }} as nulls  -- noqa: RF04
 from trade_seconds
     {% endif %}
     where {{ lakeqa_in_window('ts') }}
@@ -101,10 +100,8 @@ quote_counts as (
         min(ts) as first_ts,
         max(ts) as last_ts,
         count(distinct date_trunc('minute', ts)) as n_minutes,
-        [
-            {'name': 'bid_price', 'n': sum(n_null_bid_price)},  -- noqa: RF04
-            {'name': 'ask_price', 'n': sum(n_null_ask_price)}
-        ] as nulls  -- noqa: RF04
+        {{ lakeqa_nulls_list({'bid_price': 'sum(n_null_bid_price)',
+                              'ask_price': 'sum(n_null_ask_price)'}) }} as nulls  -- noqa: RF04
     from quote_seconds
     where {{ lakeqa_in_window('ts') }}
     group by all
@@ -120,13 +117,12 @@ kline_counts as (
         min(ts) as first_ts,
         max(ts) as last_ts,
         count(distinct ts) as n_minutes,
-        [
-            {'name': 'open', 'n': count(*) filter (where open is null or isnan(open))},
-            {'name': 'high', 'n': count(*) filter (where high is null or isnan(high))},
-            {'name': 'low', 'n': count(*) filter (where low is null or isnan(low))},
-            {'name': 'close', 'n': count(*) filter (where close is null or isnan(close))},
-            {'name': 'volume', 'n': count(*) filter (where volume is null or isnan(volume))}
-        ] as nulls  -- noqa: RF04
+        {{ lakeqa_nulls_list({
+            'open': 'count(*) filter (where open is null or isnan(open))',
+            'high': 'count(*) filter (where high is null or isnan(high))',
+            'low': 'count(*) filter (where low is null or isnan(low))',
+            'close': 'count(*) filter (where close is null or isnan(close))',
+            'volume': 'count(*) filter (where volume is null or isnan(volume))'}) }} as nulls  -- noqa: RF04
     from kline_minutes
     where {{ lakeqa_in_window('ts') }}
     group by all
@@ -213,19 +209,18 @@ measured as (
         dataset_counts.first_ts,
         dataset_counts.last_ts,
         case
-            when dataset_counts.n_rows is null then epoch(periods.period_end - symbol_datasets.ts)
+            when dataset_counts.n_rows is null
+                then {{ lakeqa_seconds_between('symbol_datasets.ts', 'periods.period_end') }}
             else coalesce(longest_silences.silence_s, 0)
         end as longest_silence_s,
         case when dataset_counts.n_rows is null then symbol_datasets.ts else longest_silences.silence_start end
             as longest_silence_start,
         case when dataset_counts.n_rows is null then periods.period_end else longest_silences.silence_end end
             as longest_silence_end,
-        coalesce(dataset_counts.n_minutes, 0) / (epoch(periods.period_end - symbol_datasets.ts) / 60)
+        coalesce(dataset_counts.n_minutes, 0)
+        / ({{ lakeqa_seconds_between('symbol_datasets.ts', 'periods.period_end') }} / 60)
             as covered_share,
-        list_reduce(
-            coalesce(dataset_counts.nulls, [{'name': null, 'n': 0}]),
-            (worst, candidate) -> case when candidate.n > worst.n then candidate else worst end
-        ) as worst_nulls,
+        {{ lakeqa_worst_nulls('dataset_counts.nulls') }} as worst_nulls,
         coalesce(datasets_in_lake_before.hist_days_in_lake, 0) as hist_days_in_lake,
         datasets_in_lake_before.hist_last_date
     from symbol_datasets

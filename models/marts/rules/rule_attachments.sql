@@ -6,7 +6,8 @@
     so a rule attached in the yml is checked by its dbt test, in `violations` and by GE alike.
     A table, rebuilt whole by every run: it describes the project, not a day.
 #}
-{{ config(materialized='table') }}
+{# partition_by none: the marts' Spark partitioning by date (dbt_project.yml) has no date here #}
+{{ config(materialized='table', partition_by=none) }}
 {%- set attachments = lakeqa_rule_attachments() %}
 
 with
@@ -29,8 +30,8 @@ attachments as (
     {% endfor %}
     {% if not attachments %}
     select
-        cast(null as varchar) as rule_id, cast(null as varchar) as test_name, cast(null as varchar) as table_name,
-        cast(null as varchar) as arguments, cast(null as double) as threshold, cast(null as varchar) as test_id
+        cast(null as {{ dbt.type_string() }}) as rule_id, cast(null as {{ dbt.type_string() }}) as test_name, cast(null as {{ dbt.type_string() }}) as table_name,
+        cast(null as {{ dbt.type_string() }}) as arguments, cast(null as double) as threshold, cast(null as {{ dbt.type_string() }}) as test_id
     where false
     {% endif %}
 

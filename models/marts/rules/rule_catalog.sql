@@ -5,7 +5,8 @@
     setting, and the tables the rule is attached to in the yml (read from dbt's graph).
     A table, rebuilt whole by every run: it describes the project, not a day.
 #}
-{{ config(materialized='table') }}
+{# partition_by none: the marts' Spark partitioning by date (dbt_project.yml) has no date here #}
+{{ config(materialized='table', partition_by=none) }}
 {%- set catalog = lakeqa_rule_catalog() %}
 {%- set attachments = lakeqa_rule_attachments() %}
 

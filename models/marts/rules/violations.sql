@@ -63,9 +63,9 @@ all_violations as (
     {% endfor %}
     {% if not attachments %}
     select
-        cast(null as varchar) as symbol, cast(null as timestamp) as ts, cast(null as timestamp) as ts_end,
-        cast(null as varchar) as rule, cast(null as varchar) as severity, cast(null as varchar) as source_table,
-        cast(null as varchar) as detail, cast(null as varchar) as row_sample
+        cast(null as {{ dbt.type_string() }}) as symbol, cast(null as timestamp) as ts, cast(null as timestamp) as ts_end,
+        cast(null as {{ dbt.type_string() }}) as rule, cast(null as {{ dbt.type_string() }}) as severity, cast(null as {{ dbt.type_string() }}) as source_table,
+        cast(null as {{ dbt.type_string() }}) as detail, cast(null as {{ dbt.type_string() }}) as row_sample
     where false
     {% endif %}
 
