@@ -9,7 +9,7 @@
       lakeqa_lake_glob(dataset, day)  the files of a dataset ('*' for all) on a day ('*' for every day)
       lakeqa_path_dataset(sql), lakeqa_path_symbol(sql), lakeqa_path_date(sql)
                                       SQL expressions taking a file path apart (dataset, symbol, DATE)
-      lakeqa_glob_files(glob)         a FROM-able relation of the files a glob matches, one column `file`
+      lakeqa_glob_files(globs)        a FROM-able relation of the files any of the globs matches (`file`)
       lakeqa_read_lake_files(files, columns)
                                       a FROM-able read of listed files, with the path's symbol and date
 #}
@@ -63,42 +63,46 @@
 
 
 {#
-    lakeqa_glob_files(glob) -> a FROM-able relation with one column `file`: the paths the glob matches
-    (`*` within one folder), sorted.
-    DuckDB: its glob() table function. Spark has no such function, and a path glob matching nothing is an
-    error there, so the files under the lake root are listed once per call (binaryFile, recursive, without
-    reading any content), filtered by the glob as a regular expression, and returned as literal rows:
-    Spark views cannot refer to the temporary view the listing is.
+    lakeqa_glob_files(globs) -> a FROM-able relation with one column `file`: the paths any of the list of
+    globs matches (`*` within one folder). A caller passes all its globs (a window's days) in one call.
+    DuckDB: its glob() table function over the list. Spark has no such function, and a path glob matching
+    nothing is an error there, so the files under the lake root are listed once per call (binaryFile,
+    recursive, without reading any content), filtered by the globs as one regular expression, and returned
+    as literal rows: Spark views cannot refer to the temporary view the listing is.
 #}
-{% macro lakeqa_glob_files(glob) %}
-    {{ return(adapter.dispatch('lakeqa_glob_files', 'lakeqa')(glob)) }}
+{% macro lakeqa_glob_files(globs) %}
+    {{ return(adapter.dispatch('lakeqa_glob_files', 'lakeqa')(globs)) }}
 {% endmacro %}
 
-{% macro duckdb__lakeqa_glob_files(glob) %}
-    {{ return("glob(" ~ lakeqa_quote(glob) ~ ")") }}
+{% macro duckdb__lakeqa_glob_files(globs) %}
+    {{ return("glob(" ~ lakeqa_file_list_sql(globs) ~ ")") }}
 {% endmacro %}
 
-{% macro spark__lakeqa_glob_files(glob) %}
+{% macro spark__lakeqa_glob_files(globs) %}
     {% if not execute %}
         {{ return("(select cast(null as string) as file where false)") }}
     {% endif %}
     {% set root = lakeqa_lake_root() %}
     {% do run_query("create or replace temporary view lakeqa_lake_listing using binaryFile options (path "
                     ~ lakeqa_quote(root) ~ ", recursiveFileLookup 'true', pathGlobFilter '*.parquet')") %}
-    {# the glob as a regular expression without backslashes (Spark's literals would eat them): each
+    {# each glob as a regular expression without backslashes (Spark's literals would eat them): each
        character that is not plain goes in a bracket; a relative root matches below any folder, since
        Spark lists absolute paths #}
-    {% set pattern = [] %}
-    {% for char in glob %}
-        {% if char == '*' %}{% do pattern.append('[^/]*') %}
-        {% elif char in ']\\^' %}
-            {{ exceptions.raise_compiler_error("lakeqa: on Spark a lake path cannot hold " ~ char ~ ": " ~ glob) }}
-        {% elif char.isalnum() or char in '/_=-:' %}{% do pattern.append(char) %}
-        {% else %}{% do pattern.append('[' ~ char ~ ']') %}
-        {% endif %}
+    {% set alternatives = [] %}
+    {% for glob in globs %}
+        {% set pattern = [] %}
+        {% for char in glob %}
+            {% if char == '*' %}{% do pattern.append('[^/]*') %}
+            {% elif char in ']\\^' %}
+                {{ exceptions.raise_compiler_error("lakeqa: on Spark a lake path cannot hold " ~ char ~ ": " ~ glob) }}
+            {% elif char.isalnum() or char in '/_=-:' %}{% do pattern.append(char) %}
+            {% else %}{% do pattern.append('[' ~ char ~ ']') %}
+            {% endif %}
+        {% endfor %}
+        {% do alternatives.append(pattern | join('')) %}
     {% endfor %}
     {% set absolute = root.startswith('/') or '://' in root %}
-    {% set regex = '^(file:)?' ~ ('' if absolute else '.*/') ~ pattern | join('') ~ '$' %}
+    {% set regex = '^(file:)?' ~ ('' if absolute else '.*/') ~ '(' ~ alternatives | join('|') ~ ')$' %}
     {% set listing_sql %}
         select regexp_replace(path, '^file:', '') as file
         from lakeqa_lake_listing

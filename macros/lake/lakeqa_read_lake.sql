@@ -63,12 +63,10 @@
         {{ return(none) }}
     {% endif %}
     {% set globs = [] %}
-    {% for day in days %}
-        {% do globs.append("select file from " ~ lakeqa_glob_files(lakeqa_lake_glob(dataset_relation.identifier, day))) %}
-    {% endfor %}
+    {% for day in days %}{% do globs.append(lakeqa_lake_glob(dataset_relation.identifier, day)) %}{% endfor %}
     {% set kept_out = lakeqa_quarantined_files() | map(attribute='file') | list %}
     {% set files = [] %}
-    {% for file in run_query(globs | join(' union all ') ~ ' order by file').columns[0].values() %}
+    {% for file in run_query("select file from " ~ lakeqa_glob_files(globs) ~ " order by file").columns[0].values() %}
         {% if file not in kept_out %}{% do files.append(file) %}{% endif %}
     {% endfor %}
     {{ return(files) }}
@@ -247,13 +245,11 @@
 #}
 {% macro lakeqa_lake_inventory(days) -%}
     {%- set globs = [] -%}
-    {%- for day in days -%}
-        {%- do globs.append("select file from " ~ lakeqa_glob_files(lakeqa_lake_glob('*', day))) -%}
-    {%- endfor %}
+    {%- for day in days -%}{%- do globs.append(lakeqa_lake_glob('*', day)) -%}{%- endfor %}
     select
         {{ lakeqa_path_dataset('file') }} as dataset,
         {{ lakeqa_path_symbol('file') }} as symbol,
         {{ lakeqa_path_date('file') }} as date,
         file
-    from ({{ globs | join(' union all ') }})
+    from {{ lakeqa_glob_files(globs) }}
 {%- endmacro %}

@@ -10,7 +10,7 @@
     {% set root = lakeqa_lake_root() %}
     {% set latest_sql %}
         select cast(max({{ lakeqa_path_date('file') }}) as {{ dbt.type_string() }})
-        from {{ lakeqa_glob_files(lakeqa_lake_glob('*')) }}
+        from {{ lakeqa_glob_files([lakeqa_lake_glob('*')]) }}
     {% endset %}
     {% set latest = run_query(latest_sql).columns[0].values()[0] %}
     {% if not latest %}
