@@ -238,7 +238,8 @@
 
 {#
     lakeqa_ordered_list(expr, order_by) -> an aggregate: the group's values of expr as a list, in order_by's
-    order; lakeqa_ordered_join(expr, separator, order_by) -> the same joined into one text.
+    order; lakeqa_ordered_join(expr, separator, order_by, filter) -> the same joined into one text (of the
+    rows where `filter` holds, when given; NULL when there are none).
 #}
 {% macro lakeqa_ordered_list(expr, order_by) %}
     {{ return(adapter.dispatch('lakeqa_ordered_list', 'lakeqa')(expr, order_by)) }}
@@ -253,16 +254,21 @@
 {% endmacro %}
 
 
-{% macro lakeqa_ordered_join(expr, separator, order_by) %}
-    {{ return(adapter.dispatch('lakeqa_ordered_join', 'lakeqa')(expr, separator, order_by)) }}
+{% macro lakeqa_ordered_join(expr, separator, order_by, filter=none) %}
+    {{ return(adapter.dispatch('lakeqa_ordered_join', 'lakeqa')(expr, separator, order_by, filter)) }}
 {% endmacro %}
 
-{% macro duckdb__lakeqa_ordered_join(expr, separator, order_by) %}
-    {{ return('string_agg(' ~ expr ~ ', ' ~ lakeqa_quote(separator) ~ ' order by ' ~ order_by ~ ')') }}
+{% macro duckdb__lakeqa_ordered_join(expr, separator, order_by, filter) %}
+    {{ return('string_agg(' ~ expr ~ ', ' ~ lakeqa_quote(separator) ~ ' order by ' ~ order_by ~ ')'
+              ~ (' filter (where ' ~ filter ~ ')' if filter else '')) }}
 {% endmacro %}
 
-{% macro spark__lakeqa_ordered_join(expr, separator, order_by) %}
-    {{ return('array_join(' ~ spark__lakeqa_ordered_list(expr, order_by) ~ ', ' ~ lakeqa_quote(separator) ~ ')') }}
+{# no row (all filtered out) gives NULL, as DuckDB's string_agg, not array_join's empty text #}
+{% macro spark__lakeqa_ordered_join(expr, separator, order_by, filter) %}
+    {% set values = 'array_sort(collect_list(struct(' ~ order_by ~ ' as k, ' ~ expr ~ ' as v))'
+                    ~ (' filter (where ' ~ filter ~ ')' if filter else '') ~ ')' %}
+    {{ return('case when size(' ~ values ~ ') > 0 then array_join(transform(' ~ values ~ ', x -> x.v), '
+              ~ lakeqa_quote(separator) ~ ') end') }}
 {% endmacro %}
 
 
@@ -279,4 +285,159 @@
 
 {% macro spark__lakeqa_array(items) %}
     {{ return('array(' ~ items | join(', ') ~ ')') }}
+{% endmacro %}
+
+
+{#
+    lakeqa_isfinite(expr) -> true when expr is a finite number, false for NaN and infinities, NULL for NULL
+    (DuckDB's isfinite; Spark has isnan only).
+#}
+{% macro lakeqa_isfinite(expr) %}
+    {{ return(adapter.dispatch('lakeqa_isfinite', 'lakeqa')(expr)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_isfinite(expr) %}
+    {{ return('isfinite(' ~ expr ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_isfinite(expr) %}
+    {{ return('(not isnan(' ~ expr ~ ') and abs(' ~ expr ~ ") < double('inf'))") }}
+{% endmacro %}
+
+
+{#
+    lakeqa_sorted_list(expr, filter, distinct) -> an aggregate: the group's values of expr (of the rows where
+    `filter` holds, when given; each value once with distinct) as a sorted list (DuckDB list_sort(list()),
+    Spark array_sort(collect_list())). A group without such rows gives NULL on DuckDB, an empty list on
+    Spark: callers coalesce to lakeqa_array([]).
+#}
+{% macro lakeqa_sorted_list(expr, filter=none, distinct=false) %}
+    {{ return(adapter.dispatch('lakeqa_sorted_list', 'lakeqa')(expr, filter, distinct)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_sorted_list(expr, filter, distinct) %}
+    {% set values = 'list(' ~ expr ~ ')' ~ (' filter (where ' ~ filter ~ ')' if filter else '') %}
+    {{ return('list_sort(' ~ ('list_distinct(' ~ values ~ ')' if distinct else values) ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_sorted_list(expr, filter, distinct) %}
+    {% set collect = 'collect_set' if distinct else 'collect_list' %}
+    {{ return('array_sort(' ~ collect ~ '(' ~ expr ~ ')' ~ (' filter (where ' ~ filter ~ ')' if filter else '') ~ ')') }}
+{% endmacro %}
+
+
+{#
+    lakeqa_starts_with(expr, prefix) -> whether the text expr begins with the literal text `prefix`.
+    lakeqa_epoch(ts) -> a timestamp as seconds since 1970-01-01 UTC, a DOUBLE.
+    lakeqa_json_get(json_text, path) -> the value at a JSONPath ('$.count') of a JSON text, castable to a
+    number (DuckDB json_extract, Spark get_json_object).
+#}
+{% macro lakeqa_starts_with(expr, prefix) %}
+    {{ return(adapter.dispatch('lakeqa_starts_with', 'lakeqa')(expr, prefix)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_starts_with(expr, prefix) %}
+    {{ return('starts_with(' ~ expr ~ ', ' ~ lakeqa_quote(prefix) ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_starts_with(expr, prefix) %}
+    {{ return('startswith(' ~ expr ~ ', ' ~ lakeqa_quote(prefix) ~ ')') }}
+{% endmacro %}
+
+
+{% macro lakeqa_epoch(ts) %}
+    {{ return(adapter.dispatch('lakeqa_epoch', 'lakeqa')(ts)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_epoch(ts) %}
+    {{ return('epoch(' ~ ts ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_epoch(ts) %}
+    {{ return('(unix_micros(' ~ ts ~ ') / 1000000.0D)') }}
+{% endmacro %}
+
+
+{% macro lakeqa_json_get(json_text, path) %}
+    {{ return(adapter.dispatch('lakeqa_json_get', 'lakeqa')(json_text, path)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_json_get(json_text, path) %}
+    {{ return('json_extract(' ~ json_text ~ ', ' ~ lakeqa_quote(path) ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_json_get(json_text, path) %}
+    {{ return('get_json_object(' ~ json_text ~ ', ' ~ lakeqa_quote(path) ~ ')') }}
+{% endmacro %}
+
+
+{#
+    lakeqa_json_text(expr) -> a struct (lakeqa_struct) as JSON text, NULL fields written as null (Spark's
+    to_json drops them unless told); lakeqa_json_count_map(key, value) -> an aggregate: the group's
+    {key: value} pairs as JSON text, keys in order; lakeqa_json_embed(json_text) -> JSON text to nest in a
+    struct given to lakeqa_json_text, as an object of integer counts (DuckDB's json(); Spark parses it
+    into a map).
+#}
+{% macro lakeqa_json_text(expr) %}
+    {{ return(adapter.dispatch('lakeqa_json_text', 'lakeqa')(expr)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_json_text(expr) %}
+    {{ return('cast(to_json(' ~ expr ~ ') as varchar)') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_json_text(expr) %}
+    {{ return('to_json(' ~ expr ~ ", map('ignoreNullFields', 'false'))") }}
+{% endmacro %}
+
+
+{% macro lakeqa_json_count_map(key, value) %}
+    {{ return(adapter.dispatch('lakeqa_json_count_map', 'lakeqa')(key, value)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_json_count_map(key, value) %}
+    {{ return('cast(to_json(map_from_entries(list((' ~ key ~ ', ' ~ value ~ ') order by ' ~ key ~ '))) as varchar)') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_json_count_map(key, value) %}
+    {{ return('to_json(map_from_entries(array_sort(collect_list(struct(' ~ key ~ ', ' ~ value ~ ')))))') }}
+{% endmacro %}
+
+
+{% macro lakeqa_json_embed(json_text) %}
+    {{ return(adapter.dispatch('lakeqa_json_embed', 'lakeqa')(json_text)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_json_embed(json_text) %}
+    {{ return('json(' ~ json_text ~ ')') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_json_embed(json_text) %}
+    {{ return('from_json(' ~ json_text ~ ", 'map<string, bigint>')") }}
+{% endmacro %}
+
+
+{#
+    lakeqa_window_median(expr, window_name) -> the median of expr over a named window with a frame, NULLs
+    skipped, two middle values interpolated as lo + (hi - lo) x 0.5 (DuckDB's median). Spark allows no frame
+    for median: there the frame's values are collected, sorted, and the middle taken.
+#}
+{% macro lakeqa_window_median(expr, window_name) %}
+    {{ return(adapter.dispatch('lakeqa_window_median', 'lakeqa')(expr, window_name)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_window_median(expr, window_name) %}
+    {{ return('median(' ~ expr ~ ') over ' ~ window_name) }}
+{% endmacro %}
+
+{% macro spark__lakeqa_window_median(expr, window_name) %}
+    {% set sorted = 'array_sort(collect_list(' ~ expr ~ ') over ' ~ window_name ~ ')' %}
+    {% set middle %}
+        case
+            when size(v) = 0 then null
+            when size(v) % 2 = 1 then v[size(v) div 2]
+            else v[size(v) div 2 - 1] + (v[size(v) div 2] - v[size(v) div 2 - 1]) * 0.5D
+        end
+    {% endset %}
+    {{ return('element_at(transform(array(' ~ sorted ~ '), v -> ' ~ middle | trim ~ '), 1)') }}
 {% endmacro %}

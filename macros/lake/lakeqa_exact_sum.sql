@@ -38,3 +38,20 @@
         else cast(sum(try_cast(round(({{ expr }}) * 1e12) as decimal(38, 0))) as double) / 1e12
     end
 {%- endmacro %}
+
+
+{#
+    lakeqa_wide_integer() -> the integer type exact sums of squares and products add up in: HUGEINT on
+    DuckDB, DECIMAL(38, 0) on Spark (bar_features' fixed-point partial sums, up to about 1e28 per row).
+#}
+{% macro lakeqa_wide_integer() -%}
+    {{ return(adapter.dispatch('lakeqa_wide_integer', 'lakeqa')()) }}
+{%- endmacro %}
+
+{% macro duckdb__lakeqa_wide_integer() -%}
+    {{ return('hugeint') }}
+{%- endmacro %}
+
+{% macro spark__lakeqa_wide_integer() -%}
+    {{ return('decimal(38, 0)') }}
+{%- endmacro %}

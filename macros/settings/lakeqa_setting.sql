@@ -50,3 +50,19 @@
     {% endif %}
     {{ exceptions.raise_compiler_error("lakeqa: setting '" ~ name ~ "' must be a number, got " ~ (value | string | tojson)) }}
 {% endmacro %}
+
+
+{#
+    lakeqa_setting_boolean(name) -> lakeqa_setting(name) as a boolean (true/false, also as text from --vars),
+    or a compile error naming the setting.
+#}
+{% macro lakeqa_setting_boolean(name) %}
+    {% set value = lakeqa_setting(name) %}
+    {% if value is boolean %}
+        {{ return(value) }}
+    {% endif %}
+    {% if value is string and value | trim | lower in ('true', 'false') %}
+        {{ return(value | trim | lower == 'true') }}
+    {% endif %}
+    {{ exceptions.raise_compiler_error("lakeqa: setting '" ~ name ~ "' must be true or false, got " ~ (value | string | tojson)) }}
+{% endmacro %}

@@ -19,9 +19,13 @@ def model(dbt, session):
     baselines = dbt.ref("iforest_baselines")
     training_bars = dbt.ref("iforest_training_bars")
 
-    if not as_bool(dbt.config.meta_get("enable_ai")):
+    iforest_vars = group_values("iforest", dbt.config.meta_get("iforest"), dbt.config.meta_get("iforest_override"))
+    # var enable_ai and setting iforest.enabled, as the SQL side reads them (macros/detectors/lakeqa_iforest_runs.sql;
+    # on the spark target this model is disabled)
+    enabled = iforest_vars.get("enabled", project_default("iforest.enabled"))
+    if not (as_bool(dbt.config.meta_get("enable_ai")) and as_bool(enabled)):
         return empty_anomalies()
-    params = iforest.IForestParams.from_vars(group_values("iforest", dbt.config.meta_get("iforest"), dbt.config.meta_get("iforest_override")))
+    params = iforest.IForestParams.from_vars(iforest_vars)
     # a big day is judged on several processes: they start now, while the rows load
     with iforest.start_workers(params, bar_features.aggregate("count(*)").fetchone()[0]) or nullcontext() as started:
         records = judged(dbt, params, bar_features, violations, baselines, training_bars, started)

@@ -79,8 +79,9 @@ bar_features_exact as (
                 then ln(previous_close / second_previous_close)
         end as previous_return_1s,
         coalesce(
-            not isfinite(open) or not isfinite(high) or not isfinite(low) or not isfinite(close)
-            or not isfinite(volume_base) or not isfinite(vwap) or not isfinite(spread_bps),
+            not {{ lakeqa_isfinite('open') }} or not {{ lakeqa_isfinite('high') }} or not {{ lakeqa_isfinite('low') }}
+            or not {{ lakeqa_isfinite('close') }} or not {{ lakeqa_isfinite('volume_base') }}
+            or not {{ lakeqa_isfinite('vwap') }} or not {{ lakeqa_isfinite('spread_bps') }},
             false
         ) as has_nonfinite_value
     from bars_with_previous_bar
@@ -111,19 +112,25 @@ bar_features_quantised as (
         *,
         {%- for feature, (scale, clip) in features.items() %}
         case
-            when isfinite({{ feature }})
+            when {{ lakeqa_isfinite(feature) }}
                 then cast(round(greatest(least({{ feature }}, {{ clip }}), -{{ clip }}) * {{ scale }}) as bigint)
         end as {{ feature }}_units,
         {%- endfor %}
         case
-            when isfinite(return_1s) and isfinite(previous_return_1s)
-                then cast(abs(round(greatest(least(return_1s, 1000), -1000) * {{ return_units }})) as hugeint)
-                    * cast(abs(round(greatest(least(previous_return_1s, 1000), -1000) * {{ return_units }})) as hugeint)
+            when {{ lakeqa_isfinite('return_1s') }} and {{ lakeqa_isfinite('previous_return_1s') }}
+                then cast(
+                        abs(round(greatest(least(return_1s, 1000), -1000) * {{ return_units }}))
+                        as {{ lakeqa_wide_integer() }}
+                    )
+                    * cast(
+                        abs(round(greatest(least(previous_return_1s, 1000), -1000) * {{ return_units }}))
+                        as {{ lakeqa_wide_integer() }}
+                    )
         end as return_bipower_units,
         -- tick candidates: positive beyond floating-point noise (a price difference of a rounding error)
-        case when isfinite(spread_bp) and spread_bp > 1e-9 then spread_bp end as positive_spread_bp,
+        case when {{ lakeqa_isfinite('spread_bp') }} and spread_bp > 1e-9 then spread_bp end as positive_spread_bp,
         case
-            when isfinite(return_1s) and abs(return_1s) > 1e-13 then abs(return_1s) * 10000
+            when {{ lakeqa_isfinite('return_1s') }} and abs(return_1s) > 1e-13 then abs(return_1s) * 10000
         end as positive_abs_return_bp
     from bar_features
 
@@ -137,7 +144,7 @@ minute_partial_sums as (
         {%- for feature in features %}
         count({{ feature }}_units) as {{ feature }}_n,
         sum({{ feature }}_units) as {{ feature }}_sum,
-        sum(cast({{ feature }}_units as hugeint) * {{ feature }}_units) as {{ feature }}_sum_sq,
+        sum(cast({{ feature }}_units as {{ lakeqa_wide_integer() }}) * {{ feature }}_units) as {{ feature }}_sum_sq,
         {%- endfor %}
         count(return_bipower_units) as return_bipower_n,
         sum(return_bipower_units) as return_bipower_sum,
@@ -160,26 +167,28 @@ minute_trailing_sums as (
         {%- endfor %}
         {%- for feature in zscore_features %}
         {%- set scale = features[feature][0] %}
-        -- robust: the median of the trailing minutes' own means and standard deviations, so that one wild
-        -- minute (a burst, or the event a detector reported a while ago) moves neither
-        median(
+        {%- set minute_mean %}
             case when {{ feature }}_n > 0 then cast({{ feature }}_sum as double) / {{ feature }}_n / {{ scale }} end
-        ) over previous_minutes as {{ feature }}_trailing_center,
-        median(
+        {%- endset %}
+        {%- set minute_std %}
             case
                 when {{ feature }}_n > 1
                     then sqrt(
                             greatest(
                                 cast(
                                     {{ feature }}_n * {{ feature }}_sum_sq
-                                    - {{ feature }}_sum * {{ feature }}_sum as double
+                                    - cast({{ feature }}_sum as {{ lakeqa_wide_integer() }}) * {{ feature }}_sum as double
                                 )
                                 / ({{ feature }}_n * ({{ feature }}_n - 1)),
                                 0
                             )
                         ) / {{ scale }}
             end
-        ) over previous_minutes as {{ feature }}_trailing_scale,
+        {%- endset %}
+        -- robust: the median of the trailing minutes' own means and standard deviations, so that one wild
+        -- minute (a burst, or the event a detector reported a while ago) moves neither
+        {{ lakeqa_window_median(minute_mean, 'previous_minutes') }} as {{ feature }}_trailing_center,
+        {{ lakeqa_window_median(minute_std, 'previous_minutes') }} as {{ feature }}_trailing_scale,
         {%- endfor %}
         coalesce(sum(return_bipower_n) over previous_minutes, 0) as return_bipower_n,
         coalesce(sum(return_bipower_sum) over previous_minutes, 0) as return_bipower_sum,
@@ -204,7 +213,9 @@ window_bars_with_running_minute_sums as (
         count({{ feature }}_units) over earlier_in_minute as {{ feature }}_n_in_minute,
         coalesce(sum({{ feature }}_units) over earlier_in_minute, 0) as {{ feature }}_sum_in_minute,
         coalesce(
-            sum(cast({{ feature }}_units as hugeint) * {{ feature }}_units) over earlier_in_minute, 0
+            sum(cast({{ feature }}_units as {{ lakeqa_wide_integer() }}) * {{ feature }}_units)
+                over earlier_in_minute,
+            0
         ) as {{ feature }}_sum_sq_in_minute,
         {%- endfor %}
         count(return_bipower_units) over earlier_in_minute as return_bipower_n_in_minute,
@@ -268,7 +279,8 @@ final as (
                         greatest(
                             cast(
                                 {{ feature }}_trailing_n * {{ feature }}_trailing_sum_sq
-                                - {{ feature }}_trailing_sum * {{ feature }}_trailing_sum as double
+                                - cast({{ feature }}_trailing_sum as {{ lakeqa_wide_integer() }})
+                                * {{ feature }}_trailing_sum as double
                             ) / ({{ feature }}_trailing_n * ({{ feature }}_trailing_n - 1)),
                             0
                         )

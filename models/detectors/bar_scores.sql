@@ -47,15 +47,16 @@ sigma_floors as (
     -- move in ticks, and for vwap_drift_bp at least the symbol's one-second return volatility in bp
     select
         *,
-        case when isfinite(tick_bp) then tick_bp else 0 end as tick_floor_bp,
+        case when {{ lakeqa_isfinite('tick_bp') }} then tick_bp else 0 end as tick_floor_bp,
         case
-            when isfinite(return_1s_trailing_bipower_sigma * 1e4) then return_1s_trailing_bipower_sigma * 1e4
+            when {{ lakeqa_isfinite('return_1s_trailing_bipower_sigma * 1e4') }}
+                then return_1s_trailing_bipower_sigma * 1e4
             else 0
         end as return_sigma_floor_bp,
         -- JUMP: one tick as a return (tick_bp / 1e4)
-        case when isfinite(tick_bp / 1e4) then tick_bp / 1e4 else 0 end as tick_floor_return,
+        case when {{ lakeqa_isfinite('tick_bp / 1e4') }} then tick_bp / 1e4 else 0 end as tick_floor_return,
         case
-            when isfinite(return_1s_trailing_bipower_sigma) then return_1s_trailing_bipower_sigma else 0
+            when {{ lakeqa_isfinite('return_1s_trailing_bipower_sigma') }} then return_1s_trailing_bipower_sigma else 0
         end as bipower_sigma_or_0
     from bar_features
 
@@ -81,7 +82,7 @@ zscore_inputs as (
         {{ feature }}_trailing_center as trailing_center,
         {{ feature }}_trailing_scale as trailing_scale,
         greatest(
-            case when isfinite({{ feature }}_trailing_scale) then {{ feature }}_trailing_scale else 0 end,
+            case when {{ lakeqa_isfinite(feature ~ '_trailing_scale') }} then {{ feature }}_trailing_scale else 0 end,
             {{ floor }}
         ) as sigma,
         {{ bar_columns }}
@@ -96,7 +97,9 @@ zscores as (
     select
         *,
         coalesce(
-            isfinite(feature_value) and isfinite(trailing_center) and trailing_n >= {{ min_obs }} and sigma > 0, false
+            {{ lakeqa_isfinite('feature_value') }} and {{ lakeqa_isfinite('trailing_center') }}
+            and trailing_n >= {{ min_obs }} and sigma > 0,
+            false
         ) as is_scorable
     from zscore_inputs
 
@@ -135,7 +138,9 @@ jumps as (
 
     select
         *,
-        coalesce(isfinite(feature_value) and trailing_n >= {{ min_obs }} and sigma > 0, false) as is_scorable,
+        coalesce(
+            {{ lakeqa_isfinite('feature_value') }} and trailing_n >= {{ min_obs }} and sigma > 0, false
+        ) as is_scorable,
         -- a calm book: a bar without a fresh quote (spread NULL) or with a NaN spread is not excluded
         spread_bp is null or isnan(spread_bp) or spread_bp < {{ spread_stable_bps }} as is_calm_book,
         coalesce(trade_count >= {{ min_trade_count }}, false) as is_busy_second
@@ -160,7 +165,7 @@ final as (
     -- the z-scores score every bar with a finite z, JUMP the bars its gates pass
     select
         {{ score_columns }},
-        coalesce(isfinite(z), false) as scored,
+        coalesce({{ lakeqa_isfinite('z') }}, false) as scored,
         k,
         {{ bar_columns }}
     from zscores_scored

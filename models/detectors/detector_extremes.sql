@@ -45,9 +45,9 @@ clean_scored_bars as (
 final as (
 
     select
-        cast(symbol as varchar) as symbol,
+        cast(symbol as {{ dbt.type_string() }}) as symbol,
         cast(date_trunc('day', ts) as timestamp) as date,
-        cast(detector as varchar) as detector,
+        cast(detector as {{ dbt.type_string() }}) as detector,
         cast(count(abs_z) as bigint) as n_scored,
         cast(max(abs_z) as double) as max_abs_z
     from clean_scored_bars

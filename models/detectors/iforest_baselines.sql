@@ -44,7 +44,7 @@ training_day_summaries as (
         judged_date as date,
         count(*) filter (where is_training_eligible) as n_training_days,
         count(*) filter (where not is_training_eligible) as n_days_left_out,
-        coalesce(list_sort(list(date) filter (where is_training_eligible)), []) as training_dates
+        coalesce({{ lakeqa_sorted_list('date', 'is_training_eligible') }}, {{ lakeqa_array([]) }}) as training_dates
     from training_days
     group by all
 
@@ -69,7 +69,7 @@ baselines as (
         judged_symbol_days.date,
         coalesce(training_day_summaries.n_training_days, 0) as n_training_days,
         coalesce(training_day_summaries.n_days_left_out, 0) as n_days_left_out,
-        coalesce(training_day_summaries.training_dates, []) as training_dates,
+        coalesce(training_day_summaries.training_dates, {{ lakeqa_array([]) }}) as training_dates,
         coalesce(training_bar_counts.n_training_bars, 0) as n_training_bars,
         coalesce(training_bar_counts.n_sampled_bars, 0) as n_sampled_bars,
         case

@@ -41,7 +41,7 @@ bars_1s as (
         - interval {{ window_s }} second
         and ts < date_trunc('day', {{ window.end_ts }} - interval 1 microsecond)
         -- with var enable_ai false IsolationForest does not run: nothing to train
-        and {{ 'true' if var('enable_ai') else 'false' }}
+        and {{ 'true' if lakeqa_iforest_runs() else 'false' }}
 
 ),
 
@@ -75,8 +75,9 @@ bar_features_exact as (
                 then ln(close / previous_close)
         end as return_1s,
         coalesce(
-            not isfinite(open) or not isfinite(high) or not isfinite(low) or not isfinite(close)
-            or not isfinite(volume_base) or not isfinite(vwap) or not isfinite(spread_bps),
+            not {{ lakeqa_isfinite('open') }} or not {{ lakeqa_isfinite('high') }} or not {{ lakeqa_isfinite('low') }}
+            or not {{ lakeqa_isfinite('close') }} or not {{ lakeqa_isfinite('volume_base') }}
+            or not {{ lakeqa_isfinite('vwap') }} or not {{ lakeqa_isfinite('spread_bps') }},
             false
         ) as has_nonfinite_value
     from bars_with_previous_bar
@@ -116,8 +117,14 @@ training_sample as (
             order by sample_key, ts
         ) as sample_rank
     from training_candidates
-    qualify sample_rank <= {{ fit_sample_size }}
+
+),
+
+final as (
+
+    select * from training_sample
+    where sample_rank <= {{ fit_sample_size }}
 
 )
 
-select * from training_sample
+select * from final

@@ -36,11 +36,12 @@ violations as (
 -- every UTC day the window touches (an hourly window across midnight judges two)
 judged_days as (
 
-    select cast(unnest(generate_series(
-        date_trunc('day', {{ window.start_ts }}),
-        {{ window.end_ts }} - interval 1 microsecond,
-        interval 1 day
-    )) as date) as judged_date
+    select cast(day_start as date) as judged_date
+    from (
+        select {{ lakeqa_timestamp_series("date_trunc('day', " ~ window.start_ts ~ ")",
+                                          window.end_ts ~ ' - interval 1 microsecond',
+                                          'interval 1 day') }} as day_start
+    ) as window_days
 
 ),
 

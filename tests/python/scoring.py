@@ -24,7 +24,9 @@ def bar_scores(features: pd.DataFrame, settings: Mapping | None = None) -> pd.Da
         return float(given[name] if name in given else project_default(name))
 
     sql = jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(MODEL.read_text()).render(
-        config=lambda **_: "", ref=lambda _name: "features", lakeqa_setting_number=setting_number
+        config=lambda **_: "", ref=lambda _name: "features", lakeqa_setting_number=setting_number,
+        # the duckdb__ branch of the engine macro (macros/engine/lakeqa_engine_sql.sql)
+        lakeqa_isfinite=lambda expr: f"isfinite({expr})",
     )
     con = duckdb.connect()
     try:

@@ -763,6 +763,18 @@ def test_enable_ai_false_returns_an_empty_frame_without_running_a_detector(name,
     assert out.empty and list(out.columns) == ANOMALY_COLUMNS
 
 
+@pytest.mark.parametrize("enabled", [False, "false"])
+def test_iforest_enabled_false_returns_an_empty_frame_without_fitting(enabled, monkeypatch):
+    module = load_python_model("anomalies_iforest")
+    monkeypatch.setattr(iforest, "anomalies", lambda *a, **k: pytest.fail("IsolationForest ran"))
+    feats = bar_features(make_bars(seconds=600))
+    relations = {"bar_features": feats, "violations": pd.DataFrame(), **iforest_inputs(feats)}
+    dbt = FakeDbt(relations, {"enable_ai": True, "iforest": {"enabled": True, "n_estimators": 50},
+                              "iforest_override": {"enabled": enabled}})  # fmt: skip
+    out = module.model(dbt, None)
+    assert out.empty and list(out.columns) == ANOMALY_COLUMNS
+
+
 @pytest.mark.parametrize("name", ["anomalies_zscore", "anomalies_jump", "anomalies_iforest"])
 def test_python_models_run_their_detector_with_the_vars(name):
     module = load_python_model(name)

@@ -288,6 +288,33 @@ def test_enable_ai_false_skips_the_detectors_and_nothing_else(faulted, tmp_path)
     assert upstream() == before
 
 
+def test_iforest_enabled_false_leaves_out_only_isolationforest_and_the_verdict_says_so(faulted, tmp_path):
+    # the spark target's detectors (IsolationForest cannot run there); on DuckDB a setting
+    project = DbtProject(tmp_path)
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(faulted.paths.duckdb_path, copy)
+    project.paths = dataclasses.replace(faulted.paths, duckdb_path=copy)
+    before = counts_by_detector(project, "2024-08-09")
+    assert before.get("IFOREST", 0) > 0
+    outcome = run_dbt(["run", "--select", "+fusion", "--vars", json.dumps({"day": "2024-08-09", "iforest.enabled": False})],
+                      project.paths, quiet=True)  # fmt: skip
+    assert outcome.success, outcome.statuses()
+    after = counts_by_detector(project, "2024-08-09")
+    assert "IFOREST" not in after
+    assert after == {detector: n for detector, n in before.items() if detector != "IFOREST"}
+    assert project.query("select count(*) from iforest_training_bars") == [(0,)]
+    verdicts = project.query("select verdict, reason, metadata from fusion where date = '2024-08-09'")
+    assert verdicts and any(verdict == "PASS" for verdict, _, _ in verdicts)
+    for verdict, reason, metadata in verdicts:
+        if verdict == "PASS":
+            assert "IsolationForest off (setting iforest.enabled is false)" in reason, reason
+            assert "cold start" not in reason, reason
+        # its contamination is no longer allowed for: 3 z-scores' and JUMP's background rates only
+        meta = json.loads(metadata)
+        assert meta["iforest_baseline"] is None
+        assert meta["expected_anomalies"] < 0.005 * meta["n_bars"] or meta["n_bars"] == 0
+
+
 # ------------------------------------------------------------------------------------------------ real data
 def _detector_summary(project: DbtProject) -> dict[str, int]:
     return dict(project.query("select detector, count(*) from anomalies group by all order by 1"))

@@ -123,7 +123,7 @@ def test_weights_and_schema_constants_are_settings(tiny_project):
     _, compiled = _compile(tiny_project, {"fusion": {"weight_schema": 0.6, "weight_ai": 0.2, "major_weight": 0.5}})
     sql = compiled["fusion"]
     assert "0.6 * schema_score" in sql and "0.2 * ai_confidence" in sql and "0.5 * n_violations_major" in sql
-    assert "'weights': { 'schema': 0.6, 'detector': 0.2, 'ai': 0.2 }" in sql
+    assert "'weights': {'schema': 0.6, 'detector': 0.2, 'ai': 0.2}" in sql
 
 
 @pytest.mark.e2e

@@ -88,3 +88,17 @@ def test_no_seed_value_holds_a_single_quote():
     quoted = [f"{path.name}:{n}" for path in sorted(seeds.glob("*.csv"))
               for n, line in enumerate(path.read_text().splitlines(), 1) if "'" in line]
     assert quoted == []
+
+
+def test_json_columns_compare_as_json_values():
+    check = spark_check.TableCheck("anomalies", ("symbol",), (), (), ("features",))
+    con = duckdb.connect()
+    con.execute("create table d (symbol varchar, features varchar)")
+    con.execute("create table s (symbol varchar, features varchar)")
+    con.execute("""insert into d values ('A', '{"return_1s": -8.01834e-05, "trade_count": 12}'),
+                                        ('B', '{"z_score": 8.381115}'), ('C', null)""")
+    # Spark's to_json: no spaces, Java's spelling of small numbers
+    con.execute("""insert into s values ('A', '{"return_1s":-8.01834E-5,"trade_count":12}'),
+                                        ('B', '{"z_score":8.381116}'), ('C', null)""")
+    _, _, problems = spark_check.compare_tables(con, check, "d", "s")
+    assert len(problems) == 1 and "symbol=B" in problems[0]

@@ -12,9 +12,9 @@ day_extremes as (
 final as (
 
     select
-        cast(symbol as varchar) as symbol,
+        cast(symbol as {{ dbt.type_string() }}) as symbol,
         cast(date as date) as date,
-        cast(detector as varchar) as detector,
+        cast(detector as {{ dbt.type_string() }}) as detector,
         cast(n_scored as bigint) as n_scored,
         cast(max_abs_z as double) as max_abs_z
     from day_extremes

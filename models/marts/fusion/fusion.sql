@@ -9,7 +9,9 @@
 {% do fusion.update({key: lakeqa_setting_number('fusion.' ~ key)}) %}
 {% endfor %}
 {% set lookback_days = lakeqa_setting_number('expected_lookback_days') | int %}
-{% set iforest_share = lakeqa_setting_number('iforest.contamination') if var('enable_ai') else 0.0 %}
+{#- IsolationForest's contamination is allowed for only where it runs (lakeqa_iforest_runs) -#}
+{% set iforest_share = lakeqa_setting_number('iforest.contamination') if lakeqa_iforest_runs() else 0.0 %}
+{% set iforest_off_reason = lakeqa_iforest_off_reason() %}
 {% set iforest_training_days = lakeqa_setting_number('detectors.training_days') | int %}
 {% set background_rate = iforest_share + 3 * fusion.zscore_background_rate + fusion.jump_background_rate %}
 
@@ -173,9 +175,9 @@ violation_counts as (
         count(*) filter (where severity = 'critical') as n_violations_critical,
         count(*) filter (where severity = 'major') as n_violations_major,
         count(*) filter (where severity = 'minor') as n_violations_minor,
-        list_sort(list_distinct(list(rule) filter (where severity = 'critical'))) as critical_rules,
-        list_sort(list_distinct(list(rule) filter (where severity = 'major'))) as major_rules,
-        list_sort(list_distinct(list(rule) filter (where severity = 'minor'))) as minor_rules
+        {{ lakeqa_sorted_list('rule', "severity = 'critical'", distinct=true) }} as critical_rules,
+        {{ lakeqa_sorted_list('rule', "severity = 'major'", distinct=true) }} as major_rules,
+        {{ lakeqa_sorted_list('rule', "severity = 'minor'", distinct=true) }} as minor_rules
     from violations
     group by all
 
@@ -192,8 +194,9 @@ violation_rules as (
         count(*) as n,
         min(ts) as first_ts,
         max(coalesce(ts_end, ts + interval 1 second)) as last_end,
-        max(epoch(coalesce(ts_end, ts) - ts)) as longest_s,
-        arg_max(detail, (epoch(coalesce(ts_end, ts) - ts), -epoch(ts))) as top_detail
+        max({{ lakeqa_seconds_between('ts', 'coalesce(ts_end, ts)') }}) as longest_s,
+        {{ lakeqa_arg_max('detail', [lakeqa_seconds_between('ts', 'coalesce(ts_end, ts)'), '-' ~ lakeqa_epoch('ts')]) }}
+            as top_detail
     from violations
     group by all
 
@@ -210,7 +213,7 @@ violation_rule_summaries as (
         -- what a reason names first: completeness (what did not arrive), then the longest, then the most
         row_number() over (
             partition by symbol, ts, severity
-            order by starts_with(rule, 'C') desc, longest_s desc, n desc, rule asc
+            order by {{ lakeqa_starts_with('rule', 'C') }} desc, longest_s desc, n desc, rule asc
         ) as rank_in_severity,
         row_number() over (
             partition by symbol, ts
@@ -228,16 +231,10 @@ violation_headlines as (
         max(summary) filter (where severity = 'critical' and rank_in_severity = 1) as critical_headline,
         max(summary) filter (where severity = 'major' and rank_in_severity = 1) as major_headline,
         max(summary) filter (where rank_by_count = 1) as most_frequent,
-        string_agg(
-            rule || ' (' || n || ')', ', '
-            order by rank_in_severity
-        )
-        filter (where severity = 'critical' and rank_in_severity > 1) as other_critical,
-        string_agg(
-            rule || ' (' || n || ')', ', '
-            order by rank_in_severity
-        )
-        filter (where severity = 'major' and rank_in_severity > 1) as other_major
+        {{ lakeqa_ordered_join("rule || ' (' || n || ')'", ', ', 'rank_in_severity',
+                               "severity = 'critical' and rank_in_severity > 1") }} as other_critical,
+        {{ lakeqa_ordered_join("rule || ' (' || n || ')'", ', ', 'rank_in_severity',
+                               "severity = 'major' and rank_in_severity > 1") }} as other_major
     from violation_rule_summaries
     group by all
 
@@ -263,9 +260,8 @@ anomaly_counts as (
         date_trunc('{{ period }}', ts) as ts,
         count(*) as n_anomaly_records,
         -- a clustered record stands for cluster.count raw events
-        sum(coalesce(cast(json_extract(cluster, '$.count') as bigint), 1)) as n_anomalies,
-        max(confidence) as max_confidence,
-        map_from_entries(list((detector, 1))) as detectors_present
+        sum(coalesce(cast({{ lakeqa_json_get('cluster', '$.count') }} as bigint), 1)) as n_anomalies,
+        max(confidence) as max_confidence
     from anomalies
     group by all
 
@@ -277,7 +273,7 @@ anomaly_counts_by_detector as (
         symbol,
         date_trunc('{{ period }}', ts) as ts,
         detector,
-        sum(coalesce(cast(json_extract(cluster, '$.count') as bigint), 1)) as n
+        sum(coalesce(cast({{ lakeqa_json_get('cluster', '$.count') }} as bigint), 1)) as n
     from anomalies
     group by all
 
@@ -289,7 +285,7 @@ anomalies_by_detector as (
     select
         symbol,
         ts,
-        cast(to_json(map_from_entries(list((detector, n) order by detector))) as varchar) as by_detector  -- noqa: LT14
+        {{ lakeqa_json_count_map('detector', 'n') }} as by_detector
     from anomaly_counts_by_detector
     group by all
 
@@ -304,9 +300,9 @@ counts as (
         coalesce(violation_counts.n_violations_critical, 0) as n_violations_critical,
         coalesce(violation_counts.n_violations_major, 0) as n_violations_major,
         coalesce(violation_counts.n_violations_minor, 0) as n_violations_minor,
-        coalesce(violation_counts.critical_rules, []) as critical_rules,
-        coalesce(violation_counts.major_rules, []) as major_rules,
-        coalesce(violation_counts.minor_rules, []) as minor_rules,
+        coalesce(violation_counts.critical_rules, {{ lakeqa_array([]) }}) as critical_rules,
+        coalesce(violation_counts.major_rules, {{ lakeqa_array([]) }}) as major_rules,
+        coalesce(violation_counts.minor_rules, {{ lakeqa_array([]) }}) as minor_rules,
         coalesce(anomaly_counts.n_anomaly_records, 0) as n_anomaly_records,
         coalesce(anomaly_counts.n_anomalies, 0) as n_anomalies,
         coalesce(anomaly_counts.max_confidence, 0) as max_anomaly_confidence,
@@ -330,11 +326,12 @@ counts as (
     left join symbols_seen_before
         on symbol_periods.symbol = symbols_seen_before.symbol
             and cast(symbol_periods.ts as date) = symbols_seen_before.date
-    -- with var enable_ai false no forest judged the day: nothing to say about its baseline
+    -- where IsolationForest does not run (lakeqa_iforest_runs) no forest judged the day: nothing to say
+    -- about its baseline
     left join iforest_baselines
         on symbol_periods.symbol = iforest_baselines.symbol
             and cast(symbol_periods.ts as date) = iforest_baselines.date
-            and {{ 'true' if var('enable_ai') else 'false' }}
+            and {{ 'true' if lakeqa_iforest_runs() else 'false' }}
 
 ),
 
@@ -371,7 +368,10 @@ scores as (
             when iforest_baseline = 'cold_start'
                 then 'IsolationForest cold start: only ' || iforest_training_bars || ' clean bars of ' || symbol
                     || ' in the {{ iforest_training_days }} days before, so it was fitted on the day itself'
-        end as iforest_cold_start_note
+        end as iforest_cold_start_note,
+        -- or, where it does not run at all, why (a verdict that says what judged it)
+        {{ lakeqa_quote(iforest_off_reason) if iforest_off_reason else 'cast(null as ' ~ dbt.type_string() ~ ')' }}
+            as iforest_off_note
     from components
 
 ),
@@ -415,16 +415,17 @@ final as (
         n_anomaly_records,
         case
             -- a quarantined lake file first: it is why the period may have no bars at all
-            when starts_with(critical_headline, 'C10_QUARANTINED_FILE')
+            when {{ lakeqa_starts_with('critical_headline', 'C10_QUARANTINED_FILE') }}
                 then critical_headline || coalesce('; also critical: ' || other_critical, '')
             {% if period == 'day' %}
             when n_bars = 0 and last_seen_date is not null
                 then 'no data: ' || symbol || ' has no bars this day; no data since '
-                    || strftime(last_seen_date, '%Y-%m-%d') || ', the last day the lake holds its trades'
+                    || {{ lakeqa_format_ts('last_seen_date', '%Y-%m-%d') }}
+                    || ', the last day the lake holds its trades'
             {% else %}
             when n_bars = 0 and last_seen_date is not null
                 then 'no data: ' || symbol || ' has no bars in this hour (the lake held its trades on '
-                    || strftime(last_seen_date, '%Y-%m-%d') || ')'
+                    || {{ lakeqa_format_ts('last_seen_date', '%Y-%m-%d') }} || ')'
             {% endif %}
             when n_bars = 0
                 then 'no data: ' || symbol || ' is expected (symbol_settings or var expected_symbols)'
@@ -448,7 +449,7 @@ final as (
                     end
             when n_violations_minor > 0
                 then 'pass with ' || n_violations_minor || ' minor violation(s): ' || most_frequent
-                    || coalesce('; ' || iforest_cold_start_note, '')
+                    || coalesce('; ' || iforest_cold_start_note, '') || coalesce('; ' || iforest_off_note, '')
             when history_days = 0
                 then 'pass (the first day of '
                     || symbol
@@ -458,32 +459,36 @@ final as (
                             then ', nor to train IsolationForest on: a cold start fitted on the day itself'
                         else ''
                     end
+                    || coalesce('; ' || iforest_off_note, '')
                     || ')'
             when iforest_cold_start_note is not null
                 then 'pass (' || iforest_cold_start_note || ')'
+            when iforest_off_note is not null
+                then 'pass (' || iforest_off_note || ')'
             else 'pass'
         end as reason,
-        cast(to_json({
-            'n_bars': n_bars,
-            'violations': {'critical': n_violations_critical, 'major': n_violations_major, 'minor': n_violations_minor},
-            'rules': {'critical': critical_rules, 'major': major_rules, 'minor': minor_rules},
-            'history_days': history_days,
-            'iforest_baseline': iforest_baseline,
-            'anomalies': n_anomalies,
-            'anomaly_records': n_anomaly_records,
-            'anomalies_by_detector': json(anomalies_by_detector),
-            'expected_anomalies': round(expected_anomalies, 3),
-            'anomaly_allowance': round(anomaly_allowance, 3),
-            'excess_anomalies': round(excess_anomalies, 3),
-            'schema_score': round(schema_score, 6),
-            'detector_score': round(detector_score, 6),
-            'ai_confidence': round(ai_confidence, 6),
-            'weights': {
-                'schema': {{ fusion.weight_schema }},
-                'detector': {{ fusion.weight_detector }},
-                'ai': {{ fusion.weight_ai }}
-            }
-        }) as varchar) as metadata
+        {{ lakeqa_json_text(lakeqa_struct({
+            'n_bars': 'n_bars',
+            'violations': lakeqa_struct({'critical': 'n_violations_critical', 'major': 'n_violations_major',
+                                         'minor': 'n_violations_minor'}),
+            'rules': lakeqa_struct({'critical': 'critical_rules', 'major': 'major_rules', 'minor': 'minor_rules'}),
+            'history_days': 'history_days',
+            'iforest_baseline': 'iforest_baseline',
+            'anomalies': 'n_anomalies',
+            'anomaly_records': 'n_anomaly_records',
+            'anomalies_by_detector': lakeqa_json_embed('anomalies_by_detector'),
+            'expected_anomalies': 'round(expected_anomalies, 3)',
+            'anomaly_allowance': 'round(anomaly_allowance, 3)',
+            'excess_anomalies': 'round(excess_anomalies, 3)',
+            'schema_score': 'round(schema_score, 6)',
+            'detector_score': 'round(detector_score, 6)',
+            'ai_confidence': 'round(ai_confidence, 6)',
+            'weights': lakeqa_struct({
+                'schema': fusion.weight_schema | string,
+                'detector': fusion.weight_detector | string,
+                'ai': fusion.weight_ai | string
+            })
+        })) }} as metadata
     from verdicts
 
 )
