@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,27 @@ def test_the_runs_hourly_window_is_the_setting(vars, minutes, tmp_path):
     label = Window.from_args(args, tmp_path).label  # "hourly 2024-08-09 23:00..00:30 UTC"
     start = dt.datetime.strptime(label.split("..")[0].removeprefix("hourly "), "%Y-%m-%d %H:%M")
     assert dt.datetime(2024, 8, 10, 0, 30) - start == dt.timedelta(minutes=minutes)
+
+
+@pytest.mark.e2e
+def test_iforest_enabled_is_a_boolean_setting_and_reaches_the_fusion(tiny_project):
+    from lakeqa.dbt_runner import DbtError
+
+    # text from a command line counts; IsolationForest's contamination leaves the allowance, its reason enters
+    def background_rate(sql: str) -> float:
+        return float(re.search(r"n_bars \* ([0-9.e+-]+) as expected_anomalies", sql).group(1))
+
+    _, off = _compile(tiny_project, {"iforest.enabled": "false"})
+    _, on = _compile(tiny_project, {})
+    assert "IsolationForest off (setting iforest.enabled is false)" in off["fusion"]
+    assert "IsolationForest off" not in on["fusion"]
+    assert background_rate(on["fusion"]) - background_rate(off["fusion"]) == pytest.approx(
+        project_default("iforest.contamination"))
+    try:
+        outcome = run_dbt(["compile", "--select", "fusion", "--vars", json.dumps({"iforest": {"enabled": "maybe"}})],
+                          tiny_project.paths, quiet=True)
+    except DbtError as exc:
+        assert "iforest.enabled" in str(exc) and "true or false" in str(exc)
+    else:
+        assert not outcome.success
+        assert any("iforest.enabled" in (r.message or "") for r in outcome.results)
