@@ -17,7 +17,7 @@
     {% if not var('enable_ai') or lakeqa_iforest_runs() %}
         {{ return(none) }}
     {% elif target.type == 'spark' %}
-        {{ return('IsolationForest off on Spark: dbt-spark runs Python models on Databricks only (dbt-spark#415)') }}
+        {{ return('IsolationForest off on Spark: dbt-spark runs Python models on Databricks only, dbt-spark#415') }}
     {% endif %}
-    {{ return('IsolationForest off (setting iforest.enabled is false)') }}
+    {{ return('IsolationForest off: setting iforest.enabled is false') }}
 {% endmacro %}

@@ -307,7 +307,7 @@ def test_iforest_enabled_false_leaves_out_only_isolationforest_and_the_verdict_s
     assert verdicts and any(verdict == "PASS" for verdict, _, _ in verdicts)
     for verdict, reason, metadata in verdicts:
         if verdict == "PASS":
-            assert "IsolationForest off (setting iforest.enabled is false)" in reason, reason
+            assert "IsolationForest off: setting iforest.enabled is false" in reason, reason
             assert "cold start" not in reason, reason
         # its contamination is no longer allowed for: 3 z-scores' and JUMP's background rates only
         meta = json.loads(metadata)

@@ -200,7 +200,7 @@ def test_iforest_enabled_is_a_boolean_setting_and_reaches_the_fusion(tiny_projec
 
     _, off = _compile(tiny_project, {"iforest.enabled": "false"})
     _, on = _compile(tiny_project, {})
-    assert "IsolationForest off (setting iforest.enabled is false)" in off["fusion"]
+    assert "IsolationForest off: setting iforest.enabled is false" in off["fusion"]
     assert "IsolationForest off" not in on["fusion"]
     assert background_rate(on["fusion"]) - background_rate(off["fusion"]) == pytest.approx(
         project_default("iforest.contamination"))
