@@ -201,8 +201,9 @@ notes as (
         end as threshold_note,
         case
             when n_events > 1
-                then '; cluster of ' || n_events || ' events ' || date_format(start_ts, 'HH:mm:ss') || '-'
-                    || date_format(end_ts, 'HH:mm:ss') || ' UTC, max |z| ' || {{ lakeqa_sig('max_abs_z', 3) }}
+                then '; cluster of ' || n_events || ' events ' || {{ lakeqa_format_ts('start_ts', '%H:%M:%S') }}
+                    || '-' || {{ lakeqa_format_ts('end_ts', '%H:%M:%S') }} || ' UTC, max |z| '
+                    || {{ lakeqa_sig('max_abs_z', 3) }}
             else ''
         end as cluster_note
     from records
@@ -246,24 +247,22 @@ final as (
         -- numpy's round (half to even of x * 1e6), as the Python detectors' records
         rint(abs_z / (abs_z + threshold) * 1e6) / 1e6 as confidence,
         rint(abs_z * 1e6) / 1e6 as score,
-        to_json(
-            named_struct(
-                {%- for column in ['spread_bp', 'log_volume', 'vwap_drift_bp', 'return_1s'] %}
-                '{{ column }}', {{ lakeqa_json_double(column) }},
-                {%- endfor %}
-                'trade_count', trade_count,
-                'z_score', {{ lakeqa_json_double('z') }}
-            ),
-            map('ignoreNullFields', 'false')
-        ) as features,
+        {{ lakeqa_json_text(lakeqa_struct({
+            'spread_bp': lakeqa_json_double('spread_bp'),
+            'log_volume': lakeqa_json_double('log_volume'),
+            'vwap_drift_bp': lakeqa_json_double('vwap_drift_bp'),
+            'return_1s': lakeqa_json_double('return_1s'),
+            'trade_count': 'trade_count',
+            'z_score': lakeqa_json_double('z'),
+        })) }} as features,
         case
             when n_events > 1
-                then to_json(named_struct(
-                    'count', n_events,
-                    'start_ts', date_format(start_ts, "yyyy-MM-dd'T'HH:mm:ss'Z'"),
-                    'end_ts', date_format(end_ts, "yyyy-MM-dd'T'HH:mm:ss'Z'"),
-                    'max_abs_z', {{ lakeqa_json_double('max_abs_z') }}
-                ))
+                then {{ lakeqa_json_text(lakeqa_struct({
+                    'count': 'n_events',
+                    'start_ts': "date_format(start_ts, \"yyyy-MM-dd'T'HH:mm:ss'Z'\")",
+                    'end_ts': "date_format(end_ts, \"yyyy-MM-dd'T'HH:mm:ss'Z'\")",
+                    'max_abs_z': lakeqa_json_double('max_abs_z'),
+                })) }}
         end as cluster,
         case when exceeds_background then 'history' else 'cold_start' end as baseline,
         exceeds_background

@@ -109,8 +109,8 @@ CHECKS = (
     TableCheck("anomalies", ("symbol", "ts", "detector"),
                ("date", "label", "confidence", "score", "baseline", "exceeds_background"), (),
                ("features", "cluster")),
-    # the reason and metadata name violations in their detail texts (above); the verdict and every figure
-    # behind it are compared
+    # the reason quotes violations' detail texts (above) and is not compared; the verdict, every figure
+    # behind it and the metadata are
     TableCheck("fusion", ("symbol", "ts", "mode"),
                ("date", "verdict", "score", "schema_score", "detector_score", "ai_confidence", "n_bars",
                 "n_violations_critical", "n_violations_major", "n_violations_minor", "n_anomalies",

@@ -360,7 +360,8 @@ scores as (
             1 + greatest(0, n_anomalies - anomaly_allowance) / {{ fusion.detector_excess_scale }}
         ) as detector_score,
         case when n_anomalies > anomaly_allowance then 1 - max_anomaly_confidence else 1.0 end as ai_confidence,
-        -- a passing day judged by a forest without clean history says so (never a silent green)
+        -- a passing day judged by a forest without clean history, or by no forest at all, says so (never a
+        -- silent green)
         case
             when iforest_baseline = 'cold_start' and iforest_training_bars = 0
                 then 'IsolationForest cold start: no clean history of ' || symbol
@@ -368,10 +369,11 @@ scores as (
             when iforest_baseline = 'cold_start'
                 then 'IsolationForest cold start: only ' || iforest_training_bars || ' clean bars of ' || symbol
                     || ' in the {{ iforest_training_days }} days before, so it was fitted on the day itself'
-        end as iforest_cold_start_note,
-        -- or, where it does not run at all, why (a verdict that says what judged it)
-        {{ lakeqa_quote(iforest_off_reason) if iforest_off_reason else 'cast(null as ' ~ dbt.type_string() ~ ')' }}
-            as iforest_off_note
+            {%- if iforest_off_reason %}
+            -- where IsolationForest does not run, no baseline is joined (counts)
+            else {{ lakeqa_quote(iforest_off_reason) }}
+            {%- endif %}
+        end as iforest_note
     from components
 
 ),
@@ -449,7 +451,7 @@ final as (
                     end
             when n_violations_minor > 0
                 then 'pass with ' || n_violations_minor || ' minor violation(s): ' || most_frequent
-                    || coalesce('; ' || iforest_cold_start_note, '') || coalesce('; ' || iforest_off_note, '')
+                    || coalesce('; ' || iforest_note, '')
             when history_days = 0
                 then 'pass (the first day of '
                     || symbol
@@ -457,14 +459,12 @@ final as (
                     || case
                         when iforest_baseline = 'cold_start'
                             then ', nor to train IsolationForest on: a cold start fitted on the day itself'
+                        when iforest_note is not null then '; ' || iforest_note
                         else ''
                     end
-                    || coalesce('; ' || iforest_off_note, '')
                     || ')'
-            when iforest_cold_start_note is not null
-                then 'pass (' || iforest_cold_start_note || ')'
-            when iforest_off_note is not null
-                then 'pass (' || iforest_off_note || ')'
+            when iforest_note is not null
+                then 'pass (' || iforest_note || ')'
             else 'pass'
         end as reason,
         {{ lakeqa_json_text(lakeqa_struct({
