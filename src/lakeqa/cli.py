@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import sys
 
 from lakeqa.dbt_runner import DbtError
@@ -54,5 +56,19 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
+def entry_point() -> None:
+    """The `lakeqa` command (and `python -m lakeqa.cli`): main(), then the process's exit handlers, then leave
+    at once. A normal exit would next free the interpreter object by object: after a 10 M-trade run (~4 000
+    modules, DuckDB, pandas, scikit-learn) that took 1.4 s of the run's wall time for nothing a later reader
+    sees. Everything main() writes is complete when it returns (outputs are renamed into place, the published
+    database flushed to disk), the exit handlers flush the log files, and the streams are flushed here.
+    An exception leaves the ordinary way, with its traceback."""
+    code = main()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry_point()

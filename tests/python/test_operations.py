@@ -208,3 +208,20 @@ def test_each_runs_output_is_kept_in_a_log_rotated_at_utc_midnight(run_env, tmp_
     backups = sorted(p.name for p in folder.glob("lakeqa.log.*"))
     keep = int(project_defaults()["logs.keep_days"])
     assert len(backups) == keep and rolled.name in backups, backups  # the oldest went
+
+
+def test_the_command_leaves_at_once_with_its_output_and_log_complete(run_env, tmp_path, monkeypatch):
+    """`lakeqa` as its own process skips freeing the interpreter at exit (cli.entry_point): its exit code,
+    its last lines and the run log's must still all be there."""
+    project = run_env
+    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
+    generate_lake(project.lake, date="2024-08-09", trades_per_day=20_000, progress=False)
+    done = subprocess.run([*LAKEQA, "run", "--day", "2024-08-09", *QUICK], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = done.stdout.rstrip("\n").splitlines()[-1]
+    assert last.strip(), done.stdout[-2000:]
+    logged = (runlog.log_dir(project.paths) / "lakeqa.log").read_text().rstrip("\n").splitlines()
+    assert logged[-1].endswith(last), (logged[-3:], last)
+    missing = subprocess.run([*LAKEQA, "run", "--lake", str(tmp_path / "no-lake"), *QUICK], capture_output=True,
+                             text=True)  # fmt: skip
+    assert missing.returncode == 1 and "does not exist" in missing.stderr, missing
