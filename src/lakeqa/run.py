@@ -1,9 +1,9 @@
 """`lakeqa run`: the daily (or hourly) QA in one command.
 
 First the lake's freshness (`dbt source freshness`: how old each dataset's newest row is), then one
-`dbt build` for the window (both through dbt's Python entry point), then per day the Great Expectations
-checkpoint, the exports, the day manifest, the report, and finally dbt docs with the latest verdicts on the
-overview page. Each step can also be run on its own: `lakeqa ge`, `lakeqa report`, `lakeqa run --skip ...`,
+`dbt build` for the window (both through dbt's Python entry point), then per day the day manifest, the Great
+Expectations checkpoint (on a process of its own, lakeqa.ge.worker, beside the exports and the report that
+follow it), the exports, the report, and finally dbt docs with the latest verdicts on the overview page. Each step can also be run on its own: `lakeqa ge`, `lakeqa report`, `lakeqa run --skip ...`,
 or from Python (`check_freshness`, `build`, `run_ge`, `export`, `run_report`, `run_docs` below).
 
 Exit codes a scheduler can act on: 0 = done and no verdict at or beyond --fail-on; 1 = bad input or
@@ -30,12 +30,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import importlib
 import json
 import sys
-import threading
 import time
-from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,6 +41,7 @@ import duckdb
 
 from lakeqa import alerts, atomic, disk, exports, freshness, idproof, quarantine, runlock, runlog, snapshot
 from lakeqa.dbt_runner import run_dbt, split_window_vars, temporary_environment
+from lakeqa.ge.worker import GeWorker
 from lakeqa.lake import LakeError
 from lakeqa.manifest import write_manifest
 from lakeqa.settings import Paths, setting
@@ -57,7 +56,7 @@ examples:
   lakeqa run --mode hourly --hourly-end "2024-08-09 13:30"
 """
 
-STEPS = ("freshness", "build", "ge", "exports", "manifest", "report", "docs")
+STEPS = ("freshness", "build", "manifest", "ge", "exports", "report", "docs")
 VERDICT_RANK = {"PASS": 0, "REVIEW": 1, "FAIL": 2}
 OVERVIEW_DOC = Path("models") / "docs" / "_latest_verdicts.md"
 
@@ -224,42 +223,6 @@ def build(paths: Paths, dbt_vars: dict, callbacks: list | None = None) -> bool:
     return outcome.success
 
 
-def import_ge_in_background() -> None:
-    """Import great_expectations on a thread: the import is 4-8 s of pure Python that would otherwise stand
-    between the build and the checkpoint. Python's import lock makes the checkpoint's own import wait for
-    this one; the same process, so no second copy of pandas and GE in memory (a GE child process cost 300 MB).
-    An import that fails here fails again, with its message, where the checkpoint imports GE."""
-    from lakeqa.ge.context import quiet_gx
-
-    def import_ge() -> None:
-        quiet_gx()
-        with contextlib.suppress(Exception):
-            importlib.import_module("great_expectations")
-
-    threading.Thread(target=import_ge, name="import-great-expectations", daemon=True).start()
-
-
-def import_ge_at_first_node() -> Callable:
-    """A dbt event callback that starts import_ge_in_background when dbt starts its first node. Not before:
-    dbt's own import and parse are pure Python too, and two imports on threads take longer than one after
-    the other (the interpreter lock: 9.6 s against 2.1 + 5.1 s, measured); once nodes run, dbt spends most
-    of its time in DuckDB, outside the lock."""
-    lock = threading.Lock()
-    started = False
-
-    def on_event(event) -> None:
-        nonlocal started
-        if event.info.name != "NodeStart":
-            return
-        with lock:
-            if started:
-                return
-            started = True
-        import_ge_in_background()
-
-    return on_event
-
-
 def run_ge(paths: Paths, day: str) -> dict:
     """GE on a built day; its thresholds are the ones the build resolved (rule_attachments), so the run's
     --vars reach GE through the build and are not passed again."""
@@ -409,6 +372,21 @@ def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_va
     """The steps from freshness to the summary, with the quarantine list and the id proof (idproof.Proof,
     None without a build) in the environment."""
     t_start = time.monotonic()
+    callbacks = [proof.wait_at_first_node()] if proof is not None else []
+    if window.mode != "daily":  # GE and the manifest describe whole days
+        steps = [s for s in steps if s not in ("ge", "manifest")]
+    # GE runs on a process of its own (lakeqa.ge.worker), started when the build reaches its detectors
+    ge_worker = GeWorker() if "ge" in steps else None
+    if ge_worker is not None and "build" in steps:
+        callbacks.append(ge_worker.start_at_node())
+    with ge_worker or contextlib.nullcontext():
+        return _steps(args, paths, window, analysts_db, conditions, steps, dbt_vars, kept_out, callbacks,
+                      ge_worker, t_start)  # fmt: skip
+
+
+def _steps(args, paths, window, analysts_db, conditions, steps, dbt_vars, kept_out, callbacks, ge_worker,
+           t_start) -> int:
+    """_build_and_judge's steps, with GE's worker (None: GE is skipped) and dbt's event `callbacks`."""
     timings: dict[str, float] = {}
     stale: list[freshness.SourceFreshness] = []
 
@@ -419,14 +397,6 @@ def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_va
     def done(name: str, t: float) -> None:
         timings[name] = time.monotonic() - t
         print(f"      done in {timings[name]:.1f} s", flush=True)
-
-    # GE's import overlaps the build's nodes (or starts now when there is no build)
-    callbacks = [proof.wait_at_first_node()] if proof is not None else []
-    if "ge" in steps:
-        if "build" in steps:
-            callbacks.append(import_ge_at_first_node())
-        else:
-            import_ge_in_background()
 
     n = 0
     if "freshness" in steps:
@@ -444,29 +414,10 @@ def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_va
         for path in quarantine.write_lists(paths.output_root, window.days, kept_out):
             print(f"      quarantine list: {path}", flush=True)
 
-    ge_index: dict[str, Path] = {}
-    if "ge" in steps and window.mode == "daily":
-        n += 1
-        t = step(n, "Great Expectations checkpoint and Data Docs")
-        for day in window.days:
-            result = run_ge(paths, day)
-            ge_index[day] = Path(result["data_docs_index"])
-            failed = [name for name, suite in result["suites"].items() if not suite["success"]]
-            print(f"      {day}: {len(result['suites'])} suites, {len(failed)} with unexpected rows", flush=True)
-        done("ge", t)
-    elif "ge" in steps:
-        steps.remove("ge")
-
-    written: dict[str, dict] = {}
-    if "exports" in steps:
-        n += 1
-        t = step(n, "exports (violations, anomalies, fusion)")
-        for day in window.days:
-            written[day] = export(paths, day, window.mode)
-        done("exports", t)
-
+    # the manifest first: it writes its table into the DuckDB file, which GE's process then reads beside
+    # the exports and the report (DuckDB lets processes read a file together only while none writes it)
     manifests: dict[str, Path] = {}
-    if "manifest" in steps and window.mode == "daily":
+    if "manifest" in steps:
         n += 1
         t = step(n, "day manifest (every lake file's size, rows and SHA-256)")
         for day in window.days:
@@ -477,8 +428,26 @@ def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_va
                 for line in changed[:20]:
                     print(f"        {line}", flush=True)
         done("manifest", t)
-    elif "manifest" in steps:
-        steps.remove("manifest")  # a manifest describes whole days
+
+    ge_index: dict[str, Path] = {}
+    ge_results: dict[str, Future] = {}
+    if ge_worker is not None:
+        n += 1
+        t_ge = step(n, "Great Expectations checkpoint and Data Docs (on its own process, beside the steps below)")
+        from lakeqa.report.render import GE_DATA_DOCS
+
+        for day in window.days:
+            ge_results[day] = ge_worker.submit(paths.duckdb_path, day, paths.output_root)
+            ge_index[day] = paths.output_root / GE_DATA_DOCS  # where the checkpoint writes the site
+        print(f"      started; its results follow the {'report' if 'report' in steps else 'exports'}", flush=True)
+
+    written: dict[str, dict] = {}
+    if "exports" in steps:
+        n += 1
+        t = step(n, "exports (violations, anomalies, fusion)")
+        for day in window.days:
+            written[day] = export(paths, day, window.mode)
+        done("exports", t)
 
     reports: dict[str, dict] = {}
     if "report" in steps:
@@ -488,6 +457,14 @@ def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_va
             top_n = int(setting("reporting.anomalies_top_n", dbt_vars))
             reports[day] = run_report(paths, day, window.mode, ge_index.get(day), top_n)
         done("report", t)
+
+    if ge_results:
+        print("\nGreat Expectations checkpoint and Data Docs", flush=True)
+        for day, future in ge_results.items():
+            result = future.result()
+            failed = [name for name, suite in result["suites"].items() if not suite["success"]]
+            print(f"      {day}: {len(result['suites'])} suites, {len(failed)} with unexpected rows", flush=True)
+        done("ge", t_ge)
 
     if "docs" in steps:
         n += 1

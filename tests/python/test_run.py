@@ -56,6 +56,10 @@ def test_daily_run_writes_every_output_and_exits_on_fail(run_env, usual_umask, c
         assert (root / rel).is_file(), rel
         assert rel.split("/")[-1] in out or rel.startswith("ge/"), f"the summary does not say where {rel} is"
     assert "verdicts:" in out and "FAIL" in out and "PASS" in out
+    # GE checked the day on its own process beside the exports and the report: its results follow them
+    ge_line = out.index("2024-08-09: 8 suites, ")
+    assert out.index("Great Expectations checkpoint and Data Docs (on its own process") < out.index("daily report") < ge_line
+    assert "with unexpected rows" in out[ge_line:].splitlines()[0] and " 0 with unexpected" not in out
 
     first = json.loads((root / "qa/schema/2024-08-09_violations.jsonl").read_text().splitlines()[0])
     assert list(first)[:6] == ["symbol", "ts", "rule", "severity", "detail", "row_sample"]

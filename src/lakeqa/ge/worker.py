@@ -1,0 +1,92 @@
+"""GE's checkpoint on a process of its own, started while the build still runs.
+
+Why a process: importing great_expectations is ~3 s of pure Python and validating a 10 M-trade day ~3 s
+more, mostly GE's own Python per expectation. In the build's process both hold the interpreter lock that
+dbt's nodes and scikit-learn's forests need too, so they stretched the build by about as long as they took.
+On a process of their own they use the core the detectors leave free (a forest's fit is one thread), and
+the checkpoint then runs beside the run's exports, manifest and report instead of before them.
+
+When: the worker starts when the build reaches its detectors (``START_AT_NODE``), after the bars and
+features, whose DuckDB work keeps both cores busy and holds the run's peak of memory; a build that never
+gets there (a selection without it) starts it when it submits. The checkpoint reads the DuckDB file
+read-only once the build has closed it (DuckDB lets several processes read a file nobody writes); the run
+waits for the worker before it publishes the file, and a run that stops early shuts it down.
+
+The same function as in-process (``run_ge_checkpoint``), with the same arguments: the results, files and
+errors are the same; an exception raised in the worker is raised again by ``result()``.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# the build node whose start starts the worker: the first detector, after the bars and features
+START_AT_NODE = "anomalies_iforest"
+
+
+def _import_ge() -> None:
+    """The worker's start: GE imported (quietly) before the first checkpoint is asked for."""
+    from lakeqa.ge.context import quiet_gx
+
+    quiet_gx()
+    import great_expectations  # noqa: F401
+
+    import lakeqa.ge.checkpoint  # noqa: F401
+
+
+def _checkpoint(duckdb_path: str, day: str, output_root: str) -> dict:
+    from lakeqa.ge.checkpoint import run_ge_checkpoint
+
+    return run_ge_checkpoint(Path(duckdb_path), day, Path(output_root))
+
+
+class GeWorker:
+    """One spawned process that imports GE when started and runs checkpoints when asked; close() (or
+    leaving a ``with`` block) shuts it down."""
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> GeWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start(self) -> None:
+        """Start the process (once); it imports GE at once."""
+        with self._lock:
+            if self._pool is None:
+                # "spawn": a fresh interpreter (forking a process that holds DuckDB and dbt's threads is not safe)
+                self._pool = ProcessPoolExecutor(
+                    max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_import_ge
+                )
+                self._pool.submit(int)  # the pool spawns its process at the first task, not before
+
+    def start_at_node(self, node_name: str = START_AT_NODE) -> Callable:
+        """A dbt event callback that starts the worker when the build starts the node ``node_name``."""
+
+        def on_event(event) -> None:
+            if event.info.name == "NodeStart" and event.data.node_info.node_name == node_name:
+                self.start()
+
+        return on_event
+
+    def submit(self, duckdb_path: Path, day: str, output_root: Path) -> Future:
+        """run_ge_checkpoint(duckdb_path, day, output_root) on the worker; its result() is the checkpoint's."""
+        self.start()
+        return self._pool.submit(_checkpoint, str(duckdb_path), day, str(output_root))
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,58 @@
+"""GE's checkpoint on a process of its own (lakeqa.ge.worker), as `lakeqa run` uses it: started by the build's
+event for its detectors, the same results as the checkpoint in-process, its errors raised where the run
+waits for it."""
+
+from __future__ import annotations
+
+import multiprocessing
+from types import SimpleNamespace
+
+import pytest
+
+from lakeqa.ge import GeSuiteError, run_ge_checkpoint
+from lakeqa.ge.worker import START_AT_NODE, GeWorker
+
+DAY = "2024-08-09"
+
+
+def dbt_event(name: str, node_name: str = "") -> SimpleNamespace:
+    """The parts of a dbt EventMsg the worker's callback reads."""
+    return SimpleNamespace(info=SimpleNamespace(name=name), data=SimpleNamespace(node_info=SimpleNamespace(node_name=node_name)))
+
+
+def outcome(result: dict) -> dict:
+    """What a checkpoint found: per suite, its success and each expectation's type, success and counts."""
+    return {
+        name: (suite["success"], suite["rows"],
+               [(e["type"], e["success"], e["unexpected_count"], e["element_count"]) for e in suite["expectations"]])
+        for name, suite in result["suites"].items()
+    }  # fmt: skip
+
+
+def test_the_worker_starts_when_the_build_starts_its_node_and_not_before():
+    before = {p.pid for p in multiprocessing.active_children()}
+    with GeWorker() as worker:
+        on_event = worker.start_at_node()
+        for event in (dbt_event("MainReportVersion"), dbt_event("NodeStart", "bar_features"),
+                      dbt_event("NodeFinished", START_AT_NODE)):  # fmt: skip
+            on_event(event)
+        assert {p.pid for p in multiprocessing.active_children()} == before, "started before its node"
+        on_event(dbt_event("NodeStart", START_AT_NODE))
+        started = {p.pid for p in multiprocessing.active_children()} - before
+        assert len(started) == 1, "no worker process (or more than one) at the node's start"
+        on_event(dbt_event("NodeStart", START_AT_NODE))  # a second start changes nothing
+        assert {p.pid for p in multiprocessing.active_children()} - before == started
+    assert not started & {p.pid for p in multiprocessing.active_children()}, "the worker outlived close()"
+
+
+@pytest.mark.e2e
+def test_the_worker_gives_the_checkpoints_result_and_raises_its_errors(faulted_lake_build, tmp_path):
+    duckdb_path = faulted_lake_build.paths.duckdb_path
+    here = run_ge_checkpoint(duckdb_path, DAY, tmp_path / "here")
+    with GeWorker() as worker:
+        there = worker.submit(duckdb_path, DAY, tmp_path / "there").result()
+        assert outcome(there) == outcome(here) and not there["success"], "the faulted day must fail its suites"
+        assert there["data_docs_index"] == str(tmp_path / "there" / "ge" / "data_docs" / "index.html")
+        assert (tmp_path / "there" / "ge" / "data_docs" / "index.html").is_file()
+        with pytest.raises(GeSuiteError, match="does not exist"):
+            worker.submit(tmp_path / "nope.duckdb", DAY, tmp_path / "there").result()
