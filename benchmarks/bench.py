@@ -383,6 +383,9 @@ def print_table(result: dict) -> None:
     print(f"{'full run (wall)':<24} {result['wall_s']:>8.2f} {'':>12} {'':>10} "
           f"{(result['trades'] + result['quotes']) / result['wall_s']:>12,.0f} {result['wall_s'] / result['floor_s']:>8.1f}")
     print(f"{'bare DuckDB scan (floor)':<24} {result['floor_s']:>8.2f}")
+    if {"great expectations", "exports", "report"} <= set(result["stages"]):
+        # lakeqa.ge.worker: the checkpoint runs on its own process while this one writes the exports and report
+        print("(great expectations runs on its own process beside the exports and the report: its row is from its start to its results)")
     peer = result.get("peer")
     if peer:
         print(f"{'reference pandas sidecar':<24} {peer['wall_s']:>8.2f} {'':>12} {'':>10} "

@@ -33,7 +33,7 @@ import datetime as dt
 import json
 import sys
 import time
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -430,7 +430,7 @@ def _steps(args, paths, window, analysts_db, conditions, steps, dbt_vars, kept_o
         done("manifest", t)
 
     ge_index: dict[str, Path] = {}
-    ge_results: dict[str, Future] = {}
+    ge_results: dict[str, Callable[[], dict]] = {}
     if ge_worker is not None:
         n += 1
         t_ge = step(n, "Great Expectations checkpoint and Data Docs (on its own process, beside the steps below)")
@@ -460,8 +460,8 @@ def _steps(args, paths, window, analysts_db, conditions, steps, dbt_vars, kept_o
 
     if ge_results:
         print("\nGreat Expectations checkpoint and Data Docs", flush=True)
-        for day, future in ge_results.items():
-            result = future.result()
+        for day, wait in ge_results.items():
+            result = wait()
             failed = [name for name, suite in result["suites"].items() if not suite["success"]]
             print(f"      {day}: {len(result['suites'])} suites, {len(failed)} with unexpected rows", flush=True)
         done("ge", t_ge)

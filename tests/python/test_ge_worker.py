@@ -46,13 +46,22 @@ def test_the_worker_starts_when_the_build_starts_its_node_and_not_before():
 
 
 @pytest.mark.e2e
-def test_the_worker_gives_the_checkpoints_result_and_raises_its_errors(faulted_lake_build, tmp_path):
+def test_the_worker_gives_the_checkpoints_result_and_raises_its_errors(faulted_lake_build, tmp_path, caplog):
     duckdb_path = faulted_lake_build.paths.duckdb_path
     here = run_ge_checkpoint(duckdb_path, DAY, tmp_path / "here")
+    before = {p.pid for p in multiprocessing.active_children()}
     with GeWorker() as worker:
-        there = worker.submit(duckdb_path, DAY, tmp_path / "there").result()
+        there = worker.submit(duckdb_path, DAY, tmp_path / "there")()
         assert outcome(there) == outcome(here) and not there["success"], "the faulted day must fail its suites"
         assert there["data_docs_index"] == str(tmp_path / "there" / "ge" / "data_docs" / "index.html")
         assert (tmp_path / "there" / "ge" / "data_docs" / "index.html").is_file()
         with pytest.raises(GeSuiteError, match="does not exist"):
-            worker.submit(tmp_path / "nope.duckdb", DAY, tmp_path / "there").result()
+            worker.submit(tmp_path / "nope.duckdb", DAY, tmp_path / "there")()
+        # a worker killed (e.g. for memory) is not fatal: the checkpoint runs in this process instead
+        for process in multiprocessing.active_children():
+            if process.pid not in before:
+                process.kill()
+                process.join()
+        again = worker.submit(duckdb_path, DAY, tmp_path / "again")()
+        assert outcome(again) == outcome(here)
+        assert "the checkpoint runs here" in caplog.text, "the checkpoint did not run in this process"

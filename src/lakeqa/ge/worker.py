@@ -13,7 +13,9 @@ read-only once the build has closed it (DuckDB lets several processes read a fil
 waits for the worker before it publishes the file, and a run that stops early shuts it down.
 
 The same function as in-process (``run_ge_checkpoint``), with the same arguments: the results, files and
-errors are the same; an exception raised in the worker is raised again by ``result()``.
+errors are the same; an exception raised in the worker is raised again where the run waits for it. A
+worker that cannot start or dies (e.g. killed for memory) is not fatal: the checkpoint then runs in the
+run's own process, as before the worker existed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import logging
 import multiprocessing
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -80,10 +83,26 @@ class GeWorker:
 
         return on_event
 
-    def submit(self, duckdb_path: Path, day: str, output_root: Path) -> Future:
-        """run_ge_checkpoint(duckdb_path, day, output_root) on the worker; its result() is the checkpoint's."""
-        self.start()
-        return self._pool.submit(_checkpoint, str(duckdb_path), day, str(output_root))
+    def submit(self, duckdb_path: Path, day: str, output_root: Path) -> Callable[[], dict]:
+        """run_ge_checkpoint(duckdb_path, day, output_root) on the worker. Returns a function that waits for
+        and returns the checkpoint's result (or raises its error). A worker that died (e.g. killed for
+        memory) is not fatal: the checkpoint then runs in this process."""
+        args = (str(duckdb_path), day, str(output_root))
+        try:
+            self.start()
+            future = self._pool.submit(_checkpoint, *args)
+        except (BrokenProcessPool, OSError, RuntimeError) as error:
+            log.warning("GE's worker process is unavailable (%s): the checkpoint runs here", error)
+            return lambda: _checkpoint(*args)
+
+        def result() -> dict:
+            try:
+                return future.result()
+            except BrokenProcessPool as error:
+                log.warning("GE's worker process died (%s): the checkpoint runs here", error)
+                return _checkpoint(*args)
+
+        return result
 
     def close(self) -> None:
         with self._lock:
