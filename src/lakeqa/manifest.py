@@ -92,8 +92,9 @@ def _verdicts(con: duckdb.DuckDBPyConnection, day: str) -> dict[str, dict]:
     return {symbol: {"verdict": verdict, "score": score, "reason": reason} for symbol, verdict, score, reason in rows}
 
 
-def build_manifest(lake_root: Path, day: str, verdicts: dict[str, dict]) -> dict:
-    files = day_files(lake_root, day)
+def build_manifest(lake_root: Path, day: str, verdicts: dict[str, dict], files: list[LakeFile] | None = None) -> dict:
+    """The day's manifest from its lake files (`files`: day_files(lake_root, day) if not given) and verdicts."""
+    files = day_files(lake_root, day) if files is None else files
     symbols = sorted({f.symbol for f in files} | set(verdicts))
     per_symbol = {}
     for symbol in symbols:
@@ -163,8 +164,10 @@ def _store(con: duckdb.DuckDBPyConnection, manifest: dict, changed: list[str]) -
         raise
 
 
-def write_manifest(lake_root: Path, duckdb_path: Path, output_root: Path, day: str) -> tuple[Path, list[str]]:
-    """Write the day's manifest file and table; returns the file and the changes since the last manifest."""
+def write_manifest(lake_root: Path, duckdb_path: Path, output_root: Path, day: str,
+                   files: list[LakeFile] | None = None) -> tuple[Path, list[str]]:
+    """Write the day's manifest file and table; returns the file and the changes since the last manifest.
+    `files`: the day's lake files if already hashed (day_files), e.g. while the build ran."""
     path = manifest_path(output_root, day)
     previous = None
     if path.is_file():
@@ -174,7 +177,7 @@ def write_manifest(lake_root: Path, duckdb_path: Path, output_root: Path, day: s
             previous = None  # an unreadable old manifest is replaced, not compared
     con = duckdb.connect(str(duckdb_path))
     try:
-        manifest = build_manifest(lake_root, day, _verdicts(con, day))
+        manifest = build_manifest(lake_root, day, _verdicts(con, day), files)
         changed = changes_since(previous, manifest)
         _store(con, manifest, changed)
     finally:

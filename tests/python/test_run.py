@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -81,6 +82,9 @@ def test_daily_run_writes_every_output_and_exits_on_fail(run_env, usual_umask, c
     day_manifest = strict_loads((root / "qa/manifest/2024-08-09_manifest.json").read_text())
     verdicts = dict(project.query("select symbol, verdict from fusion where mode = 'daily'"))
     assert {s: e["verdict"] for s, e in day_manifest["symbols"].items() if e["status"] == "judged"} == verdicts
+    # ... and each lake file's SHA-256 (hashed on a thread while the build ran)
+    files = [f for entry in day_manifest["symbols"].values() for f in entry["files"]]
+    assert files and all(hashlib.sha256((project.lake / f["path"]).read_bytes()).hexdigest() == f["sha256"] for f in files)
     manifest_bytes = (root / "qa/manifest/2024-08-09_manifest.json").read_bytes()
 
     # dbt docs: the overview page carries the verdict table
