@@ -3,8 +3,9 @@
 First the lake's freshness (`dbt source freshness`: how old each dataset's newest row is), then one
 `dbt build` for the window (both through dbt's Python entry point), then per day the day manifest, the Great
 Expectations checkpoint (on a process of its own, lakeqa.ge.worker, beside the exports and the report that
-follow it), the exports, the report, and finally dbt docs with the latest verdicts on the overview page. Each step can also be run on its own: `lakeqa ge`, `lakeqa report`, `lakeqa run --skip ...`,
-or from Python (`check_freshness`, `build`, `run_ge`, `export`, `run_report`, `run_docs` below).
+follow it), the exports, the report, and finally dbt docs with the latest verdicts on the overview page.
+Each step can also be run on its own: `lakeqa ge`, `lakeqa report`, `lakeqa run --skip ...`, or from Python
+(`check_freshness`, `build`, `run_ge`, `export`, `run_report`, `run_docs` below).
 
 Exit codes a scheduler can act on: 0 = done and no verdict at or beyond --fail-on; 1 = bad input or
 arguments (nothing replaced); 3 = dbt build failed (nothing replaced for the failed models); 4 = a verdict
@@ -449,7 +450,7 @@ def _steps(args, paths, window, analysts_db, conditions, steps, dbt_vars, kept_o
         for day in window.days:
             ge_results[day] = ge_worker.submit(paths.duckdb_path, day, paths.output_root)
             ge_index[day] = paths.output_root / GE_DATA_DOCS  # where the checkpoint writes the site
-        print(f"      started; its results follow the {'report' if 'report' in steps else 'exports'}", flush=True)
+        print("      started; its results follow the steps below", flush=True)
 
     written: dict[str, dict] = {}
     if "exports" in steps:

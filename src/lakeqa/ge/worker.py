@@ -4,7 +4,7 @@ Why a process: importing great_expectations is ~3 s of pure Python and validatin
 more, mostly GE's own Python per expectation. In the build's process both hold the interpreter lock that
 dbt's nodes and scikit-learn's forests need too, so they stretched the build by about as long as they took.
 On a process of their own they use the core the detectors leave free (a forest's fit is one thread), and
-the checkpoint then runs beside the run's exports, manifest and report instead of before them.
+the checkpoint then runs beside the run's exports and report instead of before them.
 
 When: the worker starts when the build reaches its detectors (``START_AT_NODE``), after the bars and
 features, whose DuckDB work keeps both cores busy and holds the run's peak of memory; a build that never
