@@ -64,7 +64,7 @@ def entry_point() -> None:
     database flushed to disk), the exit handlers flush the log files, and the streams are flushed here.
     An exception leaves the ordinary way, with its traceback."""
     code = main()
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # what a normal exit runs first; atexit has no public way to run them early
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
