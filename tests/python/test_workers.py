@@ -1,4 +1,4 @@
-"""lakeqa.detectors.workers: tasks shared between this process and spawned workers give the results one
+"""lakeqa.workers: tasks shared between this process and spawned workers give the results one
 process gives, in order; a worker that dies costs only time; a task's own error is raised as without workers."""
 
 import logging
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lakeqa.detectors.workers import Workers
+from lakeqa.workers import Workers
 
 
 def square_where(parent_pid: int, x: int, pause_s: float = 0.05) -> tuple[int, int]:
@@ -47,7 +47,7 @@ def test_one_process_runs_everything_here():
 
 def test_a_dead_worker_costs_only_time(caplog):
     me = os.getpid()
-    with caplog.at_level(logging.WARNING, logger="lakeqa.detectors.workers"):
+    with caplog.at_level(logging.WARNING, logger="lakeqa.workers"):
         with Workers(2) as workers:
             done = workers.run(die_in_a_worker, [(me, x) for x in range(10)])
     assert done == [x * x for x in range(10)]
@@ -58,3 +58,18 @@ def test_a_task_error_is_raised_as_without_workers():
     me = os.getpid()
     with Workers(2) as workers, pytest.raises(ValueError, match="task 3 failed"):
         workers.run(fail_on_three, [(me, x) for x in range(8)])
+
+
+def test_a_submitted_task_runs_on_the_worker_and_here_when_it_dies(caplog):
+    me = os.getpid()
+    with Workers(2) as workers:
+        pid, value = workers.submit(square_where, me, 7, 0.0)()
+        assert (value, pid != me) == (49, True), "the task did not run on the worker"
+        with pytest.raises(ValueError, match="task 3 failed"):
+            workers.submit(fail_on_three, me, 3)()
+        with caplog.at_level(logging.WARNING, logger="lakeqa.workers"):
+            assert workers.submit(die_in_a_worker, me, 5)() == 25  # the worker died: run here
+            assert workers.submit(square_where, me, 4, 0.0)() == (me, 16)  # and the next task too
+    assert "worker process" in caplog.text
+    with Workers(1) as alone:
+        assert alone.submit(square_where, me, 3, 0.0)() == (me, 9)

@@ -33,7 +33,7 @@ day, trained on the symbol's own clean history, never on the period it judges.
   fitting it and scoring its training rows again, and changed history fits a new one. Cold-start models
   are not cached: their rows change with every run of the day.
 - With ``processes`` 2 or more (setting iforest.processes, default 1), the symbol-days of a run are judged
-  on that many processes (this one and spawned workers, lakeqa.detectors.workers) when they hold at least
+  on that many processes (this one and spawned workers, lakeqa.workers) when they hold at least
   PARALLEL_MIN_ROWS bars: a fit is mostly
   scikit-learn's Python overhead per tree, which holds the GIL, so on 2 cores neither symbols fitted on
   threads nor IsolationForest(n_jobs=2) win (10.0 s against 10.9 s for the 13 symbols of a 10 M-trade
@@ -75,7 +75,7 @@ from lakeqa.detectors.features import (
     sorted_features,
     to_json,
 )
-from lakeqa.detectors import workers
+from lakeqa import workers
 from lakeqa.detectors.labeler import cluster_note, label_iforest
 from lakeqa.settings import project_default
 

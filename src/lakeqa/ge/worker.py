@@ -20,22 +20,18 @@ run's own process, as before the worker existed.
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from lakeqa.workers import Workers
 
 # the build node whose start starts the worker: the first detector, after the bars and features
 START_AT_NODE = "anomalies_iforest"
 
 
 def _import_ge() -> None:
-    """The worker's start: GE imported (quietly) before the first checkpoint is asked for."""
+    """The worker's first task: GE imported (quietly) before the first checkpoint is asked for."""
     from lakeqa.ge.context import quiet_gx
 
     quiet_gx()
@@ -51,11 +47,11 @@ def _checkpoint(duckdb_path: str, day: str, output_root: str) -> dict:
 
 
 class GeWorker:
-    """One spawned process that imports GE when started and runs checkpoints when asked; close() (or
-    leaving a ``with`` block) shuts it down."""
+    """One spawned process (lakeqa.workers.Workers) that imports GE when started and runs checkpoints when
+    asked; close() (or leaving a ``with`` block) shuts it down."""
 
     def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
+        self._workers: Workers | None = None
         self._lock = threading.Lock()
 
     def __enter__(self) -> GeWorker:
@@ -67,12 +63,9 @@ class GeWorker:
     def start(self) -> None:
         """Start the process (once); it imports GE at once."""
         with self._lock:
-            if self._pool is None:
-                # "spawn": a fresh interpreter (forking a process that holds DuckDB and dbt's threads is not safe)
-                self._pool = ProcessPoolExecutor(
-                    max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=_import_ge
-                )
-                self._pool.submit(int)  # the pool spawns its process at the first task, not before
+            if self._workers is None:
+                self._workers = Workers(2)  # this process and one worker
+                self._workers.submit(_import_ge)
 
     def start_at_node(self, node_name: str = START_AT_NODE) -> Callable:
         """A dbt event callback that starts the worker when the build starts the node ``node_name``."""
@@ -85,27 +78,13 @@ class GeWorker:
 
     def submit(self, duckdb_path: Path, day: str, output_root: Path) -> Callable[[], dict]:
         """run_ge_checkpoint(duckdb_path, day, output_root) on the worker. Returns a function that waits for
-        and returns the checkpoint's result (or raises its error). A worker that died (e.g. killed for
-        memory) is not fatal: the checkpoint then runs in this process."""
-        args = (str(duckdb_path), day, str(output_root))
-        try:
-            self.start()
-            future = self._pool.submit(_checkpoint, *args)
-        except (BrokenProcessPool, OSError, RuntimeError) as error:
-            log.warning("GE's worker process is unavailable (%s): the checkpoint runs here", error)
-            return lambda: _checkpoint(*args)
-
-        def result() -> dict:
-            try:
-                return future.result()
-            except BrokenProcessPool as error:
-                log.warning("GE's worker process died (%s): the checkpoint runs here", error)
-                return _checkpoint(*args)
-
-        return result
+        and returns the checkpoint's result (or raises its error); where the worker cannot take it or has
+        died, the checkpoint runs in this process then (Workers.submit)."""
+        self.start()
+        return self._workers.submit(_checkpoint, str(duckdb_path), day, str(output_root))
 
     def close(self) -> None:
         with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            workers, self._workers = self._workers, None
+        if workers is not None:
+            workers.close()

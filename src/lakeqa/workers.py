@@ -1,4 +1,6 @@
-"""Independent CPU-bound tasks shared between this process and spawned worker processes.
+"""Independent CPU-bound tasks shared between this process and spawned worker processes: the forests of
+IsolationForest (``run``, the tasks shared out and waited for at once) and GE's checkpoint
+(``submit``, one task waited for later; lakeqa.ge.worker).
 
 Why processes: fitting an IsolationForest is mostly scikit-learn's Python work per tree (cloning the tree
 estimator, validating its parameters, seeding its random state), which holds the interpreter lock, so
@@ -10,7 +12,7 @@ but its start, and the tasks balance to within one task.
 A task's result must not depend on where it runs: the functions given here are pure (same arguments, same
 result, bit for bit), so the output is the same on one process or several. Workers are started with
 "spawn" (a fresh interpreter: forking a process that holds DuckDB and dbt's threads is not safe) and shut
-down before run_tasks returns. A worker that dies (e.g. killed for memory) is not fatal: its task runs
+down by close(). A worker that cannot start or dies (e.g. killed for memory) is not fatal: its task runs
 here and the remaining tasks too.
 """
 
@@ -55,6 +57,19 @@ class Workers:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+    def submit(self, fn: Callable, *args) -> Callable[[], object]:
+        """fn(*args) on a worker, started now; returns a function that waits for its result (or raises its
+        error). Without a worker, or when the worker cannot take it or dies, fn(*args) runs here when its
+        result is asked for. ``fn`` and ``args`` must pickle (``fn`` a module-level function)."""
+        if self._pool is not None:
+            try:
+                future = self._pool.submit(fn, *args)
+            except (BrokenProcessPool, OSError, RuntimeError) as error:
+                log.warning("worker processes unavailable (%s): the task runs here", error)
+            else:
+                return lambda: _result(future, fn, args, threading.Event())
+        return lambda: fn(*args)
 
     def run(self, fn: Callable, tasks: Sequence[tuple]) -> list:
         """[fn(*task) for task in tasks], in the order given, computed by this process and the workers, each
