@@ -11,6 +11,7 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +19,7 @@ import pytest
 from lakeqa.detectors import features as F
 from lakeqa.detectors import background, iforest, jump, labeler, zscore
 from lakeqa.detectors.features import ANOMALY_COLUMNS, bar_features, cluster_events
+from lakeqa.settings import project_default
 
 from .scoring import bar_scores
 
@@ -799,6 +801,47 @@ def test_python_models_run_their_detector_with_the_vars(name):
         "anomalies_iforest": "IFOREST",
     }
     assert expected[name] in set(out["detector"])
+
+
+class DuckDbDbt(FakeDbt):
+    """FakeDbt whose refs are real DuckDB relations (filters and projections run in DuckDB)."""
+
+    def __init__(self, relations: dict[str, pd.DataFrame], meta: dict):
+        super().__init__(relations, meta)
+        self._con = duckdb.connect()
+
+    def ref(self, name: str):
+        return self._con.from_df(self._relations[name])
+
+
+def test_iforest_model_loads_one_symbol_at_a_time_and_gives_the_whole_days_records(monkeypatch, tmp_path):
+    # a symbol-day is judged on its own rows only, so the model loads one symbol's bars at a time (its memory
+    # is one symbol's, not the day's): the records must be those of judging all symbols' rows together
+    monkeypatch.setenv("QA_OUTPUT_ROOT", str(tmp_path))
+    module = load_python_model("anomalies_iforest")
+    symbols = ["AAAUSDT", "BBB'USDT", "CCCUSDT"]  # a quote in a symbol stays a value, never SQL
+    feats = pd.concat([bar_features(make_bars(symbol=s, seconds=1800)) for s in symbols], ignore_index=True)
+    bad = feats["symbol"].eq("CCCUSDT") & feats["ts"].isin([at("10:10:00"), at("10:10:01")])
+    feats.loc[bad, "log_volume"] += 9.0  # a burst for the forest to find
+    violations = pd.DataFrame({"symbol": ["BBB'USDT"], "ts": [at("10:05:00")], "severity": ["critical"],
+                               "source_table": ["bars_1s"]})  # fmt: skip
+    inputs = iforest_inputs(feats)
+    meta = {"enable_ai": True, "iforest": {"n_estimators": 50, "fit_sample_size": 5000}}
+    loaded = []
+    whole_day = iforest.anomalies
+
+    def spying(features, *args, **kwargs):
+        loaded.append(sorted(features["symbol"].unique()))
+        return whole_day(features, *args, **kwargs)
+
+    monkeypatch.setattr(iforest, "anomalies", spying)
+    out = module.model(DuckDbDbt({"bar_features": feats, "violations": violations, **inputs}, meta), None)
+    assert loaded == [[s] for s in sorted(symbols)]
+    params = iforest.IForestParams.from_vars(meta["iforest"])
+    expected = whole_day(feats, violations, params, inputs["iforest_baselines"], None, None,
+                         float(project_default("jump.cooldown_seconds")))  # fmt: skip
+    assert set(expected["symbol"]) >= {"CCCUSDT"}
+    pd.testing.assert_frame_equal(out.reset_index(drop=True), expected.reset_index(drop=True))
 
 
 # ------------------------------------------------------------------------------ clustering and background
