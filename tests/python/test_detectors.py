@@ -136,21 +136,24 @@ class FakeDbt:
 
 
 # ----------------------------------------------------------------------------------------------- features
-def test_trailing_window_is_the_previous_hour_of_whole_minutes_plus_the_minute_so_far():
+def test_trailing_window_is_the_previous_hour_of_whole_minutes():
     bars = make_bars(seconds=3 * 3600)
     bars["volume_base"] = np.exp(np.arange(len(bars)) % 97 / 10.0)  # log_volume = (i % 97) / 10
     feats = bar_features(bars, window_s=3600)
     ts = feats["ts"]
-    i = int(np.flatnonzero(ts == at("12:30:17"))[0])
     lo = int(np.flatnonzero(ts == at("11:30:00"))[0])
-    expected = feats["log_volume"].iloc[lo:i]
-    row = feats.iloc[i]
-    assert row["log_volume_trailing_n"] == 3617 == len(expected)
-    assert row["log_volume_trailing_mean"] == pytest.approx(expected.mean(), rel=1e-12)
-    assert row["log_volume_trailing_std"] == pytest.approx(expected.std(ddof=1), rel=1e-9)
-    # the first second of a minute: exactly the 60 previous whole minutes
-    j = int(np.flatnonzero(ts == at("12:31:00"))[0])
-    assert feats.iloc[j]["log_volume_trailing_n"] == 3600
+    hi = int(np.flatnonzero(ts == at("12:30:00"))[0])
+    expected = feats["log_volume"].iloc[lo:hi]
+    # every bar of 12:30 (its first, one within, its last) has the 60 whole minutes before 12:30, nothing of
+    # its own minute
+    for t in ("12:30:00", "12:30:17", "12:30:59"):
+        row = feats.iloc[int(np.flatnonzero(ts == at(t))[0])]
+        assert row["log_volume_trailing_n"] == 3600 == len(expected)
+        assert row["log_volume_trailing_mean"] == pytest.approx(expected.mean(), rel=1e-12)
+        assert row["log_volume_trailing_std"] == pytest.approx(expected.std(ddof=1), rel=1e-9)
+    # the next minute's first bar: the window moved by one minute
+    nxt = feats.iloc[int(np.flatnonzero(ts == at("12:31:00"))[0])]
+    assert nxt["log_volume_trailing_mean"] == pytest.approx(feats["log_volume"].iloc[lo + 60:hi + 60].mean(), rel=1e-12)
 
 
 def test_feature_definitions():

@@ -18,8 +18,9 @@ log_volume, 1e-10 for return_1s): the SQL sums exact integers of these units, an
 last-bit noise of the bars' floating-point sums, so rebuilds give identical features.
 
 Trailing statistics, per symbol and feature, with the current bar excluded: the bars of the
-``ceil(window_s / 60)`` whole minutes before the bar's minute plus the bar's own minute up to (not
-including) the bar, i.e. ``[minute(ts) - lookback, ts)``. ``*_trailing_n`` counts the finite values,
+``ceil(window_s / 60)`` whole minutes before the bar's minute, i.e. ``[minute(ts) - lookback, minute(ts))``
+(every bar of a minute shares them; the bar's own minute is left out, so a burst is judged against the
+hour before it, not partly against itself). ``*_trailing_n`` counts the finite values,
 ``*_trailing_mean`` is their mean, ``*_trailing_std`` their sample standard deviation (n - 1).
 
 Robust trailing statistics of the z-score features (spread_bp, log_volume, vwap_drift_bp), over the whole
@@ -329,16 +330,16 @@ def _symbol_features(g: pd.DataFrame, window_s: int, lookback: pd.Timedelta) -> 
     df["has_nonfinite_value"] = (~np.isfinite(prices)).any(axis=1) | np.isinf(others).any(axis=1)
     minute = g["ts"].dt.floor("min")
     lo = np.searchsorted(ts, (minute - lookback).to_numpy(), side="left")
-    idx = np.arange(len(g))
+    hi = np.searchsorted(ts, minute.to_numpy(), side="left")  # the bar's minute's first bar: [lo, hi)
     for f in FEATURES:
         x = df[f].to_numpy(dtype=float)
         fin = np.isfinite(x)
         c_n = np.r_[0, np.cumsum(fin)]
         c_s = np.r_[0.0, np.cumsum(np.where(fin, x, 0.0))]
         c_q = np.r_[0.0, np.cumsum(np.where(fin, x * x, 0.0))]
-        n = c_n[idx] - c_n[lo]
-        s = c_s[idx] - c_s[lo]
-        q = c_q[idx] - c_q[lo]
+        n = c_n[hi] - c_n[lo]
+        s = c_s[hi] - c_s[lo]
+        q = c_q[hi] - c_q[lo]
         with np.errstate(all="ignore"):
             mean = np.where(n > 0, s / np.maximum(n, 1), np.nan)
             var = np.where(n > 1, (q - s * s / np.maximum(n, 1)) / np.maximum(n - 1, 1), np.nan)
@@ -363,10 +364,10 @@ def _symbol_features(g: pd.DataFrame, window_s: int, lookback: pd.Timedelta) -> 
     fin = np.isfinite(product)
     c_n = np.r_[0, np.cumsum(fin)]
     c_s = np.r_[0.0, np.cumsum(np.where(fin, product, 0.0))]
-    n_bp = c_n[idx] - c_n[lo]
+    n_bp = c_n[hi] - c_n[lo]
     with np.errstate(all="ignore"):
         df["return_1s_trailing_bipower_sigma"] = np.where(
-            n_bp > 0, np.sqrt(np.pi / 2 * (c_s[idx] - c_s[lo]) / np.maximum(n_bp, 1)), np.nan
+            n_bp > 0, np.sqrt(np.pi / 2 * (c_s[hi] - c_s[lo]) / np.maximum(n_bp, 1)), np.nan
         )
     spread = df["spread_bp"].to_numpy(dtype=float)
     abs_ret_bp = np.abs(df["return_1s"].to_numpy(dtype=float)) * 1e4
