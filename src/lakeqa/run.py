@@ -377,10 +377,10 @@ def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_va
     callbacks = [proof.wait_at_first_node()] if proof is not None else []
     if window.mode != "daily":  # GE and the manifest describe whole days
         steps = [s for s in steps if s not in ("ge", "manifest")]
-    # GE runs on a process of its own (lakeqa.ge.worker), started when the build reaches its detectors
+    # GE runs on a process of its own (lakeqa.ge.worker), started when the build is at IsolationForest
     ge_worker = GeWorker() if "ge" in steps else None
     if ge_worker is not None and "build" in steps:
-        callbacks.append(ge_worker.start_at_node())
+        callbacks.append(ge_worker.start_after_nodes())
     with contextlib.ExitStack() as running:
         if ge_worker is not None:
             running.enter_context(ge_worker)

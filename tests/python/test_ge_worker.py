@@ -1,5 +1,5 @@
 """GE's checkpoint on a process of its own (lakeqa.ge.worker), as `lakeqa run` uses it: started by the build's
-event for its detectors, the same results as the checkpoint in-process, its errors raised where the run
+events for its detectors, the same results as the checkpoint in-process, its errors raised where the run
 waits for it."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from lakeqa.ge import GeSuiteError, run_ge_checkpoint
-from lakeqa.ge.worker import START_AT_NODE, GeWorker
+from lakeqa.ge.worker import START_AFTER_NODES, GeWorker
 
 DAY = "2024-08-09"
 
@@ -30,18 +30,21 @@ def outcome(result: dict) -> dict:
     }  # fmt: skip
 
 
-def test_the_worker_starts_when_the_build_starts_its_node_and_not_before():
+def test_the_worker_starts_when_the_build_has_finished_its_nodes_and_not_before():
+    first, last = START_AFTER_NODES[0], START_AFTER_NODES[-1]
+    assert first != last
     before = {p.pid for p in multiprocessing.active_children()}
     with GeWorker() as worker:
-        on_event = worker.start_at_node()
-        for event in (dbt_event("MainReportVersion"), dbt_event("NodeStart", "bar_features"),
-                      dbt_event("NodeFinished", START_AT_NODE)):  # fmt: skip
+        on_event = worker.start_after_nodes()
+        for event in (dbt_event("MainReportVersion"), dbt_event("NodeFinished", "bar_features"),
+                      dbt_event("NodeStart", first), dbt_event("NodeStart", last), dbt_event("NodeFinished", first),
+                      dbt_event("NodeFinished", first)):  # fmt: skip
             on_event(event)
-        assert {p.pid for p in multiprocessing.active_children()} == before, "started before its node"
-        on_event(dbt_event("NodeStart", START_AT_NODE))
+        assert {p.pid for p in multiprocessing.active_children()} == before, "started before its nodes finished"
+        on_event(dbt_event("NodeFinished", last))
         started = {p.pid for p in multiprocessing.active_children()} - before
-        assert len(started) == 1, "no worker process (or more than one) at the node's start"
-        on_event(dbt_event("NodeStart", START_AT_NODE))  # a second start changes nothing
+        assert len(started) == 1, "no worker process (or more than one) once its nodes finished"
+        on_event(dbt_event("NodeFinished", last))  # a second end changes nothing
         assert {p.pid for p in multiprocessing.active_children()} - before == started
     assert not started & {p.pid for p in multiprocessing.active_children()}, "the worker outlived close()"
 

@@ -6,9 +6,11 @@ dbt's nodes and scikit-learn's forests need too, so they stretched the build by 
 On a process of their own they use the core the detectors leave free (a forest's fit is one thread), and
 the checkpoint then runs beside the run's exports and report instead of before them.
 
-When: the worker starts when the build reaches its detectors (``START_AT_NODE``), after the bars and
-features, whose DuckDB work keeps both cores busy and holds the run's peak of memory; a build that never
-gets there (a selection without it) starts it when it submits. The checkpoint reads the DuckDB file
+When: the worker starts when the build has finished the z-score and jump detectors (``START_AFTER_NODES``),
+while IsolationForest fits on one core: after the bars and features, whose DuckDB work keeps both cores
+busy, and after the burst of memory where the three detector models load their rows together (GE's
+import beside it put the run's sum of processes above 1 GB; 10 M-trade day); a build that never gets
+there (a selection without them) starts it when it submits. The checkpoint reads the DuckDB file
 read-only once the build has closed it (DuckDB lets several processes read a file nobody writes); the run
 waits for the worker before it publishes the file, and a run that stops early shuts it down.
 
@@ -26,8 +28,8 @@ from pathlib import Path
 
 from lakeqa.workers import Workers
 
-# the build node whose start starts the worker: the first detector, after the bars and features
-START_AT_NODE = "anomalies_iforest"
+# the build nodes whose end starts the worker: the detectors that run beside IsolationForest's start
+START_AFTER_NODES = ("anomalies_zscore", "anomalies_jump")
 
 
 def _import_ge() -> None:
@@ -67,12 +69,16 @@ class GeWorker:
                 self._workers = Workers(2)  # this process and one worker
                 self._workers.submit(_import_ge)
 
-    def start_at_node(self, node_name: str = START_AT_NODE) -> Callable:
-        """A dbt event callback that starts the worker when the build starts the node ``node_name``."""
+    def start_after_nodes(self, node_names: tuple[str, ...] = START_AFTER_NODES) -> Callable:
+        """A dbt event callback that starts the worker when the build has finished every node of
+        ``node_names`` (whatever their status: GE's checkpoint does not read them)."""
+        waiting = set(node_names)
 
         def on_event(event) -> None:
-            if event.info.name == "NodeStart" and event.data.node_info.node_name == node_name:
-                self.start()
+            if event.info.name == "NodeFinished" and event.data.node_info.node_name in waiting:
+                waiting.discard(event.data.node_info.node_name)
+                if not waiting:
+                    self.start()
 
         return on_event
 
