@@ -45,8 +45,19 @@ sigma_floors as (
 
     -- the floor of each feature's sigma (0 where none is known): one price tick for the features that
     -- move in ticks, and for vwap_drift_bp at least the symbol's one-second return volatility in bp
+    -- the columns read below, not bar_features' every statistic: the CTE is read four times, so DuckDB
+    -- materializes it, and each of the three models reading this view side by side held its own copy
     select
-        *,
+        symbol,
+        ts,
+        {{ bar_columns }},
+        {%- for feature in zscore_detectors.values() %}
+        {{ feature }}_trailing_n,
+        {{ feature }}_trailing_center,
+        {{ feature }}_trailing_scale,
+        {%- endfor %}
+        return_1s_trailing_n,
+        return_1s_trailing_bipower_sigma,
         case when {{ lakeqa_isfinite('tick_bp') }} then tick_bp else 0 end as tick_floor_bp,
         case
             when {{ lakeqa_isfinite('return_1s_trailing_bipower_sigma * 1e4') }}
