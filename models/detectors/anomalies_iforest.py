@@ -12,7 +12,7 @@ import pandas as pd
 
 from lakeqa.detectors import iforest
 from lakeqa.settings import group_values, project_default
-from lakeqa.detectors.features import as_bool, empty_anomalies, load_columns
+from lakeqa.detectors.features import BASELINE_HISTORY, as_bool, empty_anomalies, load_columns
 
 
 def model(dbt, session):
@@ -65,7 +65,9 @@ def judged(dbt, params, bar_features, violations, baselines, training_bars, star
         f"and ts >= timestamp '{features['ts'].min().isoformat(sep=' ')}' "
         f"and ts <= timestamp '{features['ts'].max().isoformat(sep=' ')}'"
     ).project("symbol, ts").df()
-    training = load_columns(of_symbols(training_bars, symbols), iforest.TRAINING_COLUMNS)
+    # training rows exist only for the symbol-days with a history baseline (a cold start has none)
+    with_history = sorted(baselines.loc[baselines["baseline"] == BASELINE_HISTORY, "symbol"].unique())
+    training = load_columns(of_symbols(training_bars, with_history), iforest.TRAINING_COLUMNS) if with_history else None
     # records within jump.cooldown_seconds of each other merge, as for every detector
     jump_vars = group_values("jump", dbt.config.meta_get("jump"), dbt.config.meta_get("jump_override"))
     cooldown = float(jump_vars.get("cooldown_seconds", project_default("jump.cooldown_seconds")))
