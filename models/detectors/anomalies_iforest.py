@@ -41,7 +41,11 @@ def model(dbt, session):
         # IsolationForest's peak of memory ~375 MB -> ~95 MB above the process, the same records); worker
         # processes are given every symbol at once, to share them out
         groups = [symbols] if started is not None else [[symbol] for symbol in symbols]
-        parts = [judged(dbt, params, bar_features, violations, baselines, training_bars, started, group)
+        # records within jump.cooldown_seconds of each other merge, as for every detector
+        jump_vars = group_values("jump", dbt.config.meta_get("jump"), dbt.config.meta_get("jump_override"))
+        cooldown = float(jump_vars.get("cooldown_seconds", project_default("jump.cooldown_seconds")))
+        cache = iforest.ModelCache.from_environment()
+        parts = [judged(params, bar_features, violations, baselines, training_bars, started, group, cooldown, cache)
                  for group in groups]  # fmt: skip
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
@@ -51,9 +55,9 @@ def of_symbols(relation, symbols):
     return relation.filter(duckdb.ColumnExpression("symbol").isin(*map(duckdb.ConstantExpression, symbols)))
 
 
-def judged(dbt, params, bar_features, violations, baselines, training_bars, started, symbols):
+def judged(params, bar_features, violations, baselines, training_bars, started, symbols, cooldown, cache):
     """The IFOREST records of the window's symbol-days of `symbols` (the model's body, with the worker
-    processes `started`)."""
+    processes `started`, records merged within `cooldown` seconds, history models from `cache`)."""
     baselines = baselines[baselines["symbol"].isin(symbols)]
     features = load_columns(of_symbols(bar_features, symbols), iforest.INPUT_COLUMNS)
     if features.empty:
@@ -68,8 +72,4 @@ def judged(dbt, params, bar_features, violations, baselines, training_bars, star
     # training rows exist only for the symbol-days with a history baseline (a cold start has none)
     with_history = sorted(baselines.loc[baselines["baseline"] == BASELINE_HISTORY, "symbol"].unique())
     training = load_columns(of_symbols(training_bars, with_history), iforest.TRAINING_COLUMNS) if with_history else None
-    # records within jump.cooldown_seconds of each other merge, as for every detector
-    jump_vars = group_values("jump", dbt.config.meta_get("jump"), dbt.config.meta_get("jump_override"))
-    cooldown = float(jump_vars.get("cooldown_seconds", project_default("jump.cooldown_seconds")))
-    return iforest.anomalies(features, critical, params, baselines, training, iforest.ModelCache.from_environment(),
-                             cooldown, started)  # fmt: skip
+    return iforest.anomalies(features, critical, params, baselines, training, cache, cooldown, started)
