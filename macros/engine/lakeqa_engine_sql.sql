@@ -7,6 +7,7 @@
       lakeqa_arg_min(value, order_by)  the value of the row with the smallest order_by (a column, or a list
       lakeqa_arg_max(value, order_by)  of columns compared left to right); a NULL value is returned as it is
                                        (DuckDB arg_min_null / Spark min_by), rows with a NULL order_by skipped
+      lakeqa_time_id_order(ts, id)     one value ordering rows as the row (ts, id) does (see below)
       lakeqa_struct(fields)            a struct from a dict name -> SQL expression; fields read as s['name']
       lakeqa_seconds(seconds)          an interval of a (possibly fractional) number of seconds
 
@@ -54,6 +55,28 @@
 
 {% macro spark__lakeqa_order_key(columns) %}
     {{ return('struct(' ~ columns | join(', ') ~ ')') }}
+{% endmacro %}
+
+
+{#
+    lakeqa_time_id_order(ts, id) -> one value that orders rows as the row (ts, id) does, for arg_min/arg_max:
+    by time, then by the exchange's id among rows of one microsecond, a NULL id after every id of its ts.
+    DuckDB: a HUGEINT, the epoch microseconds above the id shifted to be non-negative (2^65 apart, so the
+    id never reaches the next microsecond); comparing it is cheaper than comparing a row: 10 M trades'
+    open and close, the same rows, 2.6 s -> 2.2 s. A NULL ts gives NULL, a row arg_min/arg_max skip
+    (staging keeps the window's rows, whose ts is never NULL). Spark: the struct, as lakeqa_order_key.
+#}
+{% macro lakeqa_time_id_order(ts, id) %}
+    {{ return(adapter.dispatch('lakeqa_time_id_order', 'lakeqa')(ts, id)) }}
+{% endmacro %}
+
+{% macro duckdb__lakeqa_time_id_order(ts, id) %}
+    {{ return('(epoch_us(' ~ ts ~ ')::hugeint * 36893488147419103232 + coalesce(cast(' ~ id
+              ~ ' as hugeint) + 9223372036854775808, 18446744073709551616))') }}
+{% endmacro %}
+
+{% macro spark__lakeqa_time_id_order(ts, id) %}
+    {{ return(lakeqa_order_key([ts, id])) }}
 {% endmacro %}
 
 

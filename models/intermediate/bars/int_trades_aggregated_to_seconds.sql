@@ -14,8 +14,8 @@ trades_aggregated_to_seconds as (
         symbol,
         date_trunc('second', ts) as ts,
         -- (ts, trade_id) orders trades that share a microsecond the way the exchange matched them
-        {{ lakeqa_arg_min('price', ['ts', 'trade_id']) }} as open,
-        {{ lakeqa_arg_max('price', ['ts', 'trade_id']) }} as close,
+        {{ lakeqa_arg_min('price', lakeqa_time_id_order('ts', 'trade_id')) }} as open,
+        {{ lakeqa_arg_max('price', lakeqa_time_id_order('ts', 'trade_id')) }} as close,
         max(price) as max_price,
         min(price) as min_price,
         -- max()/min() skip NULL and min() skips NaN; R4 must still see a second with a bad price
