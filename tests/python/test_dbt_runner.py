@@ -17,7 +17,9 @@ def test_dbt_runs_with_what_it_loaded_out_of_the_garbage_collectors_reach(dbt_pr
             at_nodes.append(gc.get_freeze_count())
 
     assert gc.get_freeze_count() == 0
-    outcome = run_dbt(["seed", "--select", "macro_calendars"], dbt_project.paths, quiet=True, callbacks=[record])
+    outcome = run_dbt(
+        ["seed", "--select", "macro_calendars"], dbt_project.paths, quiet=True, callbacks=[record]
+    )
     assert outcome.success
     assert at_nodes and min(at_nodes) > 0, "dbt's nodes ran with nothing frozen"
     assert gc.get_freeze_count() == 0, "the objects stay frozen after dbt returned"
