@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import subprocess
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -28,6 +30,24 @@ def outcome(result: dict) -> dict:
                [(e["type"], e["success"], e["unexpected_count"], e["element_count"]) for e in suite["expectations"]])
         for name, suite in result["suites"].items()
     }  # fmt: skip
+
+
+def test_the_worker_imports_ge_without_collecting_and_freezes_what_it_imported():
+    # in a fresh interpreter, as the spawned worker is: no collection while GE imports, the collector on
+    # again after, and the imported objects out of its reach
+    code = (
+        "import gc\n"
+        "from lakeqa.ge.worker import _import_ge\n"
+        "runs = []\n"
+        "gc.callbacks.append(lambda phase, info: runs.append(info['generation']) if phase == 'stop' else None)\n"
+        "_import_ge()\n"
+        "print(len(runs), gc.isenabled(), gc.get_freeze_count())\n"
+    )
+    collections, enabled, frozen = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert (collections, enabled) == ("0", "True")
+    assert int(frozen) > 100_000
 
 
 def test_the_worker_starts_when_the_build_has_finished_its_nodes_and_not_before():
