@@ -58,7 +58,7 @@ STAGES = {
     "rules": ("int_symbol_activity_seconds", "int_continuity_intervals", "rule_catalog", "rule_attachments",
               "violations", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "neg_volume",
               "relationships", "accepted_values", "not_null", "unique"),
-    "features": ("bar_features",),
+    "features": ("bar_features_per_second", "bar_features_per_minute", "bar_features"),
     "zscore+jump": ("anomalies_zscore", "anomalies_jump"),
     "iforest": ("anomalies_iforest",),
     "anomalies+fusion": ("anomalies", "fusion"),

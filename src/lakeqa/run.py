@@ -199,9 +199,10 @@ def check_freshness(paths: Paths, dbt_vars: dict) -> list[freshness.SourceFreshn
 # what the daily build runs: every daily node but the grain tests tagged proven_by_construction, which hold
 # by how their model is built and would each cost a full pass over it: the staging trades' and quotes'
 # (symbol, id), proven when the lake is read or made so by the unit-tested dedupe (macros/lake/
-# lakeqa_one_copy_per_id.sql; 17 s of the 10 M-trade day before the proof), and bar_scores' (symbol, ts,
-# detector), four selects of bar_features under fixed detector names (2.8 s). Plain `dbt build` and
-# `make test` still run them.
+# lakeqa_one_copy_per_id.sql; 17 s of the 10 M-trade day before the proof), bar_scores' (symbol, ts,
+# detector), four selects of bar_features under fixed detector names (2.8 s), and those of bar_features'
+# first two steps (bar_features_per_second: one row per bars_1s row; bar_features_per_minute: grouped by
+# symbol and minute). Plain `dbt build` and `make test` still run them.
 DAILY_SELECTION = ("--select", "tag:daily", "--exclude", "tag:proven_by_construction")
 
 

@@ -126,4 +126,7 @@ def test_lakeqa_run_leaves_out_only_the_grain_tests_true_by_construction(small_l
         ("model.lakeqa.stg_lake__trades", ("symbol", "trade_id")),
         ("model.lakeqa.stg_lake__quotes", ("symbol", "update_id")),
         ("model.lakeqa.bar_scores", ("symbol", "ts", "detector")),
+        # bar_features' first two steps: one row per bars_1s row, and a group by (symbol, minute_ts)
+        ("model.lakeqa.bar_features_per_second", ("symbol", "ts")),
+        ("model.lakeqa.bar_features_per_minute", ("symbol", "minute_ts")),
     }

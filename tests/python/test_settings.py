@@ -90,7 +90,7 @@ def tiny_project(tmp_path_factory):
 def _compile(project, vars: dict) -> dict:
     """Compile the nodes that read settings with ``vars``; returns the manifest's nodes by name."""
     outcome = run_dbt(
-        ["compile", "--select", "fusion", "bar_features", "rule_catalog", "violations",
+        ["compile", "--select", "fusion", "bar_features", "bar_features_per_second", "rule_catalog", "violations",
          "anomalies_zscore", "anomalies_jump", "anomalies_iforest", "bar_scores", "test_name:r6_spread_sanity",
          "--vars", json.dumps({"day": "2024-08-09", **vars})],
         project.paths,
@@ -146,7 +146,7 @@ def test_one_detector_key_reaches_the_python_models(tiny_project):
                                                      meta["anomalies_iforest"]["iforest_override"]))
     assert f.n_estimators == 50 and f.contamination == project_default("iforest.contamination")
     # zscore.window_s reaches the features' SQL from its default
-    assert f"interval {project_default('zscore.window_s')} second" in compiled["bar_features"]
+    assert f"interval {project_default('zscore.window_s')} second" in compiled["bar_features_per_second"]
 
 
 @pytest.mark.e2e
