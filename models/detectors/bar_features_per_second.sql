@@ -52,15 +52,7 @@ bar_features_exact as (
         date_trunc('minute', ts) as minute_ts,
         close,
         trade_count,
-        spread_bps as spread_bp,
-        -- NaN > 0 is true in DuckDB, so a NaN volume stays NaN (and is reported as non-finite) instead of NULL
-        case when volume_base > 0 then ln(volume_base) end as log_volume,
-        case when vwap <> 0 then (close - vwap) / vwap * 10000 end as vwap_drift_bp,
-        -- the return since the symbol's previous bar, if that bar is at most window_s old
-        case
-            when previous_ts >= ts - interval {{ window_s }} second and close > 0 and previous_close > 0
-                then ln(close / previous_close)
-        end as return_1s,
+        {{ lakeqa_bar_feature_columns(window_s) }},
         -- the previous bar's return, defined the same way: |return_1s| x |previous return| is the term of
         -- the bipower variation, a return variance that a single jump barely moves
         case
@@ -68,13 +60,7 @@ bar_features_exact as (
                 and previous_ts >= ts - interval {{ window_s }} second
                 and previous_close > 0 and second_previous_close > 0
                 then ln(previous_close / second_previous_close)
-        end as previous_return_1s,
-        coalesce(
-            not {{ lakeqa_isfinite('open') }} or not {{ lakeqa_isfinite('high') }} or not {{ lakeqa_isfinite('low') }}
-            or not {{ lakeqa_isfinite('close') }} or not {{ lakeqa_isfinite('volume_base') }}
-            or not {{ lakeqa_isfinite('vwap') }} or not {{ lakeqa_isfinite('spread_bps') }},
-            false
-        ) as has_nonfinite_value
+        end as previous_return_1s
     from bars_with_previous_bar
 
 ),

@@ -9,20 +9,15 @@
     bars nobody z-scores.
 
     The features must equal bar_features' (tests/python/test_iforest_e2e.py compares them bar by bar): the
-    same expressions, the same fixed-point grid, and return_1s from the symbol's previous bar if that bar is
-    at most zscore.window_s old, which is why the bars are read from window_s before the first training day.
+    same expressions (macro lakeqa_bar_feature_columns), the same fixed-point grid (lakeqa_feature_grid), and
+    return_1s from the symbol's previous bar if that bar is at most zscore.window_s old, which is why the
+    bars are read from window_s before the first training day.
 #}
 {%- set window = lakeqa_window() -%}
 {%- set training_days = lakeqa_setting_number('detectors.training_days') | int -%}
 {%- set window_s = lakeqa_setting_number('zscore.window_s') | int -%}
 {%- set fit_sample_size = lakeqa_setting_number('iforest.fit_sample_size') | int -%}
-{#- feature -> fixed-point units per feature unit, as in bar_features -#}
-{%- set grid_units = {
-    'spread_bp': 1000000,
-    'log_volume': 1000000,
-    'vwap_drift_bp': 1000000,
-    'return_1s': 10000000000,
-} -%}
+{%- set grid = lakeqa_feature_grid() -%}
 
 with
 
@@ -65,21 +60,7 @@ bar_features_exact as (
         symbol,
         ts,
         date,
-        spread_bps as spread_bp,
-        -- NaN > 0 is true in DuckDB, so a NaN volume stays NaN (and is reported as non-finite) instead of NULL
-        case when volume_base > 0 then ln(volume_base) end as log_volume,
-        case when vwap <> 0 then (close - vwap) / vwap * 10000 end as vwap_drift_bp,
-        -- the return since the symbol's previous bar, if that bar is at most window_s old
-        case
-            when previous_ts >= ts - interval {{ window_s }} second and close > 0 and previous_close > 0
-                then ln(close / previous_close)
-        end as return_1s,
-        coalesce(
-            not {{ lakeqa_isfinite('open') }} or not {{ lakeqa_isfinite('high') }} or not {{ lakeqa_isfinite('low') }}
-            or not {{ lakeqa_isfinite('close') }} or not {{ lakeqa_isfinite('volume_base') }}
-            or not {{ lakeqa_isfinite('vwap') }} or not {{ lakeqa_isfinite('spread_bps') }},
-            false
-        ) as has_nonfinite_value
+        {{ lakeqa_bar_feature_columns(window_s) }}
     from bars_with_previous_bar
 
 ),
@@ -90,7 +71,7 @@ training_candidates as (
         training_days.judged_date,
         bars.symbol,
         bars.ts,
-        {%- for feature, units in grid_units.items() %}
+        {%- for feature, (units, clip) in grid.items() %}
         round(bars.{{ feature }} * {{ units }}) / {{ units }} as {{ feature }},
         {%- endfor %}
         hash(bars.symbol, bars.ts) as sample_key
@@ -108,7 +89,7 @@ training_sample as (
         judged_date,
         symbol,
         ts,
-        {%- for feature in grid_units %}
+        {%- for feature in grid %}
         {{ feature }},
         {%- endfor %}
         count(*) over (partition by symbol, judged_date) as n_training_bars,
