@@ -5,11 +5,13 @@ The logic lives in lakeqa.detectors.iforest; this model only wires dbt to it. Fi
 cached under <QA_OUTPUT_ROOT>/cache/iforest/ (lakeqa.detectors.iforest.ModelCache).
 """
 
+import threading
 from contextlib import nullcontext
 
 import duckdb
 import pandas as pd
 
+from lakeqa import workers
 from lakeqa.detectors import iforest
 from lakeqa.settings import group_values, project_default
 from lakeqa.detectors.features import BASELINE_HISTORY, as_bool, empty_anomalies, load_columns
@@ -34,19 +36,29 @@ def model(dbt, session):
     if baselines.empty:
         return empty_anomalies()
     symbols = sorted(baselines["symbol"].unique())
-    # a big day is judged on several processes: they start now, while the rows load
-    with iforest.start_workers(params, bar_features.aggregate("count(*)").fetchone()[0]) or nullcontext() as started:
-        # each symbol-day is judged on its own rows alone, so on this process one symbol's rows are loaded at a
-        # time: the model then holds one symbol's bars instead of the day's (a 10 M-trade day's 13 symbols:
-        # IsolationForest's peak of memory ~375 MB -> ~95 MB above the process, the same records); worker
-        # processes are given every symbol at once, to share them out
-        groups = [symbols] if started is not None else [[symbol] for symbol in symbols]
-        # records within jump.cooldown_seconds of each other merge, as for every detector
-        jump_vars = group_values("jump", dbt.config.meta_get("jump"), dbt.config.meta_get("jump_override"))
-        cooldown = float(jump_vars.get("cooldown_seconds", project_default("jump.cooldown_seconds")))
-        cache = iforest.ModelCache.from_environment()
-        parts = [judged(params, bar_features, violations, baselines, training_bars, started, group, cooldown, cache)
-                 for group in groups]  # fmt: skip
+    # records within jump.cooldown_seconds of each other merge, as for every detector
+    jump_vars = group_values("jump", dbt.config.meta_get("jump"), dbt.config.meta_get("jump_override"))
+    cooldown = float(jump_vars.get("cooldown_seconds", project_default("jump.cooldown_seconds")))
+    cache = iforest.ModelCache.from_environment()
+    # each symbol-day is judged on its own rows alone, so one symbol's rows are loaded at a time per thread:
+    # the model then holds one symbol's bars instead of the day's (a 10 M-trade day's 13 symbols:
+    # IsolationForest's peak of memory ~375 MB -> ~95 MB above the process, the same records). A forest's
+    # fit holds the interpreter lock, so a second core helps only from another process: the one `lakeqa
+    # run` lends (GE's worker, idle until the build is done), else the processes of setting
+    # iforest.processes for a big day. Then a second thread takes every other symbol, loads its rows here
+    # and has its forest fitted and scored there (Workers.each).
+    loading = threading.Lock()  # the relations below share dbt's one DuckDB connection
+
+    def judge(symbol, remote):
+        return judged(params, bar_features, violations, baselines, training_bars, [symbol], cooldown, cache,
+                      loading, remote)  # fmt: skip
+
+    n_rows = bar_features.aggregate("count(*)").fetchone()[0]
+    # a small window is judged here alone: a worker still importing GE would only hold its symbols back
+    lent = workers.offered() if n_rows >= iforest.PARALLEL_MIN_ROWS else None
+    with (iforest.start_workers(params, n_rows) if lent is None else None) or nullcontext() as own:
+        pool = lent or own
+        parts = pool.each(symbols, judge) if pool is not None else [judge(symbol, None) for symbol in symbols]
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
@@ -55,21 +67,24 @@ def of_symbols(relation, symbols):
     return relation.filter(duckdb.ColumnExpression("symbol").isin(*map(duckdb.ConstantExpression, symbols)))
 
 
-def judged(params, bar_features, violations, baselines, training_bars, started, symbols, cooldown, cache):
-    """The IFOREST records of the window's symbol-days of `symbols` (the model's body, with the worker
-    processes `started`, records merged within `cooldown` seconds, history models from `cache`)."""
+def judged(params, bar_features, violations, baselines, training_bars, symbols, cooldown, cache, loading, remote):
+    """The IFOREST records of the window's symbol-days of `symbols` (the model's body: records merged within
+    `cooldown` seconds, history models from `cache`, rows loaded while holding `loading`, forests fitted
+    here or, with `remote`, on a worker process)."""
     baselines = baselines[baselines["symbol"].isin(symbols)]
-    features = load_columns(of_symbols(bar_features, symbols), iforest.INPUT_COLUMNS)
-    if features.empty:
-        return empty_anomalies()
-    # the critical violations of bars_1s rows in the window's time span, for cold-start fits on the day itself
-    # (violations holds every day built)
-    critical = of_symbols(violations, symbols).filter(
-        "severity = 'critical' and source_table = 'bars_1s' "
-        f"and ts >= timestamp '{features['ts'].min().isoformat(sep=' ')}' "
-        f"and ts <= timestamp '{features['ts'].max().isoformat(sep=' ')}'"
-    ).project("symbol, ts").df()
-    # training rows exist only for the symbol-days with a history baseline (a cold start has none)
-    with_history = sorted(baselines.loc[baselines["baseline"] == BASELINE_HISTORY, "symbol"].unique())
-    training = load_columns(of_symbols(training_bars, with_history), iforest.TRAINING_COLUMNS) if with_history else None
-    return iforest.anomalies(features, critical, params, baselines, training, cache, cooldown, started)
+    with loading:
+        features = load_columns(of_symbols(bar_features, symbols), iforest.INPUT_COLUMNS)
+        if features.empty:
+            return empty_anomalies()
+        # the critical violations of bars_1s rows in the window's time span, for cold-start fits on the day
+        # itself (violations holds every day built)
+        critical = of_symbols(violations, symbols).filter(
+            "severity = 'critical' and source_table = 'bars_1s' "
+            f"and ts >= timestamp '{features['ts'].min().isoformat(sep=' ')}' "
+            f"and ts <= timestamp '{features['ts'].max().isoformat(sep=' ')}'"
+        ).project("symbol, ts").df()
+        # training rows exist only for the symbol-days with a history baseline (a cold start has none)
+        with_history = sorted(baselines.loc[baselines["baseline"] == BASELINE_HISTORY, "symbol"].unique())
+        training = (load_columns(of_symbols(training_bars, with_history), iforest.TRAINING_COLUMNS)
+                    if with_history else None)  # fmt: skip
+    return iforest.anomalies(features, critical, params, baselines, training, cache, cooldown, remote=remote)

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import duckdb
 
-from lakeqa import alerts, atomic, disk, exports, freshness, idproof, quarantine, runlock, runlog, snapshot
+from lakeqa import alerts, atomic, disk, exports, freshness, idproof, quarantine, runlock, runlog, snapshot, workers
 from lakeqa.dbt_runner import run_dbt, split_window_vars, temporary_environment
 from lakeqa.ge.worker import GeWorker
 from lakeqa.lake import LakeError
@@ -385,6 +385,9 @@ def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_va
     with contextlib.ExitStack() as running:
         if ge_worker is not None:
             running.enter_context(ge_worker)
+            # and lent to the build's IsolationForest, which shares its forests out between the two
+            # processes (models/detectors/anomalies_iforest.py)
+            running.enter_context(workers.offer(ge_worker.pool))
         # the day manifest's lake files are hashed on a thread while the build runs: hashing releases the
         # interpreter lock, and the lake is only read (a 10 M-trade day's 331 MB: 0.34 s that no longer
         # follow the build)

@@ -18,12 +18,13 @@ here and the remaining tasks too.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,73 @@ class Workers:
         finally:
             stopped.set()
         return results
+
+
+    def each(self, items: Sequence, work: Callable) -> list:
+        """[work(item, remote) for item in items], in the order given, handled by this thread and one
+        thread per worker, each taking the next item as soon as it is free. ``remote`` says where the
+        item's heavy tasks go: None on this thread (compute them here), else a function ``remote(fn,
+        *args)`` that computes fn(*args) on the thread's worker process and returns the result (here,
+        when the worker cannot take it or has died). So the items are prepared and finished in this
+        process, one per thread at a time (a caller that loads each item's rows holds at most one item's
+        per thread), while their CPU-bound part runs on both cores. ``work`` must be safe to run on
+        several threads at once; ``fn`` and its arguments must pickle."""
+        items = list(items)
+        if self._pool is None or len(items) < 2:
+            return [work(item, None) for item in items]
+        results: list = [None] * len(items)
+        pending = iter(range(len(items)))
+        lock = threading.Lock()
+        stopped = threading.Event()  # an item failed: no thread takes another
+
+        def take() -> int | None:
+            with lock:
+                return None if stopped.is_set() else next(pending, None)
+
+        def handle(remote: Callable | None) -> None:
+            try:
+                while (i := take()) is not None:
+                    results[i] = work(items[i], remote)
+            except BaseException:
+                stopped.set()
+                raise
+
+        def on_worker(fn: Callable, *args):
+            return self.submit(fn, *args)()
+
+        with ThreadPoolExecutor(max_workers=self.count, thread_name_prefix="lakeqa-worker-feed") as feeders:
+            fed = [feeders.submit(handle, on_worker) for _ in range(self.count)]
+            try:
+                handle(None)
+            finally:
+                errors = [f.exception() for f in fed]  # waits for each feeder thread
+        for error in errors:
+            if error is not None:
+                raise error
+        return results
+
+
+# the workers a command offers to the dbt build it runs in its own process (offer, offered): `lakeqa run`
+# offers GE's worker process, which is otherwise idle while IsolationForest fits (lakeqa.ge.worker)
+_offered: Callable[[], Workers | None] | None = None
+
+
+@contextlib.contextmanager
+def offer(provider: Callable[[], Workers | None]):
+    """While open, offered() returns provider() (called when a model asks, so a worker process that is
+    not needed is not started): how `lakeqa run` lends its worker process to the build's Python models,
+    which run in the same process. A plain `dbt build` offers none."""
+    global _offered
+    previous, _offered = _offered, provider
+    try:
+        yield
+    finally:
+        _offered = previous
+
+
+def offered() -> Workers | None:
+    """The workers the running command offers to the build (offer), or None."""
+    return _offered() if _offered is not None else None
 
 
 _LOCAL = object()  # a task whose submission failed: this process runs it

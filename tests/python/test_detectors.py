@@ -584,6 +584,35 @@ def test_records_are_the_same_on_worker_processes_as_on_one(monkeypatch, caplog,
     assert sorted(p.parent.name for p in (tmp_path / "many").rglob("*.pkl.z")) == ["AAAUSDT", "BBBUSDT"]
 
 
+def test_records_are_the_same_when_the_model_shares_symbols_out_one_by_one(tmp_path):
+    # as models/detectors/anomalies_iforest.py does with the worker `lakeqa run` lends it: each symbol's rows
+    # on their own, its forest fitted here or on the worker through Workers.each's `remote`
+    from lakeqa.workers import Workers
+
+    judged = forest_features(3_000, seed=5)
+    training = history_of(days=2, n_per_symbol=2_000)
+    baselines = baselines_for(SYMBOLS, "history", days=2)
+    baselines.loc[baselines["symbol"] == "CCCUSDT", "baseline"] = "cold_start"  # both kinds of task
+    params = iforest.IForestParams(n_estimators=60, processes=1)
+    one = iforest.anomalies(judged, None, params, baselines, training, iforest.ModelCache(tmp_path / "one"), 5.0)
+    cache, remotely = iforest.ModelCache(tmp_path / "shared"), []
+
+    def judge(symbol, remote):
+        if remote is not None:
+            remotely.append(symbol)
+        of = (lambda frame: frame[frame["symbol"] == symbol])  # noqa: E731
+        return iforest.anomalies(of(judged), None, params, of(baselines), of(training), cache, 5.0, remote=remote)
+
+    with Workers(2, warm_module="lakeqa.detectors.iforest") as pool:
+        parts = pool.each(SYMBOLS * 4, judge)  # each symbol four times, so that the worker gets some
+    shared = pd.concat(parts[: len(SYMBOLS)], ignore_index=True)
+    assert remotely, "no symbol was judged on the worker"
+    assert len(one) > 0 and shared.equals(one)
+    assert all(part.equals(parts[i % len(SYMBOLS)]) for i, part in enumerate(parts))
+    # the history models fitted on the worker are cached here
+    assert sorted(p.parent.name for p in (tmp_path / "shared").rglob("*.pkl.z")) == ["AAAUSDT", "BBBUSDT"]
+
+
 def test_a_history_baseline_without_training_rows_is_an_error_not_a_silent_cold_start():
     with pytest.raises(ValueError, match="has history"):
         iforest.anomalies(forest_features(1_000), None, FOREST, baselines_for(SYMBOLS, "history"), None)

@@ -51,11 +51,12 @@ def test_the_worker_imports_ge_without_collecting_and_freezes_what_it_imported()
 
 
 def test_the_worker_starts_when_the_build_has_finished_its_nodes_and_not_before():
-    first, last = START_AFTER_NODES[0], START_AFTER_NODES[-1]
-    assert first != last
+    # GE comes once IsolationForest, which the worker helps with until then, has finished
+    assert START_AFTER_NODES == ("anomalies_iforest",)
+    first, last = "anomalies_zscore", "anomalies_iforest"
     before = {p.pid for p in multiprocessing.active_children()}
     with GeWorker() as worker:
-        on_event = worker.start_after_nodes()
+        on_event = worker.start_after_nodes((first, last))
         for event in (dbt_event("MainReportVersion"), dbt_event("NodeFinished", "bar_features"),
                       dbt_event("NodeStart", first), dbt_event("NodeStart", last), dbt_event("NodeFinished", first),
                       dbt_event("NodeFinished", first)):  # fmt: skip
@@ -67,6 +68,22 @@ def test_the_worker_starts_when_the_build_has_finished_its_nodes_and_not_before(
         on_event(dbt_event("NodeFinished", last))  # a second end changes nothing
         assert {p.pid for p in multiprocessing.active_children()} - before == started
     assert not started & {p.pid for p in multiprocessing.active_children()}, "the worker outlived close()"
+
+
+GE_IMPORTED = "'great_expectations' in __import__('sys').modules"  # eval'd on the worker: a builtin pickles
+
+
+def test_the_lent_process_imports_ge_only_when_started():
+    before = {p.pid for p in multiprocessing.active_children()}
+    with GeWorker() as worker:
+        pool = worker.pool()
+        assert pool is worker.pool() and pool.count == 1, "one process, lent as often as asked for"
+        assert pool.submit(eval, GE_IMPORTED)() is False, "GE imported beside the forests it was lent for"
+        assert len({p.pid for p in multiprocessing.active_children()} - before) == 1
+        worker.start()
+        worker.start()  # once
+        assert pool.submit(eval, GE_IMPORTED)() is True
+        assert worker.pool() is pool and len({p.pid for p in multiprocessing.active_children()} - before) == 1
 
 
 @pytest.mark.e2e

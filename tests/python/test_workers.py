@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from lakeqa.workers import Workers
+from lakeqa.workers import Workers, offer, offered
 
 
 def square_where(parent_pid: int, x: int, pause_s: float = 0.05) -> tuple[int, int]:
@@ -73,3 +73,64 @@ def test_a_submitted_task_runs_on_the_worker_and_here_when_it_dies(caplog):
     assert "worker process" in caplog.text
     with Workers(1) as alone:
         assert alone.submit(square_where, me, 3, 0.0)() == (me, 9)
+
+
+def here(fn, *args):
+    return fn(*args)
+
+
+def test_each_shares_items_between_this_thread_and_the_worker_in_order():
+    me = os.getpid()
+
+    def work(x, remote):
+        pid, value = (remote or here)(square_where, me, x)
+        return remote is None, pid, value
+
+    with Workers(2, warm_module=__name__) as workers:
+        done = workers.each(range(30), work)
+    assert [value for _, _, value in done] == [x * x for x in range(30)]
+    assert {pid for local, pid, _ in done if local} == {me}, "an item handled here ran elsewhere"
+    elsewhere = {pid for local, pid, _ in done if not local}
+    assert elsewhere and me not in elsewhere, "the worker handled nothing, or its tasks ran here"
+
+
+def test_each_on_one_process_handles_everything_here():
+    me = os.getpid()
+    with Workers(1) as workers:
+        done = workers.each(range(5), lambda x, remote: (remote, square_where(me, x, 0.0)))
+    assert done == [(None, (me, x * x)) for x in range(5)]
+
+
+def test_each_runs_a_dead_workers_tasks_here(caplog):
+    me = os.getpid()
+    with caplog.at_level(logging.WARNING, logger="lakeqa.workers"):
+        with Workers(2) as workers:
+            done = workers.each(range(10), lambda x, remote: (remote or here)(die_in_a_worker, me, x))
+    assert done == [x * x for x in range(10)]
+    assert "worker process died" in caplog.text
+
+
+def test_each_raises_an_items_error_and_takes_no_item_after_it():
+    me = os.getpid()
+    taken = []
+
+    def work(x, remote):
+        taken.append(x)
+        time.sleep(0.05)
+        return (remote or here)(fail_on_three, me, x)
+
+    with Workers(2) as workers, pytest.raises(ValueError, match="task 3 failed"):
+        workers.each(range(40), work)
+    assert 3 in taken and len(taken) < 10, f"items taken after the failure: {taken}"
+
+
+def test_offered_workers_are_the_offerers_and_asked_for_only_when_needed():
+    assert offered() is None, "a plain dbt build is offered nothing"
+    lent, asked = Workers(1), []
+    with offer(lambda: asked.append(1) or lent):
+        assert asked == [], "the provider was called before anyone asked"
+        assert offered() is lent and asked == [1]
+        with offer(lambda: None):
+            assert offered() is None
+        assert offered() is lent
+    assert offered() is None

@@ -32,14 +32,15 @@ day, trained on the symbol's own clean history, never on the period it judges.
   hourly run, or a rebuild of a day, loads the forest, with its threshold and background, instead of
   fitting it and scoring its training rows again, and changed history fits a new one. Cold-start models
   are not cached: their rows change with every run of the day.
-- With ``processes`` 2 or more (setting iforest.processes, default 1), the symbol-days of a run are judged
-  on that many processes (this one and spawned workers, lakeqa.workers) when they hold at least
-  PARALLEL_MIN_ROWS bars: a fit is mostly
-  scikit-learn's Python overhead per tree, which holds the GIL, so on 2 cores neither symbols fitted on
-  threads nor IsolationForest(n_jobs=2) win (10.0 s against 10.9 s for the 13 symbols of a 10 M-trade
-  day), while two processes share it (README "Benchmarks"; at the cost of a worker holding scikit-learn
-  in memory, hence off by default). Each symbol-day is one pure task
-  (judge_pair), so the records do not depend on which process judged it.
+- On several processes: a fit is mostly scikit-learn's Python overhead per tree, which holds the GIL, so
+  on 2 cores neither symbols fitted on threads nor IsolationForest(n_jobs=2) win (10.0 s against 10.9 s
+  for the 13 symbols of a 10 M-trade day), while two processes share it. The model
+  (models/detectors/anomalies_iforest.py) shares a window of at least PARALLEL_MIN_ROWS bars out symbol
+  by symbol (lakeqa.workers.Workers.each) with the worker process `lakeqa run` lends it (GE's, idle until
+  the build is done), else with the processes of setting iforest.processes (default 1: a worker of its
+  own holds scikit-learn, ~190 MB); ``anomalies`` called with processes 2 or more shares the symbol-days
+  it is given out itself (_run_judgements). Each symbol-day is one pure task (judge_pair), so the records
+  do not depend on which process judged it.
 
 The same input gives byte-identical records: every step is deterministic given the rows in (symbol, ts)
 order, and a loaded model is the pickled forest that was fitted.
@@ -53,7 +54,7 @@ import math
 import os
 import pickle
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -460,10 +461,10 @@ def _judge(
     baselines: pd.DataFrame | None,
     training: pd.DataFrame | None,
     cache: ModelCache | None,
-    started: workers.Workers | None = None,
+    remote: Callable | None = None,
 ) -> _Judgement:
     """models_for on rows already in sorted_features order, keeping the judged rows per pair and their
-    scores (judge_pair)."""
+    scores (judge_pair); `remote`: see _run_judgements."""
     days = judged["ts"].dt.floor("D")
     by_pair = {pair: rows.reset_index(drop=True) for pair, rows in judged.groupby([judged["symbol"], days], sort=True)}
     plan = _baseline_plan(baselines, by_pair)
@@ -494,7 +495,7 @@ def _judge(
             sample = fit_sample(len(eligible), params)
             tasks[pair] = (judged_raw, None, eligible if sample is None else eligible[sample], (), None)
     models, scores = {}, {}
-    for pair, (model, pair_scores) in zip(tasks, _run_judgements(list(tasks.values()), params, started), strict=True):
+    for pair, (model, pair_scores) in zip(tasks, _run_judgements(list(tasks.values()), params, remote), strict=True):
         if pair in fingerprints and tasks[pair][4] is None:
             cache.store(pair[0], model.training_days, fingerprints[pair], model)
         models[pair], scores[pair] = model, pair_scores
@@ -528,31 +529,32 @@ def _judge_task(task: tuple, params: IForestParams) -> tuple[ForestModel, np.nda
 
 
 def start_workers(params: IForestParams, n_rows: int) -> workers.Workers | None:
-    """The worker processes that judging `n_rows` bars will use (see _run_judgements), started now so that
-    their start overlaps loading the rows; None when it runs on this process alone."""
+    """The worker processes of setting iforest.processes for judging `n_rows` bars, started now so that
+    their start overlaps loading the rows; None when it runs on this process alone (one process, or fewer
+    than PARALLEL_MIN_ROWS bars)."""
     if params.processes < 2 or n_rows < PARALLEL_MIN_ROWS:
         return None
     return workers.Workers(params.processes, warm_module=__name__)
 
 
 def _run_judgements(tasks: list[tuple], params: IForestParams,
-                    started: workers.Workers | None = None) -> list[tuple[ForestModel, np.ndarray]]:
+                    remote: Callable | None = None) -> list[tuple[ForestModel, np.ndarray]]:
     """judge_pair of each task, on params.processes processes when the work is worth a worker (at least
     PARALLEL_MIN_ROWS judged rows; each process then scores on one thread), else here, scoring on n_jobs
-    threads. `started`: the workers start_workers started (else they are started here and shut down after).
-    The longest tasks go first, so that the processes finish together."""
+    threads. The longest tasks go first, so that the processes finish together. `remote`: every task goes
+    to a worker process instead, through this function (Workers.each's: the caller shares the symbols out
+    between processes itself), scoring on one thread there."""
+    if remote is not None:
+        one_thread = replace(params, n_jobs=1)
+        return [remote(_judge_task, task, one_thread) for task in tasks]
     rows = sum(len(task[0]) for task in tasks)
     if params.processes < 2 or len(tasks) < 2 or rows < PARALLEL_MIN_ROWS:
         return [judge_pair(*task, params) for task in tasks]
     one_thread = replace(params, n_jobs=1)
     order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))
     log.info("iforest: %d symbol-days (%d bars) on %d processes", len(tasks), rows, params.processes)
-    pool = started if started is not None else workers.Workers(min(params.processes, len(tasks)), warm_module=__name__)
-    try:
+    with workers.Workers(min(params.processes, len(tasks)), warm_module=__name__) as pool:
         done = pool.run(_judge_task, [(tasks[i], one_thread) for i in order])
-    finally:
-        if started is None:
-            pool.close()
     results: list = [None] * len(tasks)
     for i, result in zip(order, done, strict=True):
         results[i] = result
@@ -582,15 +584,16 @@ def anomalies(
     training: pd.DataFrame | None = None,
     cache: ModelCache | None = None,
     cooldown_seconds: float = 0.0,
-    started: workers.Workers | None = None,
+    remote: Callable | None = None,
 ) -> pd.DataFrame:
     """The IFOREST records of `features` (bar_features rows): one per flagged row (flagged rows within
     `cooldown_seconds` of each other: one record with a cluster), each (symbol, day) judged by its own
-    model (see models_for). `started`: worker processes from start_workers."""
+    model (see models_for). `remote`: judge every symbol-day on a worker process through this function
+    (see _run_judgements)."""
     features = sorted_features(features)
     if features.empty:
         return empty_anomalies()
-    judgement = _judge(features, critical, params, baselines, training, cache, started)
+    judgement = _judge(features, critical, params, baselines, training, cache, remote)
     del features
     records = []
     for pair, model in judgement.models.items():

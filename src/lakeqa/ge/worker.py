@@ -3,16 +3,18 @@
 Why a process: importing great_expectations is ~3 s of pure Python and validating a 10 M-trade day ~3 s
 more, mostly GE's own Python per expectation. In the build's process both hold the interpreter lock that
 dbt's nodes and scikit-learn's forests need too, so they stretched the build by about as long as they took.
-On a process of their own they use the core the detectors leave free (a forest's fit is one thread), and
-the checkpoint then runs beside the run's exports and report instead of before them.
+On a process of their own they use the other core, and the checkpoint runs beside the run's exports and
+report instead of before them.
 
-When: the worker starts when the build has finished the z-score and jump detectors (``START_AFTER_NODES``),
-while IsolationForest fits on one core: after the bars and features, whose DuckDB work keeps both cores
-busy, and after the burst of memory where the three detector models load their rows together (GE's
-import beside it put the run's sum of processes above 1 GB; 10 M-trade day); a build that never gets
-there (a selection without them) starts it when it submits. The checkpoint reads the DuckDB file
-read-only once the build has closed it (DuckDB lets several processes read a file nobody writes); the run
-waits for the worker before it publishes the file, and a run that stops early shuts it down.
+When: the process starts when the build's IsolationForest asks for it (``pool``: `lakeqa run` lends it to
+the model through lakeqa.workers.offer, and a big day's forests are fitted on both processes, one symbol
+at a time each), or else at GE's turn. GE is imported once IsolationForest has finished
+(``START_AFTER_NODES``; a build that never gets there, a selection without it, imports it when it
+submits): importing it while the forests were fitted held ~270 MB beside them and took the core they
+now share (10 M-trade day: IsolationForest ~10.5 s -> ~8.5 s, the run ~2-3 s shorter, the import now
+hidden in the build's last nodes). The checkpoint reads the DuckDB file read-only once the build has
+closed it (DuckDB lets several processes read a file nobody writes); the run waits for the worker
+before it publishes the file, and a run that stops early shuts it down.
 
 The same function as in-process (``run_ge_checkpoint``), with the same arguments: the results, files and
 errors are the same; an exception raised in the worker is raised again where the run waits for it. A
@@ -28,8 +30,8 @@ from pathlib import Path
 
 from lakeqa.workers import Workers
 
-# the build nodes whose end starts the worker: the detectors that run beside IsolationForest's start
-START_AFTER_NODES = ("anomalies_zscore", "anomalies_jump")
+# the build nodes whose end has the worker import GE: IsolationForest, whose forests it shares until then
+START_AFTER_NODES = ("anomalies_iforest",)
 
 
 def _import_ge() -> None:
@@ -66,6 +68,7 @@ class GeWorker:
 
     def __init__(self) -> None:
         self._workers: Workers | None = None
+        self._importing = False
         self._lock = threading.Lock()
 
     def __enter__(self) -> GeWorker:
@@ -75,15 +78,29 @@ class GeWorker:
         self.close()
 
     def start(self) -> None:
-        """Start the process (once); it imports GE at once."""
+        """Start the process (once, see pool) and have it import GE (once)."""
         with self._lock:
-            if self._workers is None:
-                self._workers = Workers(2)  # this process and one worker
+            self._spawn()
+            if not self._importing:
+                self._importing = True
                 self._workers.submit(_import_ge)
 
+    def _spawn(self) -> None:
+        if self._workers is None:
+            self._workers = Workers(2)  # this process and one worker
+
+    def pool(self) -> Workers:
+        """The worker process, started now if it was not: `lakeqa run` lends it to the build's
+        IsolationForest (lakeqa.workers.offer), whose forests it fits beside this process's. GE's import
+        waits for start() (START_AFTER_NODES: IsolationForest finished), so that the worker does not hold
+        GE (~270 MB) beside the forests."""
+        with self._lock:
+            self._spawn()
+            return self._workers
+
     def start_after_nodes(self, node_names: tuple[str, ...] = START_AFTER_NODES) -> Callable:
-        """A dbt event callback that starts the worker when the build has finished every node of
-        ``node_names`` (whatever their status: GE's checkpoint does not read them)."""
+        """A dbt event callback that starts the worker and its import of GE when the build has finished
+        every node of ``node_names`` (whatever their status: GE's checkpoint does not read them)."""
         waiting = set(node_names)
 
         def on_event(event) -> None:
@@ -103,6 +120,6 @@ class GeWorker:
 
     def close(self) -> None:
         with self._lock:
-            workers, self._workers = self._workers, None
+            workers, self._workers, self._importing = self._workers, None, False
         if workers is not None:
             workers.close()
