@@ -141,6 +141,7 @@ class Workers:
         pending = iter(range(len(items)))
         lock = threading.Lock()
         stopped = threading.Event()  # an item failed: no thread takes another
+        on_workers = []  # the items the workers' threads handled
 
         def take() -> int | None:
             with lock:
@@ -150,6 +151,8 @@ class Workers:
             try:
                 while (i := take()) is not None:
                     results[i] = work(items[i], remote)
+                    if remote is not None:
+                        on_workers.append(i)
             except BaseException:
                 stopped.set()
                 raise
@@ -166,6 +169,8 @@ class Workers:
         for error in errors:
             if error is not None:
                 raise error
+        log.info("%d items: %d handled here, %d with %d worker process(es)", len(items),
+                 len(items) - len(on_workers), len(on_workers), self.count)  # fmt: skip
         return results
 
 

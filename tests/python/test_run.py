@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import stat
 from pathlib import Path
@@ -38,11 +39,20 @@ def usual_umask():
     os.umask(saved)
 
 
-def test_daily_run_writes_every_output_and_exits_on_fail(run_env, usual_umask, capsys):
+def test_daily_run_writes_every_output_and_exits_on_fail(run_env, usual_umask, capsys, caplog, monkeypatch):
     project = run_env
     generate_lake(project.lake, date="2024-08-09", days=2, trades_per_day=60_000, faults="all", progress=False)
-    code = cli.main(["run", "--mode", "daily", "--day", "2024-08-09"])
+    # a day this small is judged on the build's process alone; lowered, the run lends IsolationForest GE's
+    # worker process as it does a big day's (models/detectors/anomalies_iforest.py reads it at run time)
+    from lakeqa.detectors import iforest
+
+    monkeypatch.setattr(iforest, "PARALLEL_MIN_ROWS", 0)
+    with caplog.at_level(logging.INFO, logger="lakeqa.workers"):
+        code = cli.main(["run", "--mode", "daily", "--day", "2024-08-09"])
     out = capsys.readouterr().out
+    shared = [r.getMessage() for r in caplog.records if r.name == "lakeqa.workers" and "handled here" in r.getMessage()]
+    assert shared and "with 1 worker process" in shared[0], f"IsolationForest was not lent the worker: {shared}"
+    assert not shared[0].split(" handled here, ")[1].startswith("0 "), f"the worker judged no symbol: {shared}"
     assert code == 4, "a FAIL verdict must give exit code 4 with the default --fail-on FAIL"
     root = project.paths.output_root
     for rel in (
