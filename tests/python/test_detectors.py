@@ -566,15 +566,22 @@ def test_a_cached_history_model_is_not_rescored_on_its_training_rows(tmp_path, m
     assert (cache.hits, cache.fits) == (3, 0) and scored == [2_000] * 3 and again.equals(first)
 
 
-def test_records_are_the_same_on_worker_processes_as_on_one(monkeypatch, caplog, tmp_path):
-    # the threshold is read in this process only: lowered, these small days go to a worker too
-    monkeypatch.setattr(iforest, "PARALLEL_MIN_ROWS", 0)
+def judged_on_one_process(cache_folder):
+    """(judged, training, baselines, params, records) of three symbols, two with a history and one cold
+    start, judged on this process alone: what sharing the work out must give again."""
     judged = forest_features(3_000, seed=5)
     training = history_of(days=2, n_per_symbol=2_000)
     baselines = baselines_for(SYMBOLS, "history", days=2)
     baselines.loc[baselines["symbol"] == "CCCUSDT", "baseline"] = "cold_start"  # both kinds of task
     params = iforest.IForestParams(n_estimators=60, processes=1)
-    one = iforest.anomalies(judged, None, params, baselines, training, iforest.ModelCache(tmp_path / "one"), 5.0)
+    one = iforest.anomalies(judged, None, params, baselines, training, iforest.ModelCache(cache_folder), 5.0)
+    return judged, training, baselines, params, one
+
+
+def test_records_are_the_same_on_worker_processes_as_on_one(monkeypatch, caplog, tmp_path):
+    # the threshold is read in this process only: lowered, these small days go to a worker too
+    monkeypatch.setattr(iforest, "PARALLEL_MIN_ROWS", 0)
+    judged, training, baselines, params, one = judged_on_one_process(tmp_path / "one")
     with caplog.at_level(logging.INFO, logger="lakeqa.detectors.iforest"):
         many = iforest.anomalies(judged, None, replace(params, processes=2), baselines, training,
                                  iforest.ModelCache(tmp_path / "many"), 5.0)  # fmt: skip
@@ -589,12 +596,7 @@ def test_records_are_the_same_when_the_model_shares_symbols_out_one_by_one(tmp_p
     # on their own, its forest fitted here or on the worker through Workers.each's `remote`
     from lakeqa.workers import Workers
 
-    judged = forest_features(3_000, seed=5)
-    training = history_of(days=2, n_per_symbol=2_000)
-    baselines = baselines_for(SYMBOLS, "history", days=2)
-    baselines.loc[baselines["symbol"] == "CCCUSDT", "baseline"] = "cold_start"  # both kinds of task
-    params = iforest.IForestParams(n_estimators=60, processes=1)
-    one = iforest.anomalies(judged, None, params, baselines, training, iforest.ModelCache(tmp_path / "one"), 5.0)
+    judged, training, baselines, params, one = judged_on_one_process(tmp_path / "one")
     cache, remotely = iforest.ModelCache(tmp_path / "shared"), []
 
     def judge(symbol, remote):
