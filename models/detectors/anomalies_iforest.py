@@ -54,7 +54,7 @@ def model(dbt, session):
                       loading, remote)  # fmt: skip
 
     n_rows = bar_features.aggregate("count(*)").fetchone()[0]
-    # a small window is judged here alone: a worker still importing GE would only hold its symbols back
+    # a small window is judged here alone: a worker process still to start would only hold its symbols back
     lent = workers.offered() if n_rows >= iforest.PARALLEL_MIN_ROWS else None
     with (iforest.start_workers(params, n_rows) if lent is None else None) or nullcontext() as own:
         pool = lent or own

@@ -1,6 +1,8 @@
 """Independent CPU-bound tasks shared between this process and spawned worker processes: the forests of
-IsolationForest (``run``, the tasks shared out and waited for at once) and GE's checkpoint
-(``submit``, one task waited for later; lakeqa.ge.worker).
+IsolationForest (``each``, the model's symbols shared out one by one, each loaded here and its forest
+fitted here or on a worker; ``run``, tasks already built shared out and waited for at once) and GE's
+checkpoint (``submit``, one task waited for later; lakeqa.ge.worker). ``offer`` lends a command's workers
+to the dbt build it runs in its own process (`lakeqa run` lends GE's to IsolationForest).
 
 Why processes: fitting an IsolationForest is mostly scikit-learn's Python work per tree (cloning the tree
 estimator, validating its parameters, seeding its random state), which holds the interpreter lock, so
@@ -123,7 +125,6 @@ class Workers:
         finally:
             stopped.set()
         return results
-
 
     def each(self, items: Sequence, work: Callable) -> list:
         """[work(item, remote) for item in items], in the order given, handled by this thread and one
