@@ -76,55 +76,9 @@ class Workers:
 
     def run(self, fn: Callable, tasks: Sequence[tuple]) -> list:
         """[fn(*task) for task in tasks], in the order given, computed by this process and the workers, each
-        taking the next task as soon as it is free (give the longest tasks first). ``fn`` and the tasks must
-        pickle (``fn`` a module-level function)."""
-        if self._pool is None or len(tasks) < 2:
-            return [fn(*task) for task in tasks]
-        pool = self._pool
-        results: list = [None] * len(tasks)
-        pending = iter(range(len(tasks)))
-        lock = threading.Lock()
-        submitted: list[tuple[Future, int]] = []
-        stopped = threading.Event()  # the workers are gone: every task left runs here
-
-        def take() -> int | None:
-            with lock:
-                return next(pending, None)
-
-        def feed(_finished: Future | None = None) -> None:
-            # called again by each worker task as it finishes (on the pool's thread), so no worker waits
-            if stopped.is_set():
-                return
-            with lock:
-                i = next(pending, None)
-                if i is None:
-                    return
-                try:
-                    future = pool.submit(fn, *tasks[i])
-                except (BrokenProcessPool, OSError, RuntimeError) as error:
-                    log.warning("worker processes unavailable (%s): the remaining tasks run here", error)
-                    stopped.set()
-                    results[i] = _LOCAL
-                    return
-                submitted.append((future, i))
-            future.add_done_callback(feed)
-
-        try:
-            for _ in range(self.count):
-                feed()
-            while (i := take()) is not None:
-                results[i] = fn(*tasks[i])
-            for i, result in enumerate(results):
-                if result is _LOCAL:  # its submission failed
-                    results[i] = fn(*tasks[i])
-            done = 0
-            while done < len(submitted):  # feed() may still append while earlier ones finish
-                future, i = submitted[done]
-                results[i] = _result(future, fn, tasks[i], stopped)
-                done += 1
-        finally:
-            stopped.set()
-        return results
+        taking the next task as soon as it is free (give the longest tasks first; see each). ``fn`` and the
+        tasks must pickle (``fn`` a module-level function)."""
+        return self.each(tasks, lambda task, remote: (remote or _here)(fn, *task))
 
     def each(self, items: Sequence, work: Callable) -> list:
         """[work(item, remote) for item in items], in the order given, handled by this thread and one
@@ -198,7 +152,8 @@ def offered() -> Workers | None:
     return _offered() if _offered is not None else None
 
 
-_LOCAL = object()  # a task whose submission failed: this process runs it
+def _here(fn: Callable, *args):
+    return fn(*args)
 
 
 def _result(future: Future, fn: Callable, task: tuple, stopped: threading.Event):
