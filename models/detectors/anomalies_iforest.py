@@ -7,6 +7,7 @@ cached under <QA_OUTPUT_ROOT>/cache/iforest/ (lakeqa.detectors.iforest.ModelCach
 
 import threading
 from contextlib import nullcontext
+from dataclasses import replace
 
 import duckdb
 import pandas as pd
@@ -49,8 +50,11 @@ def model(dbt, session):
     # and has its forest fitted and scored there (Workers.each).
     loading = threading.Lock()  # the relations below share dbt's one DuckDB connection
 
+    # the model shares the symbols out itself: judging one must not start processes of its own as well
+    one_process = replace(params, processes=1)
+
     def judge(symbol, remote):
-        return judged(params, bar_features, violations, baselines, training_bars, [symbol], cooldown, cache,
+        return judged(one_process, bar_features, violations, baselines, training_bars, [symbol], cooldown, cache,
                       loading, remote)  # fmt: skip
 
     n_rows = bar_features.aggregate("count(*)").fetchone()[0]
