@@ -381,7 +381,7 @@ def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_va
     # GE runs on a process of its own (lakeqa.ge.worker), started when the build is at IsolationForest
     ge_worker = GeWorker() if "ge" in steps else None
     if ge_worker is not None and "build" in steps:
-        callbacks.append(ge_worker.start_after_nodes())
+        callbacks += [ge_worker.spawn_at_nodes(), ge_worker.start_after_nodes()]
     with contextlib.ExitStack() as running:
         if ge_worker is not None:
             running.enter_context(ge_worker)

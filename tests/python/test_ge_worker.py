@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from lakeqa.ge import GeSuiteError, run_ge_checkpoint
-from lakeqa.ge.worker import START_AFTER_NODES, GeWorker
+from lakeqa.ge.worker import SPAWN_AT_NODES, START_AFTER_NODES, WARM_MODULE, GeWorker
 
 DAY = "2024-08-09"
 
@@ -71,6 +71,26 @@ def test_the_worker_starts_when_the_build_has_finished_its_nodes_and_not_before(
 
 
 GE_IMPORTED = "'great_expectations' in __import__('sys').modules"  # eval'd on the worker: a builtin pickles
+
+
+def test_the_worker_process_starts_with_isolationforest_and_imports_its_module_not_ge():
+    # started when the node it is lent to starts, so that its start and scikit-learn's import overlap the
+    # model's own first second or so; GE still waits for START_AFTER_NODES
+    assert SPAWN_AT_NODES == ("anomalies_iforest",) and WARM_MODULE == "lakeqa.detectors.iforest"
+    before = {p.pid for p in multiprocessing.active_children()}
+    with GeWorker() as worker:
+        on_event = worker.spawn_at_nodes()
+        for event in (dbt_event("NodeStart", "bar_features"), dbt_event("NodeFinished", "anomalies_iforest")):
+            on_event(event)
+        assert {p.pid for p in multiprocessing.active_children()} == before, "started by another node's event"
+        on_event(dbt_event("NodeStart", "anomalies_iforest"))
+        started = {p.pid for p in multiprocessing.active_children()} - before
+        assert len(started) == 1, "no worker process (or more than one) when IsolationForest started"
+        pool = worker.pool()
+        imported = "[m in __import__('sys').modules for m in ('lakeqa.detectors.iforest', 'great_expectations')]"
+        assert pool.submit(eval, imported)() == [True, False], "the model's module not warm, or GE imported"
+        on_event(dbt_event("NodeStart", "anomalies_iforest"))  # a second start changes nothing
+        assert worker.pool() is pool and {p.pid for p in multiprocessing.active_children()} - before == started
 
 
 def test_the_lent_process_imports_ge_only_when_started():
