@@ -378,7 +378,7 @@ def _build_and_judge(args, paths, window, analysts_db, conditions, steps, dbt_va
     callbacks = [proof.wait_at_first_node()] if proof is not None else []
     if window.mode != "daily":  # GE and the manifest describe whole days
         steps = [s for s in steps if s not in ("ge", "manifest")]
-    # GE runs on a process of its own (lakeqa.ge.worker), started when the build is at IsolationForest
+    # GE runs on a process of its own (lakeqa.ge.worker), started with the build's IsolationForest node
     ge_worker = GeWorker() if "ge" in steps else None
     if ge_worker is not None and "build" in steps:
         callbacks += [ge_worker.spawn_at_nodes(), ge_worker.start_after_nodes()]
