@@ -104,7 +104,9 @@ class GeWorker:
             self._spawn()
             return self._workers
 
-    def spawn_at_nodes(self, node_names: tuple[str, ...] = SPAWN_AT_NODES, warm_module: str = WARM_MODULE) -> Callable:
+    def spawn_at_nodes(
+        self, node_names: tuple[str, ...] = SPAWN_AT_NODES, warm_module: str = WARM_MODULE
+    ) -> Callable:
         """A dbt event callback that starts the worker process, importing ``warm_module``, when the build
         starts a node of ``node_names`` (the worker is lent to it: see pool). GE is not imported then."""
         waiting = set(node_names)
