@@ -192,3 +192,27 @@ def test_exports_of_a_built_faulted_day(faulted_lake_build, tmp_path):
             assert record["row_sample"][name] is None, (key, name)
             spelled = "nan" if math.isnan(sample[name]) else "inf"
             assert spelled in detail.lower(), f"{key}: the detail does not say {name} was {spelled}: {detail}"
+
+
+def test_descriptions_are_duckdb_comments(faulted_lake_build):
+    """What analysts see in DuckDB (persist_docs, macros/engine/duckdb__persist_docs.sql): every model the
+    build made, a table or a view, carries its yml description as its comment and each documented column
+    its own, word for word."""
+    project = faulted_lake_build
+    manifest = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "manifest.json").read_text())
+    models = {n["name"]: n for n in manifest["nodes"].values()
+              if n["resource_type"] == "model" and n["package_name"] == "lakeqa" and n["description"]}
+    built = {name: comment for name, comment in project.query(
+        "select table_name, comment from duckdb_tables() union all select view_name, comment from duckdb_views()"
+    )}
+    checked = [name for name in models if name in built]
+    assert {"bars_1s", "violations", "fusion", "stg_lake__trades", "anomalies_iforest"} <= set(checked)
+    for name in checked:
+        assert built[name] == models[name]["description"], name
+    columns = {(t, c): comment for t, c, comment in project.query(
+        "select table_name, column_name, comment from duckdb_columns()")}
+    for name in ("bars_1s", "violations", "fusion", "stg_lake__trades"):
+        documented = models[name]["columns"]
+        assert documented, name
+        for column, doc in documented.items():
+            assert columns[(name, column)] == doc["description"], (name, column)

@@ -76,6 +76,35 @@ def _grain_tests(tests: list[dict]) -> list[str]:
     return found
 
 
+def _not_null_columns(tests: list[dict]) -> set[str]:
+    """The columns the tests check not null: dbt's not_null's column, lakeqa_not_null's `columns`."""
+    columns = set()
+    for t in tests:
+        meta = t.get("test_metadata") or {}
+        if meta.get("name") == "not_null":
+            columns.add(t["column_name"])
+        elif meta.get("name") == "lakeqa_not_null":
+            columns.update(meta["kwargs"]["columns"])
+    return columns
+
+
+def test_not_null_columns_are_one_test_per_model(manifest):
+    """A model's not-null columns are listed in one lakeqa_not_null test, not one dbt not_null test per column:
+    every test is a dbt node, and dbt's work per node outweighs the scan (issue #15)."""
+    per_model: dict[str, int] = {}
+    per_column = []
+    for node in manifest["nodes"].values():
+        meta = node.get("test_metadata") or {}
+        if node["resource_type"] == "test" and node["package_name"] == "lakeqa":
+            if meta.get("name") == "not_null":
+                per_column.append(node["name"])
+            elif meta.get("name") == "lakeqa_not_null":
+                per_model[node["attached_node"]] = per_model.get(node["attached_node"], 0) + 1
+    assert not per_column, f"dbt not_null tests, one per column: {per_column}; list the columns in lakeqa_not_null"
+    assert per_model, "no lakeqa_not_null test found"
+    assert all(n == 1 for n in per_model.values()), f"more than one lakeqa_not_null on a model: {per_model}"
+
+
 def test_every_model_has_a_grain_test(manifest):
     missing = []
     for name, node in sorted(_models(manifest).items()):
@@ -95,7 +124,7 @@ def test_models_without_a_unique_key_say_why_and_test_their_key_columns(manifest
         node = models[name]
         tests = _tests_on(manifest, node["unique_id"])
         assert not _grain_tests(tests), f"{name} has a grain test now: take it off NO_UNIQUE_KEY"
-        not_null = {t["column_name"] for t in tests if (t.get("test_metadata") or {}).get("name") == "not_null"}
+        not_null = _not_null_columns(tests)
         assert set(key_columns) <= not_null, f"{name}: key columns not tested not null: {set(key_columns) - not_null}"
         description = " ".join(node["description"].split()).lower()
         assert "no unique key" in description or "no natural key" in description, (

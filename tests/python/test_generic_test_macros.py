@@ -1,6 +1,6 @@
-"""The grain test macro (macros/tests/test_lakeqa_unique_combination.sql) proved on its own, dbt-utils'
-integration-test way: a tiny dbt project with seeds of good and bad rows, the macro attached to each, and
-the failing rows each must return."""
+"""The generic test macros (macros/tests/: lakeqa_unique_combination, the grain; lakeqa_not_null, a model's
+not-null columns) proved on their own, dbt-utils' integration-test way: a tiny dbt project with seeds of good
+and bad rows, the macros attached to each, and the failing rows each must return."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ import pytest
 
 from lakeqa.settings import PROJECT_DIR
 
-MACRO = PROJECT_DIR / "macros" / "tests" / "test_lakeqa_unique_combination.sql"
+MACROS = [
+    PROJECT_DIR / "macros" / "tests" / "test_lakeqa_unique_combination.sql",
+    PROJECT_DIR / "macros" / "tests" / "test_lakeqa_not_null.sql",
+    # lakeqa_quote, with which lakeqa_not_null names a column in its failing rows
+    PROJECT_DIR / "macros" / "lake" / "lakeqa_read_lake.sql",
+]
 
 SEEDS = {
     # (symbol, ts) identifies a row: a symbol's second once
@@ -26,6 +31,9 @@ SEEDS = {
     # a NULL symbol (once) and a NULL ts (once) are no key
     "rows_with_null_key": "symbol,ts,price\nBTCUSDT,2024-08-09 00:00:00,1\n,2024-08-09 00:00:01,2\n"
                           "ETHUSDT,,3\n",
+    # price NULL three times, ts once (in the same row as one of them)
+    "rows_with_nulls": "symbol,ts,price\nBTCUSDT,2024-08-09 00:00:00,\nBTCUSDT,,\nETHUSDT,2024-08-09 00:00:00,\n"
+                       "ETHUSDT,2024-08-09 00:00:01,4\n",
 }
 
 SCHEMA = """
@@ -46,6 +54,15 @@ seeds:
     data_tests:
       - lakeqa_unique_combination:
           arguments: {combination_of_columns: [symbol, ts]}
+      # symbol and ts hold one NULL each, price none
+      - lakeqa_not_null:
+          arguments: {columns: [symbol, ts, price]}
+      - lakeqa_not_null:
+          arguments: {columns: [price]}
+  - name: rows_with_nulls
+    data_tests:
+      - lakeqa_not_null:
+          arguments: {columns: [symbol, ts, price]}
 """
 
 BAD_ARGUMENTS = """
@@ -57,11 +74,21 @@ seeds:
           arguments: {combination_of_columns: []}
 """
 
+BAD_NOT_NULL_ARGUMENTS = """
+version: 2
+seeds:
+  - name: rows_unique
+    data_tests:
+      - lakeqa_not_null:
+          arguments: {columns: symbol}
+"""
+
 
 def _project(root, schema: str) -> list[str]:
     """Writes the fixture project under ``root``: -> the dbt arguments that point at it."""
     (root / "macros").mkdir()
-    shutil.copy(MACRO, root / "macros" / MACRO.name)
+    for macro in MACROS:
+        shutil.copy(macro, root / "macros" / macro.name)
     (root / "seeds").mkdir()
     for name, rows in SEEDS.items():
         (root / "seeds" / f"{name}.csv").write_text(rows)
@@ -145,3 +172,24 @@ def test_an_empty_column_list_stops_dbt_at_parse_time_with_a_message(tmp_path):
     outcome = _invoke(["parse", *_project(tmp_path, BAD_ARGUMENTS)])
     assert not outcome.success
     assert "combination_of_columns must be a non-empty list" in str(outcome.exception)
+
+
+def test_not_null_columns_pass_in_one_test(fixture_project):
+    results, _ = fixture_project
+    assert _result(results, "lakeqa_not_null_rows_with_null_key_price")["status"] == "pass"
+
+
+def test_each_column_with_nulls_is_one_failing_row_and_the_failures_count_the_nulls(fixture_project):
+    results, db = fixture_project
+    result = _result(results, "lakeqa_not_null_rows_with_nulls_symbol__ts__price")
+    assert result["status"] == "fail" and result["failures"] == 4
+    assert _failing_rows(db, result) == [("price", 3), ("ts", 1)]
+    result = _result(results, "lakeqa_not_null_rows_with_null_key_symbol__ts__price")
+    assert result["status"] == "fail" and result["failures"] == 2
+    assert _failing_rows(db, result) == [("symbol", 1), ("ts", 1)]
+
+
+def test_a_column_name_instead_of_a_list_stops_dbt_at_parse_time_with_a_message(tmp_path):
+    outcome = _invoke(["parse", *_project(tmp_path, BAD_NOT_NULL_ARGUMENTS)])
+    assert not outcome.success
+    assert "columns must be a non-empty list" in str(outcome.exception)
