@@ -46,8 +46,9 @@ def model(dbt, session):
     # IsolationForest's peak of memory ~375 MB -> ~95 MB above the process, the same records). A forest's
     # fit holds the interpreter lock, so a second core helps only from another process: the one `lakeqa
     # run` lends (GE's worker, idle until the build is done), else the processes of setting
-    # iforest.processes for a big day. Then a second thread takes every other symbol, loads its rows here
-    # and has its forest fitted and scored there (Workers.each).
+    # iforest.processes for a big day. Then threads feeding the worker take symbols too, load their rows
+    # here and have their forests fitted and scored there (Workers.each: two per worker, so that the next
+    # symbol is ready when the worker is).
     loading = threading.Lock()  # the relations below share dbt's one DuckDB connection
 
     # the model shares the symbols out itself: judging one must not start processes of its own as well
@@ -57,12 +58,17 @@ def model(dbt, session):
         return judged(one_process, bar_features, violations, baselines, training_bars, [symbol], cooldown, cache,
                       loading, remote)  # fmt: skip
 
-    n_rows = bar_features.aggregate("count(*)").fetchone()[0]
+    rows_of = dict(bar_features.aggregate("symbol, count(*)", "symbol").fetchall())
+    n_rows = sum(rows_of.values())
+    # the symbols with the most bars first: the processes then end on thin ones and finish together
+    longest_first = sorted(symbols, key=lambda symbol: (-rows_of.get(symbol, 0), symbol))
     # a small window is judged here alone: a worker process still to start would only hold its symbols back
     lent = workers.offered() if n_rows >= iforest.PARALLEL_MIN_ROWS else None
     with (iforest.start_workers(params, n_rows) if lent is None else None) or nullcontext() as own:
         pool = lent or own
-        parts = pool.each(symbols, judge) if pool is not None else [judge(symbol, None) for symbol in symbols]
+        judged_symbols = (pool.each(longest_first, judge) if pool is not None
+                          else [judge(symbol, None) for symbol in longest_first])  # fmt: skip
+    parts = [part for _, part in sorted(zip(longest_first, judged_symbols, strict=True), key=lambda pair: pair[0])]
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 

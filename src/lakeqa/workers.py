@@ -31,6 +31,11 @@ from concurrent.futures.process import BrokenProcessPool
 
 log = logging.getLogger(__name__)
 
+# each() feeds every worker from this many threads: while a worker computes one item, the next is already
+# prepared here (a symbol's rows loaded, pickled) and queued there, so that the worker never waits between
+# items (IsolationForest at 10 M trades: ~0.15 s of each ~1 s symbol, measured)
+FEEDERS_PER_WORKER = 2
+
 
 class Workers:
     """``processes - 1`` spawned worker processes, started at once (each imports ``warm_module``, so that the
@@ -81,8 +86,9 @@ class Workers:
         return self.each(tasks, lambda task, remote: (remote or _here)(fn, *task))
 
     def each(self, items: Sequence, work: Callable) -> list:
-        """[work(item, remote) for item in items], in the order given, handled by this thread and one
-        thread per worker, each taking the next item as soon as it is free. ``remote`` says where the
+        """[work(item, remote) for item in items], in the order given, handled by this thread and
+        FEEDERS_PER_WORKER threads per worker, each taking the next item as soon as it is free (so a worker
+        holds at most that many items; give the longest items first). ``remote`` says where the
         item's heavy tasks go: None on this thread (compute them here), else a function ``remote(fn,
         *args)`` that computes fn(*args) on the thread's worker process and returns the result (here,
         when the worker cannot take it or has died). So the items are prepared and finished in this
@@ -115,8 +121,9 @@ class Workers:
         def on_worker(fn: Callable, *args):
             return self.submit(fn, *args)()
 
-        with ThreadPoolExecutor(max_workers=self.count, thread_name_prefix="lakeqa-worker-feed") as feeders:
-            fed = [feeders.submit(handle, on_worker) for _ in range(self.count)]
+        feeding = self.count * FEEDERS_PER_WORKER
+        with ThreadPoolExecutor(max_workers=feeding, thread_name_prefix="lakeqa-worker-feed") as feeders:
+            fed = [feeders.submit(handle, on_worker) for _ in range(feeding)]
             try:
                 handle(None)
             finally:

@@ -134,3 +134,25 @@ def test_offered_workers_are_the_offerers_and_asked_for_only_when_needed():
             assert offered() is None
         assert offered() is lent
     assert offered() is None
+
+
+def test_each_queues_the_next_item_on_a_worker_before_its_current_one_is_done():
+    """A worker never waits for its next item to be prepared here: FEEDERS_PER_WORKER threads feed it, so
+    while it computes one item the next is already sent (the items' spans on the feeding side overlap)."""
+    me = os.getpid()
+    spans = []
+
+    def work(x, remote):
+        start = time.monotonic()
+        pid, value = (remote or here)(square_where, me, x, 0.1)
+        if remote is not None:
+            spans.append((start, time.monotonic()))
+        return value
+
+    with Workers(2, warm_module=__name__) as workers:
+        workers.submit(square_where, me, 0, 0.0)()  # the worker is up: its items are not held by its start
+        assert workers.each(range(20), work) == [x * x for x in range(20)]
+    spans.sort()
+    assert len(spans) >= 4, f"the worker handled {len(spans)} items"
+    overlapping = sum(1 for (_, end), (start, _) in zip(spans, spans[1:]) if start < end)
+    assert overlapping >= len(spans) // 2, f"the worker's items were fed one after the other: {spans}"

@@ -135,7 +135,8 @@ macro_presence as (
 
 presence as (
 
-    select distinct
+    -- int_symbol_activity_seconds is a UNION: each (symbol, second) once already
+    select
         'activity' as kind,
         symbol,
         ts

@@ -1,4 +1,9 @@
 {# grain: one row per symbol per second in which the symbol traded or its quotes changed #}
+{#
+    A view: int_continuity_intervals alone reads it, once, so a table would only write and read back a
+    million (symbol, second) pairs a day (0.4 of 1.5 core-seconds at 10 M trades, measured).
+#}
+{{ config(materialized='view') }}
 
 with
 
