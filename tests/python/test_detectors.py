@@ -95,17 +95,17 @@ class FakeRelation:
         names = [c.strip().strip('"') for c in columns.split(",")]
         return FakeRelation(self._df[names] if len(self._df) else pd.DataFrame(columns=names))
 
-    def aggregate(self, expression: str):
-        assert expression == "count(*)", expression
-        return FakeResult((len(self._df),))
+    def aggregate(self, expression: str, group_by: str):
+        assert (expression, group_by) == ("symbol, count(*)", "symbol"), (expression, group_by)
+        return FakeResult(list(self._df.groupby("symbol").size().items()))
 
 
 class FakeResult:
-    def __init__(self, row: tuple):
-        self._row = row
+    def __init__(self, rows: list[tuple]):
+        self._rows = rows
 
-    def fetchone(self) -> tuple:
-        return self._row
+    def fetchall(self) -> list[tuple]:
+        return self._rows
 
 
 def no_history() -> pd.DataFrame:
