@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -21,13 +22,20 @@ STAGING = {"stg_lake__trades": ("trades", "trade_id"), "stg_lake__quotes": ("quo
 
 
 def _build_staging(project) -> tuple[dict[str, str], str]:
-    """-> (compiled SQL per staging model, what the build wrote to dbt's log)."""
-    log = Path(os.environ["DBT_LOG_PATH"]) / "dbt.log"
-    start = log.stat().st_size if log.exists() else 0
-    outcome = project.build({"day": DAY}, select=" ".join(STAGING))
-    with log.open(errors="replace") as f:
-        f.seek(start)
-        written = f.read()
+    """-> (compiled SQL per staging model, what the build wrote to dbt's log). The build logs to a folder of
+    its own: dbt rotates dbt.log at 10 MB, and the session's shared log grows past that (a read from where
+    it ended before the build then found nothing; seen in make test)."""
+    logs = Path(tempfile.mkdtemp(prefix="logs-", dir=project.paths.duckdb_path.parent))
+    shared = os.environ.get("DBT_LOG_PATH")
+    os.environ["DBT_LOG_PATH"] = str(logs)
+    try:
+        outcome = project.build({"day": DAY}, select=" ".join(STAGING))
+    finally:
+        if shared is None:
+            os.environ.pop("DBT_LOG_PATH", None)
+        else:
+            os.environ["DBT_LOG_PATH"] = shared
+    written = (logs / "dbt.log").read_text(errors="replace")
     return {r.node.name: r.node.compiled_code for r in outcome.results if r.node.name in STAGING}, written
 
 
