@@ -68,7 +68,8 @@ def model(dbt, session):
         pool = lent or own
         judged_symbols = (pool.each(longest_first, judge) if pool is not None
                           else [judge(symbol, None) for symbol in longest_first])  # fmt: skip
-    parts = [part for _, part in sorted(zip(longest_first, judged_symbols, strict=True), key=lambda pair: pair[0])]
+    by_symbol = dict(zip(longest_first, judged_symbols, strict=True))
+    parts = [by_symbol[symbol] for symbol in symbols]  # in the symbols' order, as judged one by one
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 

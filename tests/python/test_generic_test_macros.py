@@ -168,10 +168,21 @@ def test_a_null_in_any_key_column_fails(fixture_project):
     assert {(r[0], r[1] is None, r[2]) for r in rows} == {(None, False, 1), ("ETHUSDT", True, 1)}
 
 
-def test_an_empty_column_list_stops_dbt_at_parse_time_with_a_message(tmp_path):
-    outcome = _invoke(["parse", *_project(tmp_path, BAD_ARGUMENTS)])
+@pytest.mark.parametrize(
+    "schema, message",
+    [
+        # an empty column list
+        (BAD_ARGUMENTS, "combination_of_columns must be a non-empty list"),
+        # a column name instead of a list
+        (BAD_NOT_NULL_ARGUMENTS, "lakeqa_not_null on"),
+    ],
+    ids=["unique_combination_empty_list", "not_null_a_name_not_a_list"],
+)
+def test_a_bad_column_argument_stops_dbt_at_parse_time_with_a_message(tmp_path, schema, message):
+    outcome = _invoke(["parse", *_project(tmp_path, schema)])
     assert not outcome.success
-    assert "combination_of_columns must be a non-empty list" in str(outcome.exception)
+    assert message in str(outcome.exception)
+    assert "columns must be a non-empty list" in str(outcome.exception)
 
 
 def test_not_null_columns_pass_in_one_test(fixture_project):
@@ -187,9 +198,3 @@ def test_each_column_with_nulls_is_one_failing_row_and_the_failures_count_the_nu
     result = _result(results, "lakeqa_not_null_rows_with_null_key_symbol__ts__price")
     assert result["status"] == "fail" and result["failures"] == 2
     assert _failing_rows(db, result) == [("symbol", 1), ("ts", 1)]
-
-
-def test_a_column_name_instead_of_a_list_stops_dbt_at_parse_time_with_a_message(tmp_path):
-    outcome = _invoke(["parse", *_project(tmp_path, BAD_NOT_NULL_ARGUMENTS)])
-    assert not outcome.success
-    assert "columns must be a non-empty list" in str(outcome.exception)

@@ -26,15 +26,9 @@ def _build_staging(project) -> tuple[dict[str, str], str]:
     its own: dbt rotates dbt.log at 10 MB, and the session's shared log grows past that (a read from where
     it ended before the build then found nothing; seen in make test)."""
     logs = Path(tempfile.mkdtemp(prefix="logs-", dir=project.paths.duckdb_path.parent))
-    shared = os.environ.get("DBT_LOG_PATH")
-    os.environ["DBT_LOG_PATH"] = str(logs)
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DBT_LOG_PATH", str(logs))
         outcome = project.build({"day": DAY}, select=" ".join(STAGING))
-    finally:
-        if shared is None:
-            os.environ.pop("DBT_LOG_PATH", None)
-        else:
-            os.environ["DBT_LOG_PATH"] = shared
     written = (logs / "dbt.log").read_text(errors="replace")
     return {r.node.name: r.node.compiled_code for r in outcome.results if r.node.name in STAGING}, written
 
