@@ -156,3 +156,32 @@ def test_each_queues_the_next_item_on_a_worker_before_its_current_one_is_done():
     assert len(spans) >= 4, f"the worker handled {len(spans)} items"
     overlapping = sum(1 for (_, end), (start, _) in zip(spans, spans[1:]) if start < end)
     assert overlapping >= len(spans) // 2, f"the worker's items were fed one after the other: {spans}"
+
+
+def test_each_does_not_queue_the_last_items_behind_a_busy_worker():
+    """The last items go to whichever process is free first: a worker's thread takes one of the last
+    (no more than every process could take) only when the worker has nothing else, so that this process
+    never runs out of items while one still waits in a worker's queue. This process is made the slower
+    one here, so that the workers' threads would otherwise take the last items."""
+    me = os.getpid()
+    taken = []  # (item, remote?, taken while another item was on the worker)
+    on_worker = []
+
+    def work(x, remote):
+        if remote is not None:
+            taken.append((x, bool(on_worker)))
+            on_worker.append(x)
+            try:
+                return remote(square_where, me, x, 0.05)[1]
+            finally:
+                on_worker.remove(x)
+        return here(square_where, me, x, 0.2)[1]
+
+    items = list(range(12))
+    with Workers(2, warm_module=__name__) as workers:
+        workers.submit(square_where, me, 0, 0.0)()  # the worker is up
+        assert workers.each(items, work) == [x * x for x in items]
+    queued = [x for x, behind_another in taken if behind_another]
+    assert queued, "the workers' threads never queued an item: the test does not exercise prefetching"
+    processes = 2
+    assert max(queued) < len(items) - processes, f"item(s) {queued} of {len(items)} were queued behind another"
