@@ -2,7 +2,7 @@
     lakeqa_not_null: the columns of a model that must never be NULL, checked in one scan. Like dbt's
     not_null on each column, but one test (one dbt node, one query) per model: the daily build runs a
     hundred nodes, and dbt's own work per node (compiling, its events, a query, its result) cost more than
-    the scans of these columns (measured: issue #15, README "Benchmarks").
+    the scans of these columns (measured: issue #15, benchmarks/HISTORY.md).
 
     Arguments:
       columns  list of column names, at least one (quoted for the adapter)

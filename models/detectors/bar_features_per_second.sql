@@ -10,7 +10,7 @@
     Why three models and not one: the single model held its window functions, the join of every bar to its
     minute and the write of 30 columns at once, ~490 MB at its peak on a 10 M-trade day beside whatever
     else the build ran then (the run's memory peak); in three steps the largest holds ~210 MB, with the
-    same rows in bar_features (README "Benchmarks").
+    same rows in bar_features (benchmarks/HISTORY.md).
 #}
 {%- set window = lakeqa_window() -%}
 {%- set window_s = lakeqa_setting_number('zscore.window_s') | int -%}

@@ -97,7 +97,7 @@ def _gc_frozen_once_loaded():
     parsed project (manifest, macros, adapter) in a few hundred thousand objects for the whole run, and
     every full collection walked all of them again: 14 of them took 2.4-2.8 s of a 10 M-trade day's
     `lakeqa run` (10 took 0.54 s with this; all collections 3.5 s -> 0.95 s), holding the interpreter lock
-    that dbt's threads and the Python models need (gc.callbacks timed, README "Benchmarks"). So the
+    that dbt's threads and the Python models need (gc.callbacks timed, benchmarks/HISTORY.md). So the
     collector is off while dbt imports and loads the project (no garbage worth collecting: ~5.6 k
     objects; importing dbt 1.35-1.46 s -> 1.2 s), and at dbt's first node what is alive is frozen out of
     its reach (gc.freeze) and the collector turned on again: what the nodes create is collected as before.

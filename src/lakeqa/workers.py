@@ -7,7 +7,7 @@ to the dbt build it runs in its own process (`lakeqa run` lends GE's to Isolatio
 Why processes: fitting an IsolationForest is mostly scikit-learn's Python work per tree (cloning the tree
 estimator, validating its parameters, seeding its random state), which holds the interpreter lock, so
 threads cannot spread the forests of a run's symbols over two cores; a second process can (the 13 forests
-of a 10 M-trade day: README "Benchmarks"). The calling process works too: it takes the next task whenever
+of a 10 M-trade day: benchmarks/HISTORY.md). The calling process works too: it takes the next task whenever
 every worker is busy, so a worker that is still starting (importing scikit-learn takes ~2 s) costs nothing
 but its start, and the tasks balance to within one task.
 

@@ -9,7 +9,7 @@ from lakeqa.dbt_runner import run_dbt
 
 def test_dbt_runs_with_what_it_loaded_out_of_the_garbage_collectors_reach(dbt_project):
     # dbt's parsed project is a few hundred thousand objects that every full collection walked again
-    # (README "Benchmarks"); run_dbt freezes them away from the collector for the invocation only
+    # (benchmarks/HISTORY.md); run_dbt freezes them away from the collector for the invocation only
     at_nodes, before_nodes = [], []
 
     def record(event) -> None:
