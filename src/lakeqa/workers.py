@@ -89,10 +89,9 @@ class Workers:
         """[work(item, remote) for item in items], in the order given, handled by this thread and
         FEEDERS_PER_WORKER threads per worker, each taking the next item as soon as it is free (so a worker
         holds at most that many items; give the longest items first; the last ones are not queued behind
-        a busy worker, see take). ``remote`` says where the
-        item's heavy tasks go: None on this thread (compute them here), else a function ``remote(fn,
-        *args)`` that computes fn(*args) on the thread's worker process and returns the result (here,
-        when the worker cannot take it or has died). So the items are prepared and finished in this
+        a busy worker, see take). ``remote`` says where the item's heavy tasks go: None on this thread
+        (compute them here), else a function ``remote(fn, *args)`` that computes fn(*args) on the thread's
+        worker process and returns the result (here, when the worker cannot take it or has died). So the items are prepared and finished in this
         process, one per thread at a time (a caller that loads each item's rows holds at most one item's
         per thread), while their CPU-bound part runs on both cores. ``work`` must be safe to run on
         several threads at once; ``fn`` and its arguments must pickle."""
@@ -120,7 +119,8 @@ class Workers:
                 if feeding and sent >= self.count and unclaimed <= self.count + 1:
                     return None
                 unclaimed -= 1
-                sent += feeding
+                if feeding:
+                    sent += 1
                 return next(pending)
 
         def handle(remote: Callable | None) -> None:
