@@ -91,19 +91,18 @@ class Workers:
         holds at most that many items; give the longest items first; the last ones are not queued behind
         a busy worker, see take). ``remote`` says where the item's heavy tasks go: None on this thread
         (compute them here), else a function ``remote(fn, *args)`` that computes fn(*args) on the thread's
-        worker process and returns the result (here, when the worker cannot take it or has died). So the items are prepared and finished in this
-        process, one per thread at a time (a caller that loads each item's rows holds at most one item's
-        per thread), while their CPU-bound part runs on both cores. ``work`` must be safe to run on
+        worker process and returns the result (here, when the worker cannot take it or has died). So the
+        items are prepared and finished in this process, one per thread at a time (a caller that loads each
+        item's rows holds at most one item's per thread), while their CPU-bound part runs on both cores. ``work`` must be safe to run on
         several threads at once; ``fn`` and its arguments must pickle."""
         items = list(items)
         if self._pool is None or len(items) < 2:
             return [work(item, None) for item in items]
         results: list = [None] * len(items)
-        pending = iter(range(len(items)))
         lock = threading.Lock()
         stopped = threading.Event()  # an item failed: no thread takes another
         on_workers = []  # the items the workers' threads handled
-        unclaimed = len(items)
+        claimed = 0  # items[:claimed] are taken
         sent = 0  # the items the workers' threads hold (being prepared, queued or computed there)
 
         def take(feeding: bool) -> int | None:
@@ -112,16 +111,17 @@ class Workers:
             (no more than every process could take when it is free): otherwise the model's process ran
             out of items while its last one still waited on a worker (IsolationForest, 10 M trades: the
             thin XRPETH waited ~0.4 s there behind a big symbol while this process was idle)."""
-            nonlocal unclaimed, sent
+            nonlocal claimed, sent
             with lock:
+                unclaimed = len(items) - claimed
                 if stopped.is_set() or unclaimed == 0:
                     return None
                 if feeding and sent >= self.count and unclaimed <= self.count + 1:
                     return None
-                unclaimed -= 1
                 if feeding:
                     sent += 1
-                return next(pending)
+                claimed += 1
+                return claimed - 1
 
         def handle(remote: Callable | None) -> None:
             nonlocal sent

@@ -164,7 +164,7 @@ def test_each_does_not_queue_the_last_items_behind_a_busy_worker():
     never runs out of items while one still waits in a worker's queue. This process is made the slower
     one here, so that the workers' threads would otherwise take the last items."""
     me = os.getpid()
-    taken = []  # (item, remote?, taken while another item was on the worker)
+    taken = []  # (item a worker's thread took, whether another item was on the worker then)
     on_worker = []
 
     def work(x, remote):
