@@ -6,10 +6,11 @@ from the files' Parquet statistics when it can: ids dense within each file (exch
 consecutive) and the id ranges of a symbol's files apart. Book update ids have gaps, so for quotes the
 statistics alone prove nothing and staging fell back to a hash aggregate over every (symbol, update_id) of
 the day (the largest single cost of the bars stage). Ids strictly increasing within each file plus the
-files' ranges apart prove the same; that needs the id column read once, which this module does in numpy
-(only for files whose statistics do not already show dense ids), on a thread that runs while dbt imports
-and parses (pyarrow and numpy work outside the interpreter lock), so the proof costs the run little wall
-time.
+files' ranges apart prove the same; that needs the id column read once, which this module does with
+pyarrow's compute functions (only for files whose statistics do not already show dense ids), on a thread
+that runs while dbt imports and parses (pyarrow works outside the interpreter lock), so the proof costs the
+run little wall time. Not through numpy: pyarrow's `to_numpy` imports pandas, ~35 MB that dbt's process
+would then hold through the bars, its peak of memory, before any model needs pandas.
 
 `lakeqa run` starts it (Proof), names the list's file in env var LAKEQA_UNIQUE_ID_FILES, and makes dbt's
 first node wait for it (Proof.wait_at_first_node): the list is complete before any model compiles. A plain
@@ -24,8 +25,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from lakeqa import atomic
@@ -54,14 +55,14 @@ def ids_unique_within(path: Path | str, column: str) -> bool:
             values = batch.column(0)
             if values.null_count:
                 return False
-            ids = values.cast(pa.int64()).to_numpy()
+            ids = values.cast(pa.int64())
             if len(ids) == 0:
                 continue
-            if previous is not None and ids[0] <= previous:
+            if previous is not None and ids[0].as_py() <= previous:
                 return False
-            if not np.all(ids[1:] > ids[:-1]):
+            if len(ids) > 1 and not pc.all(pc.greater(ids[1:], ids[:-1])).as_py():
                 return False
-            previous = ids[-1]
+            previous = ids[-1].as_py()
         return True
     except (OSError, KeyError, IndexError, ValueError, pa.ArrowException) as error:
         log.info("idproof: %s: %s not read (%s): left to staging's own proof", path, column, error)

@@ -4,6 +4,8 @@ in file order), read while dbt starts so staging can skip the hash dedupe's proo
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 
 import pyarrow as pa
@@ -33,8 +35,21 @@ def write_ids(path, ids, row_group_size=4):
         ([10, 12, None, 20, 21], False),  # a NULL id
     ],
 )
-def test_ids_unique_within_a_file(tmp_path, ids, unique):
+@pytest.mark.parametrize("batch_rows", [idproof.BATCH_ROWS, 4, 3])  # 4, 3: across batches too
+def test_ids_unique_within_a_file(tmp_path, monkeypatch, ids, unique, batch_rows):
+    monkeypatch.setattr(idproof, "BATCH_ROWS", batch_rows)
     assert idproof.ids_unique_within(write_ids(tmp_path / "f.parquet", ids), "update_id") is unique
+
+
+def test_the_proof_does_not_import_pandas(tmp_path):
+    """The proof runs in dbt's process while it parses: pandas there (~35 MB, through pyarrow's to_numpy)
+    would be held through the bars, the run's peak of memory, before any model needs it."""
+    path = write_ids(tmp_path / "f.parquet", [10, 12, 13, 20, 21, 35, 36, 90, 91])
+    script = ("import sys; from lakeqa import idproof; "
+              f"assert idproof.ids_unique_within({str(path)!r}, 'update_id'); "
+              "print('pandas' in sys.modules)")  # fmt: skip
+    imported = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "False"
 
 
 def test_an_unreadable_file_is_not_listed(tmp_path):

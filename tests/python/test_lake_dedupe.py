@@ -131,8 +131,8 @@ def test_lakeqa_run_leaves_out_only_the_grain_tests_true_by_construction(small_l
         # bar_features' first two steps: one row per bars_1s row, and a group by (symbol, minute_ts)
         ("model.lakeqa.bar_features_per_second", ("symbol", "ts")),
         ("model.lakeqa.bar_features_per_minute", ("symbol", "minute_ts")),
-        # the per-second aggregates (a group by symbol and second) and their UNION of (symbol, ts) pairs
+        # the per-second aggregates (a group by symbol and second) and their (symbol, ts) pairs, per stream
         ("model.lakeqa.int_trades_aggregated_to_seconds", ("symbol", "ts")),
         ("model.lakeqa.int_quotes_last_per_second", ("symbol", "ts")),
-        ("model.lakeqa.int_symbol_activity_seconds", ("symbol", "ts")),
+        ("model.lakeqa.int_symbol_activity_seconds", ("stream", "symbol", "ts")),
     }

@@ -135,7 +135,8 @@ macro_presence as (
 
 presence as (
 
-    -- int_symbol_activity_seconds is a UNION: each (symbol, second) once already
+    -- a second with both trades and quotes is twice in int_symbol_activity_seconds (once per stream): the
+    -- gaps below keep each second once
     select
         'activity' as kind,
         symbol,
@@ -203,7 +204,8 @@ intervals as (
     left join symbol_days_with_quotes
         on presence_with_next.symbol = symbol_days_with_quotes.symbol
             and cast(presence_with_next.ts as date) = symbol_days_with_quotes.date
-    where presence_with_next.next_ts is not null
+    -- a second seen twice (activity's two streams) has itself as its next: only its last copy is kept
+    where presence_with_next.next_ts > presence_with_next.ts
 
 )
 
