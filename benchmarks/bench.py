@@ -358,13 +358,15 @@ def scenario(work: Path, trades: int, days: int, symbols: int, mode: str = "dail
     if peer_runs:
         reference = {"wall_s": statistics.median(r["wall_s"] for r in peer_runs),
                      "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in peer_runs),
-                     "wall_s_runs": [r["wall_s"] for r in peer_runs], "versions": peer[1],
+                     "wall_s_runs": [r["wall_s"] for r in peer_runs],
+                     "peak_rss_mb_runs": [r["peak_rss_mb"] for r in peer_runs], "versions": peer[1],
                      "timings_s": peer_runs[-1]["timings_s"]}
     return {
         "scenario": name, "trades": n_trades, "quotes": n_quotes, "days_in_lake": days, "mode": mode,
         "runs": runs, "wall_s": wall, "wall_s_runs": [r["wall_s"] for r in qa_runs],
         "dbt_parse": sorted({r["parse"] for r in qa_runs}),
-        "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in qa_runs), "floor_s": floor,
+        "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in qa_runs),
+        "peak_rss_mb_runs": [r["peak_rss_mb"] for r in qa_runs], "floor_s": floor,
         "peer": reference, "x_peer": reference and wall / reference["wall_s"],
         "stages": {k: {"seconds": v, "rows_in": rows_in, "rows_out": rows_out.get(k),
                        "rows_per_s": rows_in / v if v else None, "x_floor": v / floor if floor else None}
@@ -391,7 +393,9 @@ def print_table(result: dict) -> None:
         print(f"{'reference pandas sidecar':<24} {peer['wall_s']:>8.2f} {'':>12} {'':>10} "
               f"{(result['trades'] + result['quotes']) / peer['wall_s']:>12,.0f} {peer['wall_s'] / result['floor_s']:>8.1f}")
     runs = f" (median of {result['runs']} runs)" if result.get("runs", 1) > 1 else ""
-    print(f"peak resident memory of the run{runs}: {result['peak_rss_mb']:,.0f} MB")
+    each = ("; each run: " + ", ".join(f"{mb:,.0f}" for mb in result["peak_rss_mb_runs"])
+            if result.get("runs", 1) > 1 else "")
+    print(f"peak resident memory of the run{runs}: {result['peak_rss_mb']:,.0f} MB{each}")
     print(f"dbt's parse in the timed runs: {', '.join(result['dbt_parse'])}")
     if peer:
         versions = ", ".join(f"{k} {v}" for k, v in peer["versions"].items())

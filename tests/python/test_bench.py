@@ -58,15 +58,17 @@ def test_the_benchmark_runs_a_tiny_day_and_writes_its_table_and_json(tmp_path, c
         assert stage["seconds"] > 0 and stage["x_floor"] > 0 and stage["rows_in"] == result["trades"] + result["quotes"]
     assert result["stages"]["bars"]["rows_out"] > 0, "no bars_1s rows counted"
     assert result["stages"]["anomalies+fusion"]["rows_out"] == 2, "one verdict per symbol"
-    assert result["runs"] == 2 and len(result["wall_s_runs"]) == 2
+    assert result["runs"] == 2 and len(result["wall_s_runs"]) == 2 and len(result["peak_rss_mb_runs"]) == 2
     # issue #15: dbt start-up with its partial parse kept, as a scheduled job runs (an untimed run first)
     assert "warm-up run (not timed" in out and result["dbt_parse"] == ["partial"]
     assert "dbt's parse in the timed runs: partial" in out
+    assert "; each run: " in out  # each run's peak beside the median
     if not bench.PEER_SCRIPT.exists():
         assert "the reference pandas sidecar is not run" in out and result["peer"] is None
         return
     peer = result["peer"]
-    assert len(peer["wall_s_runs"]) == 2 and peer["wall_s"] > 0 and peer["peak_rss_mb"] > 50
+    assert len(peer["wall_s_runs"]) == 2 and len(peer["peak_rss_mb_runs"]) == 2
+    assert peer["wall_s"] > 0 and peer["peak_rss_mb"] > 50
     assert set(peer["versions"]) == {"pandas", "pyarrow", "numpy", "scikit-learn"}
     assert int(peer["versions"]["pandas"].split(".")[0]) >= 3, "the peer runs on the newest pandas, not ours"
     assert {"read", "bars_1s", "rules"} <= set(peer["timings_s"]), peer["timings_s"]
