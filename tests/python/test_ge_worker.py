@@ -50,6 +50,20 @@ def test_the_worker_imports_ge_without_collecting_and_freezes_what_it_imported()
     assert int(frozen) > 100_000
 
 
+def test_the_worker_imports_ge_without_pyspark():
+    # installed for the spark target, GE would import it (~0.2 s the run's checkpoint waits for); the
+    # worker's SQL engine does not need it, and GE takes it as not installed
+    code = (
+        "import sys\n"
+        "from lakeqa.ge.worker import _import_ge\n"
+        "_import_ge()\n"
+        "from great_expectations.compatibility import pyspark\n"
+        "print(sys.modules['pyspark'] is None, bool(pyspark.pyspark))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False"]
+
+
 def test_the_worker_starts_when_the_build_has_finished_its_nodes_and_not_before():
     # GE comes once IsolationForest, which the worker helps with until then, has finished
     assert START_AFTER_NODES == ("anomalies_iforest",)
