@@ -93,8 +93,8 @@ class Workers:
         (compute them here), else a function ``remote(fn, *args)`` that computes fn(*args) on the thread's
         worker process and returns the result (here, when the worker cannot take it or has died). So the
         items are prepared and finished in this process, one per thread at a time (a caller that loads each
-        item's rows holds at most one item's per thread), while their CPU-bound part runs on both cores. ``work`` must be safe to run on
-        several threads at once; ``fn`` and its arguments must pickle."""
+        item's rows holds at most one item's per thread), while their CPU-bound part runs on both cores.
+        ``work`` must be safe to run on several threads at once; ``fn`` and its arguments must pickle."""
         items = list(items)
         if self._pool is None or len(items) < 2:
             return [work(item, None) for item in items]
