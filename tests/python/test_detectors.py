@@ -643,6 +643,26 @@ def test_iforest_scores_do_not_depend_on_chunking():
     assert np.array_equal(single, many)
 
 
+def test_iforest_scores_rows_in_locality_order_and_returns_them_in_the_rows_order():
+    one = history_of(days=1, n_per_symbol=30_000)
+    one = one[one["symbol"] == "CCCUSDT"].reset_index(drop=True)
+    params = iforest.IForestParams(n_estimators=50)
+    model = iforest.fit_model(one, params)
+    X = iforest.standardise(iforest.raw_features(one), model.mean, model.std)
+    X[:500] = X[0]  # ties: one bucket, kept in row order
+    order = iforest.locality_order(X)
+    assert np.array_equal(np.sort(order), np.arange(len(X)))
+    assert not np.array_equal(order, np.arange(len(X)))  # it does reorder
+    assert np.array_equal(order[np.isin(order, np.arange(500))], np.arange(500))
+    # rows next to each other along the curve are nearer each other than rows next to each other in time
+    along_curve = np.abs(np.diff(X[order], axis=0)).sum(axis=1).mean()
+    along_time = np.abs(np.diff(X, axis=0)).sum(axis=1).mean()
+    assert along_curve < along_time / 4
+    # the scores are scikit-learn's own for the rows in their given order, bit for bit
+    assert len(X) > iforest.SMALL_SCORING_ROWS
+    assert np.array_equal(iforest.score(model, X, params), -model.forest.score_samples(X))
+
+
 def test_the_model_cache_reuses_a_fit_refits_changed_history_and_survives_a_corrupt_file(tmp_path):
     training = history_of(days=2, n_per_symbol=3_000)
     one = training[training["symbol"] == "AAAUSDT"].reset_index(drop=True)
