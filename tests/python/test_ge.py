@@ -5,6 +5,7 @@ clean day, following a threshold var and a changed attachment exactly as dbt doe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
@@ -24,7 +25,8 @@ from lakeqa.ge import (
 )
 from lakeqa.ge import command as ge_command
 from lakeqa.ge.batches import Batches
-from lakeqa.ge.context import _CompiledTemplates
+from lakeqa.ge import checkpoint as checkpoint_module
+from lakeqa.ge.context import _CompiledTemplates, _ConfigurationsOnce
 from lakeqa.ge.sql import PATCHED_ATTRIBUTE, close_engines, duckdb_url, persisted_duckdb_connection
 from lakeqa.settings import PROJECT_DIR, Paths, setting
 
@@ -873,6 +875,57 @@ def test_data_docs_templates_are_compiled_once_and_render_the_same():
     assert _CompiledTemplates.compilations == compiled, "the second view compiled its templates again"
     assert plain == first == second
     assert DefaultJinjaView().env.bytecode_cache is None, "GE's view was not put back"
+
+
+def _same_run_parts(result: dict) -> dict:
+    """A checkpoint's result without what differs between two runs of the same day: timings and output paths."""
+    result = json.loads(json.dumps(result))
+    for suite in result["suites"].values():
+        suite.pop("load_s"), suite.pop("checkpoint_s")
+    result.pop("data_docs_index"), result.pop("ge_root")
+    return result
+
+
+@e2e
+def test_each_expectation_configuration_is_built_once_while_validating_and_the_results_are_the_same(
+    faulted_lake_build, ge_runs, tmp_path, monkeypatch
+):
+    """GE builds an expectation's configuration anew on every read, many times per expectation while it
+    validates; _ConfigurationsOnce keeps the first build while a checkpoint runs. Without it, the faulted
+    day's results (every unexpected row: COMPLETE) are the same."""
+    import great_expectations as gx
+
+    expectation = gx.expectations.ExpectColumnValuesToNotBeNull(column="close")
+    assert expectation.configuration is not expectation.configuration, "GE keeps it now: drop _ConfigurationsOnce"
+    before = _ConfigurationsOnce.builds
+    with _ConfigurationsOnce():
+        kept = expectation.configuration
+        assert expectation.configuration is kept and kept.kwargs == {"column": "close"}
+    assert _ConfigurationsOnce.builds == before + 1
+    assert expectation.configuration is not expectation.configuration, "GE's property was not put back"
+
+    duckdb_path = faulted_lake_build.paths.duckdb_path
+    before = _ConfigurationsOnce.builds
+    kept = run_ge_checkpoint(duckdb_path, FAULT_DAY, tmp_path / "kept", result_format="COMPLETE")
+    built_once = _ConfigurationsOnce.builds - before
+    # without it: GE's own property, its builds counted
+    from great_expectations.expectations.expectation import Expectation
+
+    build = Expectation.__dict__["configuration"]
+    plain_builds = []
+
+    def counted(expectation):
+        plain_builds.append(1)
+        return build.fget(expectation)
+
+    monkeypatch.setattr(Expectation, "configuration", property(counted))
+    monkeypatch.setattr(checkpoint_module, "_ConfigurationsOnce", contextlib.nullcontext)
+    plain = run_ge_checkpoint(duckdb_path, FAULT_DAY, tmp_path / "plain", result_format="COMPLETE")
+    # GE makes new expectation objects from the suite's as it validates, each built once here: 939 builds
+    # for this day's 63 expectations, against 10 402 without
+    assert 0 < 5 * built_once < len(plain_builds), (built_once, len(plain_builds))
+    assert kept["success"] is False and any(s["rows"] for s in kept["suites"].values())
+    assert _same_run_parts(kept) == _same_run_parts(plain) == _same_run_parts(ge_runs[FAULT_DAY])
 
 
 # ------------------------------------------------------------------------- the completeness rules C1-C9

@@ -27,7 +27,15 @@ from lakeqa.lake import CONTEXT_DATASETS
 from lakeqa.ge.attachments import read_rule_set
 from lakeqa.ge.batches import Batches, day_bounds
 from lakeqa.ge.builders import KEY_COLUMNS, ROWS
-from lakeqa.ge.context import DATASOURCE_NAME, URL_VARIABLE, SITE_NAME, _CompiledTemplates, open_context, quiet_gx
+from lakeqa.ge.context import (
+    DATASOURCE_NAME,
+    SITE_NAME,
+    URL_VARIABLE,
+    _CompiledTemplates,
+    _ConfigurationsOnce,
+    open_context,
+    quiet_gx,
+)
 from lakeqa.ge.sql import close_engines, duckdb_url, persisted_duckdb_connection
 from lakeqa.ge.errors import GeSuiteError
 from lakeqa.ge.offline import make_offline
@@ -138,7 +146,8 @@ def run_ge_checkpoint(duckdb_path, day: str, output_root, *, result_format: str 
                     )
                 )
                 t0 = time.perf_counter()
-                result = checkpoint.run(run_id=run_id)
+                with _ConfigurationsOnce():
+                    result = checkpoint.run(run_id=run_id)
                 checkpoint_s = time.perf_counter() - t0
                 ((result_id, validation),) = result.run_results.items()
                 to_render += [result_id, ExpectationSuiteIdentifier(name=suite.name)]
