@@ -38,19 +38,19 @@ FEEDERS_PER_WORKER = 2
 
 
 class Workers:
-    """``processes - 1`` spawned worker processes, started at once (each imports ``warm_module``, so that the
+    """``processes - 1`` spawned worker processes, started at once (each imports ``warm_modules``, so that the
     ~2 s of its start overlap whatever the caller does before run), shut down by close() or on leaving a
     ``with`` block."""
 
-    def __init__(self, processes: int, warm_module: str | None = None):
+    def __init__(self, processes: int, warm_modules: tuple[str, ...] = ()):
         self.count = max(0, processes - 1)
         self._pool = None
         if self.count:
             try:
                 self._pool = ProcessPoolExecutor(max_workers=self.count, mp_context=multiprocessing.get_context("spawn"))
-                if warm_module:
+                if warm_modules:
                     for _ in range(self.count):
-                        self._pool.submit(importlib.import_module, warm_module)
+                        self._pool.submit(_import_modules, warm_modules)
             except (OSError, RuntimeError) as error:
                 log.warning("worker processes unavailable (%s): every task runs here", error)
                 self.count, self._pool = 0, None
@@ -155,6 +155,11 @@ class Workers:
         log.info("%d items: %d handled here, %d with %d worker process(es)", len(items),
                  len(items) - len(on_workers), len(on_workers), self.count)  # fmt: skip
         return results
+
+
+def _import_modules(names: tuple[str, ...]) -> None:
+    for name in names:
+        importlib.import_module(name)
 
 
 # the workers a command offers to the dbt build it runs in its own process (offer, offered): `lakeqa run`

@@ -8,6 +8,8 @@ import importlib.util
 import json
 import logging
 import math
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -605,7 +607,7 @@ def test_records_are_the_same_when_the_model_shares_symbols_out_one_by_one(tmp_p
         of = (lambda frame: frame[frame["symbol"] == symbol])  # noqa: E731
         return iforest.anomalies(of(judged), None, params, of(baselines), of(training), cache, 5.0, remote=remote)
 
-    with Workers(2, warm_module="lakeqa.detectors.iforest") as pool:
+    with Workers(2, warm_modules=iforest.WORKER_IMPORTS) as pool:
         parts = pool.each(SYMBOLS * 4, judge)  # each symbol four times, so that the worker gets some
     shared = pd.concat(parts[: len(SYMBOLS)], ignore_index=True)
     assert remotely, "no symbol was judged on the worker"
@@ -641,6 +643,20 @@ def test_iforest_scores_do_not_depend_on_chunking():
     single = iforest.score(model, X, iforest.IForestParams(n_jobs=1, chunk_rows=1_000_000, n_estimators=50))
     many = iforest.score(model, X, iforest.IForestParams(n_jobs=2, chunk_rows=777, n_estimators=50))
     assert np.array_equal(single, many)
+
+
+def test_the_detector_imports_scikit_learn_only_to_fit_a_forest():
+    """The model's process loads and sends the first symbols to the worker process while it imports
+    scikit-learn (~1.3 s) at its own first fit: importing the module must not import it."""
+    script = ("import sys; from lakeqa.detectors import iforest; print('sklearn' in sys.modules); "
+              "iforest.fit_forest(iforest.np.random.default_rng(1).standard_t(3, (300, 4)), "
+              "iforest.IForestParams(n_estimators=5)); print('sklearn' in sys.modules)")  # fmt: skip
+    imported = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert imported.stdout.split() == ["False", "True"]
+    import sklearn
+
+    # the cache's key names the version the forests were fitted with, read without importing scikit-learn
+    assert iforest.metadata.version("scikit-learn") == sklearn.__version__
 
 
 def test_iforest_scores_rows_in_locality_order_and_returns_them_in_the_rows_order():

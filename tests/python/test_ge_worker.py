@@ -12,8 +12,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from lakeqa.detectors import iforest
 from lakeqa.ge import GeSuiteError, run_ge_checkpoint
-from lakeqa.ge.worker import SPAWN_AT_NODES, START_AFTER_NODES, WARM_MODULE, GeWorker
+from lakeqa.ge.worker import SPAWN_AT_NODES, START_AFTER_NODES, WARM_MODULES, GeWorker
 
 DAY = "2024-08-09"
 
@@ -90,7 +91,7 @@ GE_IMPORTED = "'great_expectations' in __import__('sys').modules"  # eval'd on t
 def test_the_worker_process_starts_with_isolationforest_and_imports_its_module_not_ge():
     # started when the node it is lent to starts, so that its start and scikit-learn's import overlap the
     # model's own first second or so; GE still waits for START_AFTER_NODES
-    assert SPAWN_AT_NODES == ("anomalies_iforest",) and WARM_MODULE == "lakeqa.detectors.iforest"
+    assert SPAWN_AT_NODES == ("anomalies_iforest",) and WARM_MODULES == iforest.WORKER_IMPORTS
     before = {p.pid for p in multiprocessing.active_children()}
     with GeWorker() as worker:
         on_event = worker.spawn_at_nodes()
@@ -101,8 +102,9 @@ def test_the_worker_process_starts_with_isolationforest_and_imports_its_module_n
         started = {p.pid for p in multiprocessing.active_children()} - before
         assert len(started) == 1, "no worker process (or more than one) when IsolationForest started"
         pool = worker.pool()
-        imported = "[m in __import__('sys').modules for m in ('lakeqa.detectors.iforest', 'great_expectations')]"
-        assert pool.submit(eval, imported)() == [True, False], "the model's module not warm, or GE imported"
+        modules = ("lakeqa.detectors.iforest", "sklearn.ensemble", "great_expectations")
+        imported = f"[m in __import__('sys').modules for m in {modules!r}]"
+        assert pool.submit(eval, imported)() == [True, True, False], "the model's modules not warm, or GE imported"
         on_event(dbt_event("NodeStart", "anomalies_iforest"))  # a second start changes nothing
         assert worker.pool() is pool and {p.pid for p in multiprocessing.active_children()} - before == started
 

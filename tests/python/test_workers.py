@@ -29,7 +29,7 @@ def fail_on_three(parent_pid: int, x: int) -> int:
 
 def test_tasks_are_shared_and_results_come_back_in_order():
     me = os.getpid()
-    with Workers(2, warm_module=__name__) as workers:
+    with Workers(2, warm_modules=(__name__,)) as workers:
         assert workers.count == 1
         done = workers.run(square_where, [(me, x) for x in range(40)])
     assert [value for _, value in done] == [x * x for x in range(40)]
@@ -86,7 +86,7 @@ def test_each_shares_items_between_this_thread_and_the_worker_in_order():
         pid, value = (remote or here)(square_where, me, x)
         return remote is None, pid, value
 
-    with Workers(2, warm_module=__name__) as workers:
+    with Workers(2, warm_modules=(__name__,)) as workers:
         done = workers.each(range(30), work)
     assert [value for _, _, value in done] == [x * x for x in range(30)]
     assert {pid for local, pid, _ in done if local} == {me}, "an item handled here ran elsewhere"
@@ -149,7 +149,7 @@ def test_each_queues_the_next_item_on_a_worker_before_its_current_one_is_done():
             spans.append((start, time.monotonic()))
         return value
 
-    with Workers(2, warm_module=__name__) as workers:
+    with Workers(2, warm_modules=(__name__,)) as workers:
         workers.submit(square_where, me, 0, 0.0)()  # the worker is up: its items are not held by its start
         assert workers.each(range(20), work) == [x * x for x in range(20)]
     spans.sort()
@@ -178,7 +178,7 @@ def test_each_does_not_queue_the_last_items_behind_a_busy_worker():
         return here(square_where, me, x, 0.2)[1]
 
     items = list(range(12))
-    with Workers(2, warm_module=__name__) as workers:
+    with Workers(2, warm_modules=(__name__,)) as workers:
         workers.submit(square_where, me, 0, 0.0)()  # the worker is up
         assert workers.each(items, work) == [x * x for x in items]
     queued = [x for x, behind_another in taken if behind_another]

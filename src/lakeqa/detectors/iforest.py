@@ -58,11 +58,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from importlib import metadata
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
-import sklearn
-from joblib import Parallel, delayed
-from sklearn.ensemble import IsolationForest
 
 from lakeqa.atomic import write_atomically
 from lakeqa.detectors.features import (
@@ -80,7 +80,15 @@ from lakeqa import workers
 from lakeqa.detectors.labeler import cluster_note, label_iforest
 from lakeqa.settings import project_default
 
+if TYPE_CHECKING:
+    from sklearn.ensemble import IsolationForest
+
 log = logging.getLogger(__name__)
+
+# scikit-learn is imported when a process first fits or scores a forest, not with this module: its import
+# takes ~1.3 s of the interpreter lock, and meanwhile the model's process already loads the first symbols
+# and sends them to the worker process, which imports it when it starts (WORKER_IMPORTS)
+WORKER_IMPORTS: tuple[str, ...] = (__name__, "sklearn.ensemble")
 
 # the columns of bar_features the detector reads: the model loads only these (a quarter of the table's
 # columns; at 10 M trades a day the whole table in pandas made this model the run's peak of memory)
@@ -237,6 +245,8 @@ def score(model: ForestModel, X: np.ndarray, params: IForestParams) -> np.ndarra
     n_chunks = max(params.n_jobs, math.ceil(len(X) / params.chunk_rows))
     bounds = np.linspace(0, len(X), n_chunks + 1).astype(int)
     pieces = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    from joblib import Parallel, delayed
+
     parts = Parallel(n_jobs=params.n_jobs, backend="threading")(
         delayed(model.forest.score_samples)(ordered[a:b]) for a, b in pieces
     )
@@ -261,6 +271,8 @@ def fit_forest(raw: np.ndarray, params: IForestParams, baseline: str = BASELINE_
     mean, std = reference_stats(raw)
     if len(raw) < 2:
         return ForestModel(mean, std, None, math.inf, math.inf, len(raw), baseline, training_days)
+    from sklearn.ensemble import IsolationForest
+
     forest = IsolationForest(
         n_estimators=params.n_estimators,
         contamination="auto",
@@ -326,7 +338,7 @@ def training_fingerprint(symbol: str, training: pd.DataFrame, training_days: tup
     """sha256 of everything a history model depends on: the symbol, its training days, the training rows
     (ts and features, in ts order) and the fit parameters, with scikit-learn's version and CACHE_FORMAT."""
     digest = hashlib.sha256()
-    header = (CACHE_FORMAT, sklearn.__version__, symbol, training_days, params.fitted_by(), len(training))
+    header = (CACHE_FORMAT, metadata.version("scikit-learn"), symbol, training_days, params.fitted_by(), len(training))
     digest.update(repr(header).encode())
     digest.update(pd.to_datetime(training["ts"]).astype("datetime64[us]").to_numpy().view("int64").tobytes())
     # one NaN bit pattern whatever NULL became on the way, and 0.0 for -0.0: a feature that rounds to zero
@@ -563,7 +575,7 @@ def start_workers(params: IForestParams, n_rows: int) -> workers.Workers | None:
     than PARALLEL_MIN_ROWS bars)."""
     if params.processes < 2 or n_rows < PARALLEL_MIN_ROWS:
         return None
-    return workers.Workers(params.processes, warm_module=__name__)
+    return workers.Workers(params.processes, warm_modules=WORKER_IMPORTS)
 
 
 def _run_judgements(tasks: list[tuple], params: IForestParams,
@@ -582,7 +594,7 @@ def _run_judgements(tasks: list[tuple], params: IForestParams,
     one_thread = replace(params, n_jobs=1)
     order = sorted(range(len(tasks)), key=lambda i: -len(tasks[i][0]))
     log.info("iforest: %d symbol-days (%d bars) on %d processes", len(tasks), rows, params.processes)
-    with workers.Workers(min(params.processes, len(tasks)), warm_module=__name__) as pool:
+    with workers.Workers(min(params.processes, len(tasks)), warm_modules=WORKER_IMPORTS) as pool:
         done = pool.run(_judge_task, [(tasks[i], one_thread) for i in order])
     results: list = [None] * len(tasks)
     for i, result in zip(order, done, strict=True):

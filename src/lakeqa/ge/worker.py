@@ -8,12 +8,12 @@ report instead of before them.
 
 When: the process starts when the build's IsolationForest node starts (``spawn_at_nodes``; `lakeqa run`
 lends it to the model through lakeqa.workers.offer, and a big day's forests are fitted on both processes,
-one symbol at a time each), importing the model's module (scikit-learn) at once, or else at GE's turn.
-Started with the node rather than when the model asks for it: the model's own process spends its first
-~1.5 s importing scikit-learn itself, and the worker's start and import (~1.7 s) now overlap that instead
-of holding its first symbol back. GE is imported once IsolationForest has finished
-(``START_AFTER_NODES``; a build that never gets there, a selection without it, imports it when it
-submits): importing it while the forests were fitted held ~270 MB beside them and took the core they
+one symbol at a time each), importing the model's module and scikit-learn at once, or else at GE's turn.
+Started with the node rather than when the model asks for it: the worker's start and import (~1.7 s) then
+overlap the model's own first second or so (loading the first symbols, which it sends here as soon as the
+worker takes them; it imports scikit-learn itself at its first fit). GE is imported once IsolationForest
+has finished (``START_AFTER_NODES``; a build that never gets there, a selection without it, imports it
+when it submits): importing it while the forests were fitted held ~270 MB beside them and took the core they
 now share (10 M-trade day: IsolationForest ~10.5 s -> ~8.5 s, the run ~2-3 s shorter, the import now
 hidden in the build's last nodes). The checkpoint reads the DuckDB file read-only once the build has
 closed it (DuckDB lets several processes read a file nobody writes); the run waits for the worker
@@ -36,9 +36,9 @@ from lakeqa.workers import Workers
 
 # the build nodes whose end has the worker import GE: IsolationForest, whose forests it shares until then
 START_AFTER_NODES = ("anomalies_iforest",)
-# the build nodes whose start starts the worker, importing what they will send it (WARM_MODULE)
+# the build nodes whose start starts the worker, importing what they will send it (WARM_MODULES)
 SPAWN_AT_NODES = ("anomalies_iforest",)
-WARM_MODULE = "lakeqa.detectors.iforest"
+WARM_MODULES = ("lakeqa.detectors.iforest", "sklearn.ensemble")  # lakeqa.detectors.iforest.WORKER_IMPORTS
 
 
 def _import_ge() -> None:
@@ -98,9 +98,9 @@ class GeWorker:
                 self._importing = True
                 self._workers.submit(_import_ge)
 
-    def _spawn(self, warm_module: str | None = None) -> None:
+    def _spawn(self, warm_modules: tuple[str, ...] = ()) -> None:
         if self._workers is None:
-            self._workers = Workers(2, warm_module=warm_module)  # this process and one worker
+            self._workers = Workers(2, warm_modules=warm_modules)  # this process and one worker
 
     def pool(self) -> Workers:
         """The worker process, started now if it was not: `lakeqa run` lends it to the build's
@@ -112,16 +112,16 @@ class GeWorker:
             return self._workers
 
     def spawn_at_nodes(
-        self, node_names: tuple[str, ...] = SPAWN_AT_NODES, warm_module: str = WARM_MODULE
+        self, node_names: tuple[str, ...] = SPAWN_AT_NODES, warm_modules: tuple[str, ...] = WARM_MODULES
     ) -> Callable:
-        """A dbt event callback that starts the worker process, importing ``warm_module``, when the build
+        """A dbt event callback that starts the worker process, importing ``warm_modules``, when the build
         starts a node of ``node_names`` (the worker is lent to it: see pool). GE is not imported then."""
         waiting = set(node_names)
 
         def on_event(event) -> None:
             if event.info.name == "NodeStart" and event.data.node_info.node_name in waiting:
                 with self._lock:
-                    self._spawn(warm_module)
+                    self._spawn(warm_modules)
 
         return on_event
 
