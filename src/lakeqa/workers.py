@@ -38,9 +38,9 @@ FEEDERS_PER_WORKER = 2
 
 
 class Workers:
-    """``processes - 1`` spawned worker processes, started at once (each imports ``warm_modules``, so that the
-    ~2 s of its start overlap whatever the caller does before run), shut down by close() or on leaving a
-    ``with`` block."""
+    """``processes - 1`` spawned worker processes, started at once (each imports ``warm_modules``, so that
+    the ~2 s of its start overlap whatever the caller does before run), shut down by close() or on leaving
+    a ``with`` block."""
 
     def __init__(self, processes: int, warm_modules: tuple[str, ...] = ()):
         self.count = max(0, processes - 1)

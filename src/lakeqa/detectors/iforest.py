@@ -56,9 +56,8 @@ import pickle
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -338,7 +337,8 @@ def training_fingerprint(symbol: str, training: pd.DataFrame, training_days: tup
     """sha256 of everything a history model depends on: the symbol, its training days, the training rows
     (ts and features, in ts order) and the fit parameters, with scikit-learn's version and CACHE_FORMAT."""
     digest = hashlib.sha256()
-    header = (CACHE_FORMAT, metadata.version("scikit-learn"), symbol, training_days, params.fitted_by(), len(training))
+    version = metadata.version("scikit-learn")  # scikit-learn's own __version__, without importing it
+    header = (CACHE_FORMAT, version, symbol, training_days, params.fitted_by(), len(training))
     digest.update(repr(header).encode())
     digest.update(pd.to_datetime(training["ts"]).astype("datetime64[us]").to_numpy().view("int64").tobytes())
     # one NaN bit pattern whatever NULL became on the way, and 0.0 for -0.0: a feature that rounds to zero
