@@ -135,4 +135,33 @@ def test_lakeqa_run_leaves_out_only_the_grain_tests_true_by_construction(small_l
         ("model.lakeqa.int_trades_aggregated_to_seconds", ("symbol", "ts")),
         ("model.lakeqa.int_quotes_last_per_second", ("symbol", "ts")),
         ("model.lakeqa.int_symbol_activity_seconds", ("stream", "symbol", "ts")),
+        # each moment once per kind: its last copy is the only one with a later next moment
+        ("model.lakeqa.int_continuity_intervals", ("kind", "symbol", "ts")),
     }
+
+
+def test_the_continuity_keeps_each_moment_once_when_the_lake_delivers_it_twice(small_lake):
+    """int_continuity_intervals' grain test is left out of lakeqa run as true by construction: a second with
+    trades and quotes is in its input once per stream, and a kline minute the exchange delivered twice is
+    in the lake twice (klines are kept as delivered); each must come out once. The build runs the grain
+    test too (project.build selects it) and fails if it does not hold."""
+    partition = sorted((small_lake.lake / "klines_1m").glob(f"symbol=*/date={DAY}"))[0]
+    original = sorted(partition.glob("*.parquet"))[0]
+    shutil.copy(original, partition / f"again-{original.name}")
+    # with the models whose R5 tests read the continuity (the build runs the tests of what it selects)
+    small_lake.build({"day": DAY}, select="+int_continuity_intervals bars_1s bars_1m klines_1m")
+    (rows, distinct, minutes), = small_lake.query(
+        "select count(*), count(distinct (kind, symbol, ts)), count(*) filter (where kind = 'minutes') "
+        "from int_continuity_intervals"
+    )
+    assert rows == distinct and minutes > 0
+    # every kline minute but each symbol-day's last has a next one: the duplicated file changed nothing
+    (expected,) = small_lake.query(
+        "select count(*) - count(distinct (symbol, cast(ts as date))) from "
+        "(select distinct symbol, ts from stg_lake__klines_1m)"
+    )[0:1]
+    assert minutes == expected[0]
+    both = small_lake.query(
+        "select count(*) from (select symbol, ts from int_symbol_activity_seconds group by all having count(*) = 2)"
+    )[0][0]
+    assert both > 0, "no second with both trades and quotes: the activity kind was not tested"
