@@ -878,7 +878,7 @@ def test_data_docs_templates_are_compiled_once_and_render_the_same():
 
 
 def _same_run_parts(result: dict) -> dict:
-    """A checkpoint's result without what differs between two runs of the same day: timings and output paths."""
+    """A checkpoint's result without what differs between two runs of the same day: timings, output paths."""
     result = json.loads(json.dumps(result))
     for suite in result["suites"].values():
         suite.pop("load_s"), suite.pop("checkpoint_s")
@@ -896,7 +896,8 @@ def test_each_expectation_configuration_is_built_once_while_validating_and_the_r
     import great_expectations as gx
 
     expectation = gx.expectations.ExpectColumnValuesToNotBeNull(column="close")
-    assert expectation.configuration is not expectation.configuration, "GE keeps it now: drop _ConfigurationsOnce"
+    rebuilt = expectation.configuration is not expectation.configuration
+    assert rebuilt, "GE keeps it now: drop _ConfigurationsOnce"
     before = _ConfigurationsOnce.builds
     with _ConfigurationsOnce():
         kept = expectation.configuration

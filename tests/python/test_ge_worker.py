@@ -61,7 +61,8 @@ def test_the_worker_imports_ge_without_pyspark():
         "from great_expectations.compatibility import pyspark\n"
         "print(sys.modules['pyspark'] is None, bool(pyspark.pyspark))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    out = ran.stdout.split()
     assert out == ["True", "False"]
 
 
@@ -104,7 +105,8 @@ def test_the_worker_process_starts_with_isolationforest_and_imports_its_module_n
         pool = worker.pool()
         modules = ("lakeqa.detectors.iforest", "sklearn.ensemble", "great_expectations")
         imported = f"[m in __import__('sys').modules for m in {modules!r}]"
-        assert pool.submit(eval, imported)() == [True, True, False], "the model's modules not warm, or GE imported"
+        warm = pool.submit(eval, imported)()
+        assert warm == [True, True, False], "the model's modules not warm, or GE imported"
         on_event(dbt_event("NodeStart", "anomalies_iforest"))  # a second start changes nothing
         assert worker.pool() is pool and {p.pid for p in multiprocessing.active_children()} - before == started
 

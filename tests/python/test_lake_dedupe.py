@@ -156,12 +156,13 @@ def test_the_continuity_keeps_each_moment_once_when_the_lake_delivers_it_twice(s
     )
     assert rows == distinct and minutes > 0
     # every kline minute but each symbol-day's last has a next one: the duplicated file changed nothing
-    (expected,) = small_lake.query(
+    ((expected,),) = small_lake.query(
         "select count(*) - count(distinct (symbol, cast(ts as date))) from "
         "(select distinct symbol, ts from stg_lake__klines_1m)"
-    )[0:1]
-    assert minutes == expected[0]
-    both = small_lake.query(
-        "select count(*) from (select symbol, ts from int_symbol_activity_seconds group by all having count(*) = 2)"
-    )[0][0]
+    )
+    assert minutes == expected
+    ((both,),) = small_lake.query(
+        "select count(*) from (select symbol, ts from int_symbol_activity_seconds "
+        "group by all having count(*) = 2)"
+    )
     assert both > 0, "no second with both trades and quotes: the activity kind was not tested"
