@@ -7,6 +7,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from lakeqa.dbt_scheduling import critical_path_first
 from lakeqa.settings import Paths
 
 
@@ -61,6 +62,7 @@ def run_dbt(
     DuckDB file and output root of ``paths`` in the environment. ``window``: window vars (WINDOW_VARS),
     passed in env var LAKEQA_WINDOW rather than --vars, so that a new day does not make dbt parse the
     whole project again. ``callbacks``: dbt's event callbacks (called with each EventMsg, on dbt's threads).
+    Of the nodes ready, dbt starts the one heading the longest chain first (lakeqa.dbt_scheduling).
     Returns the outcome; raises DbtError when dbt itself fails to start (bad project,
     bad vars)."""
     import json
@@ -78,7 +80,7 @@ def run_dbt(
     environment = {**paths.env(), "LAKEQA_WINDOW": json.dumps(window or {}, sort_keys=True)}
     with temporary_environment(environment):
         try:
-            with _gc_frozen_once_loaded() as freeze_at_first_node:
+            with _gc_frozen_once_loaded() as freeze_at_first_node, critical_path_first():
                 from dbt.cli.main import dbtRunner
 
                 result = dbtRunner(callbacks=[freeze_at_first_node, *(callbacks or [])]).invoke(full_args)

@@ -37,13 +37,14 @@ class DbtProject:
         self.lake = self.paths.lake_root
         self.lake.mkdir(parents=True, exist_ok=True)
 
-    def build(self, vars: dict | None = None, select: str = "tag:daily", expect_success: bool = True):
+    def build(self, vars: dict | None = None, select: str = "tag:daily", expect_success: bool = True,
+              callbacks: list | None = None):
         import json
 
         args = ["build", "--select", select]
         if vars:
             args += ["--vars", json.dumps(vars)]
-        outcome = run_dbt(args, self.paths, quiet=True)
+        outcome = run_dbt(args, self.paths, quiet=True, callbacks=callbacks)
         if expect_success:
             bad = {n: s for n, s in outcome.statuses().items() if s in ("error", "fail", "skipped")}
             assert outcome.success and not bad, f"dbt build failed: {bad}"
@@ -103,5 +104,12 @@ def faulted_lake_build(tmp_path_factory, _dbt_private_paths):
         project.lake, date="2024-08-09", days=2, trades_per_day=200_000, faults="all", progress=False
     )
     project.ground_truth = report.ground_truth
-    project.build({"from": "2024-08-08", "to": "2024-08-09"})
+    # the nodes in the order dbt started them (test_dbt_runner.py)
+    project.node_starts = []
+
+    def record_start(event) -> None:
+        if event.info.name == "NodeStart":
+            project.node_starts.append(event.data.node_info.unique_id)
+
+    project.build({"from": "2024-08-08", "to": "2024-08-09"}, callbacks=[record_start])
     return project

@@ -29,3 +29,76 @@ def test_dbt_runs_with_what_it_loaded_out_of_the_garbage_collectors_reach(dbt_pr
     )
     assert gc.get_freeze_count() == 0, "the objects stay frozen after dbt returned"
     assert gc.isenabled()
+
+
+def test_of_the_nodes_ready_dbt_starts_the_one_heading_the_longest_chain_and_only_that_one():
+    # dbt ranks ready nodes by depth, then name; inside critical_path_first by the longest chain after them
+    import networkx as nx
+    from dbt.graph.queue import GraphQueue
+
+    from lakeqa.dbt_scheduling import critical_path_first, longest_chains
+
+    def graph():
+        # three roots at the same depth: by name dbt would start a_short, then m_middle, then z_long
+        return nx.DiGraph([("z_long", "z2"), ("z2", "z3"), ("z3", "z4"), ("m_middle", "m2"), ("a_short", "m2")])
+
+    assert longest_chains(graph())["z_long"] == 4 and longest_chains(graph())["a_short"] == 2
+
+    def first_ready(queue) -> list[str]:
+        return [queue.inner.get()[1] for _ in range(queue.inner.qsize())]
+
+    dbt_own = GraphQueue._get_scores
+    assert first_ready(GraphQueue(graph(), None, set())) == ["a_short", "m_middle", "z_long"]
+    with critical_path_first():
+        assert first_ready(GraphQueue(graph(), None, set())) == ["z_long", "a_short", "m_middle"]
+    assert GraphQueue._get_scores is dbt_own, "dbt's ranking was not put back"
+    assert first_ready(GraphQueue(graph(), None, set())) == ["a_short", "m_middle", "z_long"]
+
+
+def test_a_node_is_handed_to_dbts_pool_only_when_one_of_its_threads_is_free():
+    # dbt's run loop handed every ready node to the pool at once (first in, first out there), so the
+    # ranking above decided nothing for a node that became ready later
+    import threading
+    from types import SimpleNamespace
+
+    from lakeqa.dbt_scheduling import _when_a_thread_is_free
+
+    handed, callbacks = [], []
+
+    def handle(task, pool, callback):  # dbt's: take the best ready node and hand it to the pool
+        handed.append(len(handed))
+        callbacks.append(callback)
+
+    handle_job_queue = _when_a_thread_is_free(handle)
+    task = SimpleNamespace(config=SimpleNamespace(threads=2))
+    handle_job_queue(task, None, lambda result: None)
+    handle_job_queue(task, None, lambda result: None)
+    third = threading.Thread(target=handle_job_queue, args=(task, None, lambda result: None))
+    third.start()
+    third.join(timeout=0.5)
+    assert third.is_alive() and handed == [0, 1], "a third node was handed over while both threads ran"
+    callbacks[0]("the first node's result")  # its thread is free again
+    third.join(timeout=10)
+    assert not third.is_alive() and handed == [0, 1, 2]
+    # a subclass's handle_job_queue calling its parent's (both wrapped) waits for one thread, not two
+    nested = _when_a_thread_is_free(_when_a_thread_is_free(handle))
+    one_thread = SimpleNamespace(config=SimpleNamespace(threads=1))
+    call = threading.Thread(target=nested, args=(one_thread, None, lambda result: None))
+    call.start()
+    call.join(timeout=10)
+    assert not call.is_alive() and handed == [0, 1, 2, 3], "a nested handle_job_queue waited for itself"
+
+
+def test_a_daily_build_starts_the_trades_and_quotes_aggregates_before_the_short_chains(faulted_lake_build):
+    # the per-second aggregates head the longest chain (bars, features, IsolationForest, fusion); in dbt's
+    # own order they waited behind the rule catalog, the other staging views, the seeds and their tests
+    starts = faulted_lake_build.node_starts
+    position = {unique_id: i for i, unique_id in enumerate(starts)}
+    aggregates = [position[f"model.lakeqa.{name}"]
+                  for name in ("int_trades_aggregated_to_seconds", "int_quotes_last_per_second")]  # fmt: skip
+    short_chains = [position[unique_id] for unique_id in starts
+                    if unique_id.startswith("seed.") or ".rule_catalog" in unique_id or "_rule_catalog_" in unique_id]  # fmt: skip
+    assert short_chains and max(aggregates) < min(short_chains), (
+        f"the aggregates started {aggregates}, the seeds and the rule catalog (and its tests) {short_chains}: "
+        f"{starts[:12]}"
+    )
