@@ -8,6 +8,7 @@ import importlib.util
 import json
 import logging
 import math
+import pickle
 import subprocess
 import sys
 from dataclasses import replace
@@ -657,6 +658,29 @@ def test_the_detector_imports_scikit_learn_only_to_fit_a_forest():
 
     # the cache's key names the version the forests were fitted with, read without importing scikit-learn
     assert iforest.metadata.version("scikit-learn") == sklearn.__version__
+
+
+def test_a_forest_comes_back_from_a_worker_pickled_so_that_receiving_it_imports_nothing():
+    """ProcessPoolExecutor's own thread unpickles what a worker sends back. A forest in it imported
+    scikit-learn there while the model's thread imported it for its first fit, and importlib raised
+    _DeadlockError (sklearn.ensemble against sklearn.ensemble._iforest) in a 10 M-trade run."""
+    one = history_of(days=1, n_per_symbol=3_000)
+    one = one[one["symbol"] == "CCCUSDT"].reset_index(drop=True)
+    params = iforest.IForestParams(n_estimators=20)
+    raw = iforest.raw_features(one)
+    task = (raw, None, np.arange(len(raw)), (), None)  # a cold start: fitted on the day itself
+    sent = pickle.dumps(iforest._judge_task(task, params))
+    script = ("import pickle, sys; pickle.loads(sys.stdin.buffer.read()); "
+              "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'joblib', 'scipy'}))")  # fmt: skip
+    received = subprocess.run([sys.executable, "-c", script], input=sent, capture_output=True, check=True)
+    assert received.stdout.decode().strip() == "[]"
+    # where the results are taken (a feeding thread), the forest is unpickled: the same model and scores
+    model, scores = iforest._received(pickle.loads(sent))
+    here, here_scores = iforest.judge_pair(*task, params)
+    assert type(model.forest) is type(here.forest) and model.threshold == here.threshold
+    assert np.array_equal(scores, here_scores)
+    X = iforest.standardise(raw, model.mean, model.std)
+    assert np.array_equal(model.forest.score_samples(X), here.forest.score_samples(X))
 
 
 def test_iforest_scores_rows_in_locality_order_and_returns_them_in_the_rows_order():

@@ -53,6 +53,7 @@ import logging
 import math
 import os
 import pickle
+import threading
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -88,6 +89,13 @@ log = logging.getLogger(__name__)
 # takes ~1.3 s of the interpreter lock, and meanwhile the model's process already loads the first symbols
 # and sends them to the worker process, which imports it when it starts (WORKER_IMPORTS)
 WORKER_IMPORTS: tuple[str, ...] = (__name__, "sklearn.ensemble")
+# ...and imported by one thread at a time: the model's threads fit, score and unpickle forests side by side,
+# and two threads importing sklearn.ensemble at once can deadlock on its package and its _iforest module
+# (importlib raised _DeadlockError in a 10 M-trade run, where one thread imported the package for its first
+# fit while ProcessPoolExecutor's thread unpickled a worker's forest). So every path to scikit-learn here
+# goes through import_scikit_learn(), and a worker sends its forest back pickled (_PickledForest), which the
+# executor's thread passes on without importing anything.
+_SCIKIT_LEARN_IMPORT = threading.Lock()
 
 # the columns of bar_features the detector reads: the model loads only these (a quarter of the table's
 # columns; at 10 M trades a day the whole table in pandas made this model the run's peak of memory)
@@ -244,6 +252,7 @@ def score(model: ForestModel, X: np.ndarray, params: IForestParams) -> np.ndarra
     n_chunks = max(params.n_jobs, math.ceil(len(X) / params.chunk_rows))
     bounds = np.linspace(0, len(X), n_chunks + 1).astype(int)
     pieces = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+    import_scikit_learn()  # and joblib with it, complete before this thread imports from it
     from joblib import Parallel, delayed
 
     parts = Parallel(n_jobs=params.n_jobs, backend="threading")(
@@ -252,6 +261,14 @@ def score(model: ForestModel, X: np.ndarray, params: IForestParams) -> np.ndarra
     scores = np.empty(len(X))
     scores[order] = -np.concatenate(parts)
     return scores
+
+
+def import_scikit_learn():
+    """scikit-learn's IsolationForest, imported under _SCIKIT_LEARN_IMPORT (see there): the first caller in a
+    process imports it, any other thread waits until the import is complete."""
+    with _SCIKIT_LEARN_IMPORT:
+        from sklearn.ensemble import IsolationForest
+    return IsolationForest
 
 
 def fit_sample(n_rows: int, params: IForestParams) -> np.ndarray | None:
@@ -270,8 +287,7 @@ def fit_forest(raw: np.ndarray, params: IForestParams, baseline: str = BASELINE_
     mean, std = reference_stats(raw)
     if len(raw) < 2:
         return ForestModel(mean, std, None, math.inf, math.inf, len(raw), baseline, training_days)
-    from sklearn.ensemble import IsolationForest
-
+    IsolationForest = import_scikit_learn()  # noqa: N806 - the class
     forest = IsolationForest(
         n_estimators=params.n_estimators,
         contamination="auto",
@@ -379,6 +395,7 @@ class ModelCache:
         path = self.path(symbol, training_days, fingerprint)
         if path.exists():
             try:
+                import_scikit_learn()  # before unpickling a forest, which imports it (see there)
                 stored = pickle.loads(zlib.decompress(path.read_bytes()))
                 if isinstance(stored, dict) and stored.get("fingerprint") == fingerprint:
                     self.hits += 1
@@ -565,8 +582,28 @@ def judge_pair(
     return with_training_scores(model, scores[fit_positions], params), scores
 
 
+@dataclass(frozen=True)
+class _PickledForest:
+    """A fitted forest as pickle bytes, as a worker process sends it back (see _SCIKIT_LEARN_IMPORT)."""
+
+    data: bytes
+
+
 def _judge_task(task: tuple, params: IForestParams) -> tuple[ForestModel, np.ndarray]:
-    return judge_pair(*task, params)
+    """judge_pair on a worker process, its forest sent back pickled (_received unpickles it)."""
+    model, scores = judge_pair(*task, params)
+    if model.forest is not None:
+        model = replace(model, forest=_PickledForest(pickle.dumps(model.forest, protocol=5)))
+    return model, scores
+
+
+def _received(result: tuple[ForestModel, np.ndarray]) -> tuple[ForestModel, np.ndarray]:
+    """A _judge_task result with its forest unpickled, scikit-learn imported first (import_scikit_learn)."""
+    model, scores = result
+    if isinstance(model.forest, _PickledForest):
+        import_scikit_learn()
+        model = replace(model, forest=pickle.loads(model.forest.data))
+    return model, scores
 
 
 def start_workers(params: IForestParams, n_rows: int) -> workers.Workers | None:
@@ -587,7 +624,7 @@ def _run_judgements(tasks: list[tuple], params: IForestParams,
     between processes itself), scoring on one thread there."""
     if remote is not None:
         one_thread = replace(params, n_jobs=1)
-        return [remote(_judge_task, task, one_thread) for task in tasks]
+        return [_received(remote(_judge_task, task, one_thread)) for task in tasks]
     rows = sum(len(task[0]) for task in tasks)
     if params.processes < 2 or len(tasks) < 2 or rows < PARALLEL_MIN_ROWS:
         return [judge_pair(*task, params) for task in tasks]
@@ -598,7 +635,7 @@ def _run_judgements(tasks: list[tuple], params: IForestParams,
         done = pool.run(_judge_task, [(tasks[i], one_thread) for i in order])
     results: list = [None] * len(tasks)
     for i, result in zip(order, done, strict=True):
-        results[i] = result
+        results[i] = _received(result)
     return results
 
 
