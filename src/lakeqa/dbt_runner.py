@@ -6,8 +6,10 @@ import os
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from lakeqa.dbt_scheduling import critical_path_first
+from lakeqa.dbt_templates import compiled_templates_kept
 from lakeqa.settings import Paths
 
 
@@ -62,7 +64,8 @@ def run_dbt(
     DuckDB file and output root of ``paths`` in the environment. ``window``: window vars (WINDOW_VARS),
     passed in env var LAKEQA_WINDOW rather than --vars, so that a new day does not make dbt parse the
     whole project again. ``callbacks``: dbt's event callbacks (called with each EventMsg, on dbt's threads).
-    Of the nodes ready, dbt starts the one heading the longest chain first (lakeqa.dbt_scheduling).
+    Of the nodes ready, dbt starts the one heading the longest chain first (lakeqa.dbt_scheduling), and
+    its compiled Jinja templates are kept in its target folder for the next invocation (lakeqa.dbt_templates).
     Returns the outcome; raises DbtError when dbt itself fails to start (bad project,
     bad vars)."""
     import json
@@ -80,7 +83,11 @@ def run_dbt(
     environment = {**paths.env(), "LAKEQA_WINDOW": json.dumps(window or {}, sort_keys=True)}
     with temporary_environment(environment):
         try:
-            with _gc_frozen_once_loaded() as freeze_at_first_node, critical_path_first():
+            with (
+                _gc_frozen_once_loaded() as freeze_at_first_node,
+                critical_path_first(),
+                compiled_templates_kept(_target_folder(paths)),
+            ):
                 from dbt.cli.main import dbtRunner
 
                 result = dbtRunner(callbacks=[freeze_at_first_node, *(callbacks or [])]).invoke(full_args)
@@ -91,6 +98,11 @@ def run_dbt(
         raise DbtError(f"dbt {' '.join(args[:1])} failed: {result.exception}")
     results = list(getattr(result.result, "results", None) or [])
     return DbtOutcome(success=bool(result.success), results=results)
+
+
+def _target_folder(paths: Paths) -> Path:
+    """dbt's target folder: DBT_TARGET_PATH, else the project's target/ (dbt_project.yml sets none)."""
+    return Path(os.environ.get("DBT_TARGET_PATH") or paths.project_dir / "target")
 
 
 @contextmanager
