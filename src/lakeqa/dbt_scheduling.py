@@ -102,7 +102,8 @@ def _when_a_thread_is_free(handle):
     def handle_job_queue(task, pool, callback):
         if getattr(_handing, "waited", False):
             return handle(task, pool, callback)
-        free = task.__dict__.setdefault("_lakeqa_free_threads", threading.Semaphore(max(1, int(task.config.threads))))
+        threads = getattr(getattr(task, "config", None), "threads", None) or 1
+        free = task.__dict__.setdefault("_lakeqa_free_threads", threading.Semaphore(max(1, int(threads))))
         free.acquire()
 
         def freeing(result):
