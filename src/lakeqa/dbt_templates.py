@@ -13,7 +13,8 @@ and its native subclass) look a template's compiled code up by a digest of every
 Python's versions) before compiling it, and the codes compiled anew are written to ``folder``/CACHE_FILE
 when the block ends (atomically; a code unused for KEEP_SAVES saves is dropped). What runs is what Jinja
 would have compiled from the same source. A file that cannot be read is ignored and rewritten, and
-dbt's MACRO_DEBUGGING (which writes the generated source for debugging) compiles as dbt does.
+dbt's MACRO_DEBUGGING (which writes the generated source for debugging) compiles as dbt does. The file
+holds Python code, like a .pyc: the target folder must be writable only by whoever runs dbt there.
 """
 
 from __future__ import annotations
