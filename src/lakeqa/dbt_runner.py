@@ -101,8 +101,9 @@ def run_dbt(
 
 
 def _target_folder(paths: Paths) -> Path:
-    """dbt's target folder: DBT_TARGET_PATH, else the project's target/ (dbt_project.yml sets none)."""
-    return Path(os.environ.get("DBT_TARGET_PATH") or paths.project_dir / "target")
+    """dbt's target folder: DBT_TARGET_PATH (relative: to the project, as dbt joins it), else the project's
+    target/ (dbt_project.yml sets none)."""
+    return Path(paths.project_dir) / (os.environ.get("DBT_TARGET_PATH") or "target")
 
 
 @contextmanager

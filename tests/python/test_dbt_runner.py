@@ -141,3 +141,17 @@ def test_dbts_compiled_templates_are_kept_between_invocations_and_render_the_sam
     with compiled_templates_kept(tmp_path) as fourth:
         assert render() == expected
     assert (fourth.loaded, fourth.reused, fourth.compiled) == (1, 1, 0)
+
+
+def test_the_compiled_templates_go_where_dbt_writes_its_target(monkeypatch, tmp_path):
+    from lakeqa.dbt_runner import _target_folder
+    from lakeqa.settings import PROJECT_DIR, Paths
+
+    paths = Paths(project_dir=PROJECT_DIR, lake_root=tmp_path, duckdb_path=tmp_path / "qa.duckdb",
+                  output_root=tmp_path)  # fmt: skip
+    monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
+    assert _target_folder(paths) == PROJECT_DIR / "target"
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    assert _target_folder(paths) == tmp_path / "target"
+    monkeypatch.setenv("DBT_TARGET_PATH", "elsewhere")  # relative: to the project, as dbt joins it
+    assert _target_folder(paths) == PROJECT_DIR / "elsewhere"
