@@ -43,7 +43,8 @@ _lock = threading.Lock()
 @contextmanager
 def compiled_templates_kept(folder: Path | str):
     """dbt's invocations inside the block reuse the compiled templates kept in ``folder`` (see the module's
-    docstring). Not nested: run_dbt opens one per invocation."""
+    docstring). run_dbt opens one per invocation; a block opened inside another leaves the keeping to the
+    outer one and yields None."""
     try:
         from dbt_common.clients import jinja as dbt_jinja
     except ImportError:
